@@ -1,0 +1,296 @@
+// Package state is the health snapshot that probe writes and gen, lookup and
+// dnsd read.
+//
+// A snapshot is one JSON file (state.json) describing one probe run: when it
+// ran, what the origin looked like, and for every mirror the result of
+// checking each (protocol, address family) endpoint. The file format is
+// versioned by [Schema] and documented field by field in README.md next to
+// this file.
+//
+// Readers call [Load] (or [Parse]), which rejects anything the current code
+// could misread: bad JSON, a missing or newer schema version, unknown fields,
+// and impossible values. Error messages name the file, the place in it and
+// how to fix it. The writer calls [Snapshot.Write], which produces
+// deterministic bytes and replaces the file atomically, so a reader never
+// sees a partial snapshot.
+//
+// A parsed snapshot is in canonical form: all times are UTC, endpoints are
+// sorted by ([Protocols] order, [Families] order), repos by (repo, release,
+// arch), origin metadata by (repo, release, arch, path) and newest first,
+// empty lists are nil, unknown durations are the zero Duration and Mirrors
+// is not nil.
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Schema is the version of the state file format this package reads and
+// writes. It is bumped on any change that an older reader could misread,
+// including added fields: readers reject unknown fields and newer versions
+// rather than silently dropping data.
+const Schema = 1
+
+// Snapshot is the whole state file: the result of one probe run.
+type Snapshot struct {
+	// Schema is the file format version; Write always writes [Schema].
+	Schema int `json:"schema"`
+	// Taken is when the probe run started (UTC, RFC 3339). Required.
+	Taken time.Time `json:"taken"`
+	// Network is the [network] name from the configuration the snapshot was
+	// taken for. Informational only.
+	Network string `json:"network"`
+	// Origin describes the origin (master) the mirrors copy from.
+	Origin Origin `json:"origin"`
+	// Mirrors holds the per-mirror results, keyed by the mirror name as in
+	// mirrors.toml.
+	Mirrors map[string]*Mirror `json:"mirrors"`
+}
+
+// Origin is what the probe saw at the origin, the reference that mirror
+// freshness and lag are measured against.
+type Origin struct {
+	// Stamp is the origin's sync time as read from its stamp file; zero if it
+	// could not be read.
+	Stamp time.Time `json:"stamp"`
+	// Checked is when the origin was checked.
+	Checked time.Time `json:"checked"`
+	// Metadata lists recent versions of each repo's metadata file at the
+	// origin, newest first per (repo, release, arch, path). A mirror serving
+	// any of these is in sync (subject to max_lag); metalink alternates can
+	// be built from them.
+	Metadata []Meta `json:"metadata,omitempty"`
+}
+
+// Meta is one version of one repository metadata file at the origin.
+type Meta struct {
+	// Repo is the repo name as in the configuration. Required.
+	Repo string `json:"repo"`
+	// Release is the release the file belongs to, if the repo has releases.
+	Release string `json:"release,omitempty"`
+	// Arch is the architecture the file belongs to, if any.
+	Arch string `json:"arch,omitempty"`
+	// Path is the file's path relative to the repo root, e.g.
+	// "9/BaseOS/x86_64/os/repodata/repomd.xml". Required.
+	Path string `json:"path"`
+	// Size is the file size in bytes.
+	Size int64 `json:"size"`
+	// SHA256 is the file's SHA-256 digest as 64 lowercase hex digits.
+	SHA256 string `json:"sha256"`
+	// FirstSeen is when the probe first saw this version at the origin.
+	FirstSeen time.Time `json:"first_seen"`
+	// Timestamp is the metadata's own revision or timestamp (for repomd.xml
+	// the <revision>/<timestamp> value) when known, else 0.
+	Timestamp int64 `json:"timestamp,omitempty"`
+}
+
+// Mirror is the probe result for one mirror.
+type Mirror struct {
+	// Endpoints has one entry per (protocol, family) checked, sorted by
+	// ([Protocols] order, [Families] order), at most one per pair.
+	Endpoints []Endpoint `json:"endpoints"`
+}
+
+// Protocol is a transfer protocol a mirror is checked over.
+type Protocol string
+
+// The protocols, in the order used for sorting endpoints.
+const (
+	HTTP  Protocol = "http"
+	HTTPS Protocol = "https"
+	FTP   Protocol = "ftp"
+	Rsync Protocol = "rsync"
+)
+
+// Protocols lists every valid protocol in a fixed order: the download
+// protocols users are sent to (http, https, ftp) and then rsync, which
+// mirrors sync from. Endpoints are sorted in this order. Do not modify.
+var Protocols = []Protocol{HTTP, HTTPS, FTP, Rsync}
+
+// Valid reports whether p is one of [Protocols].
+func (p Protocol) Valid() bool { return index(Protocols, p) >= 0 }
+
+// Family is an IP address family an endpoint is checked over.
+type Family string
+
+// The address families, in the order used for sorting endpoints.
+const (
+	IPv4 Family = "ipv4"
+	IPv6 Family = "ipv6"
+)
+
+// Families lists every valid address family in a fixed order (ipv4, ipv6).
+// Endpoints with the same protocol are sorted in this order. Do not modify.
+var Families = []Family{IPv4, IPv6}
+
+// Valid reports whether f is one of [Families].
+func (f Family) Valid() bool { return index(Families, f) >= 0 }
+
+func index[T comparable](list []T, v T) int {
+	for i, x := range list {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// Endpoint is the result of checking one mirror over one protocol and one
+// address family.
+type Endpoint struct {
+	// Protocol is one of [Protocols].
+	Protocol Protocol `json:"protocol"`
+	// Family is one of [Families].
+	Family Family `json:"family"`
+	// Up reports whether this run's check succeeded.
+	Up bool `json:"up"`
+	// Healthy is the verdict after hysteresis (an endpoint leaves after N
+	// failed runs and returns after M good ones) and freshness. It is what
+	// mirror lists and dnsd use.
+	Healthy bool `json:"healthy"`
+	// Checked is when this endpoint was checked in this run. Required.
+	Checked time.Time `json:"checked"`
+	// LastGood is the time of the last good check; zero if never.
+	LastGood time.Time `json:"last_good,omitzero"`
+	// Stamp is the mirror's sync time as read from its copy of the stamp
+	// file; zero if unknown.
+	Stamp time.Time `json:"stamp,omitzero"`
+	// Lag is the origin stamp minus the mirror stamp. Unknown when either
+	// stamp is; never negative.
+	Lag Duration `json:"lag,omitzero"`
+	// Error describes the failure in plain words; empty when Up.
+	Error string `json:"error,omitempty"`
+	// Class classifies the failure: dns, refused, timeout, tls, http-status,
+	// protocol, stale, no-address, ... Empty when Up.
+	Class string `json:"class,omitempty"`
+	// Failures counts consecutive failed runs, including this one.
+	Failures int `json:"failures"`
+	// Successes counts consecutive good runs, including this one. At most
+	// one of Failures and Successes is non-zero.
+	Successes int `json:"successes"`
+	// LatencyMS is the check's latency in milliseconds; 0 if not measured.
+	LatencyMS float64 `json:"latency_ms,omitempty"`
+	// CertExpiry is when the TLS certificate expires (https only); zero if
+	// unknown.
+	CertExpiry time.Time `json:"cert_expiry,omitzero"`
+	// Repos is the freshness of each repo/release/arch as checked at this
+	// endpoint, sorted by (repo, release, arch), at most one entry each.
+	Repos []Repo `json:"repos"`
+}
+
+// Repo is the freshness of one repo (release, arch) at one endpoint.
+type Repo struct {
+	// Repo is the repo name as in the configuration. Required.
+	Repo string `json:"repo"`
+	// Release is the release checked, if the repo has releases.
+	Release string `json:"release,omitempty"`
+	// Arch is the architecture checked, if any.
+	Arch string `json:"arch,omitempty"`
+	// Fresh reports that the metadata is present and matches the origin:
+	// the current version or a recent one within max_lag.
+	Fresh bool `json:"fresh"`
+	// Error says why not, in plain words; empty when Fresh.
+	Error string `json:"error,omitempty"`
+}
+
+// Duration is a time.Duration that may be unknown.
+//
+// The zero value is unknown. A known duration is marshalled as a Go duration
+// string such as "1h30m0s" (see time.Duration.String); an unknown one as ""
+// and, in a struct field tagged omitzero, not at all. Unmarshalling accepts a
+// Go duration string, or "" or null for unknown.
+//
+// When Known is false the embedded Duration is meaningless and is dropped
+// when the snapshot is written.
+type Duration struct {
+	time.Duration
+	// Known reports whether Duration holds a value.
+	Known bool
+}
+
+// DurationOf returns d as a known Duration.
+func DurationOf(d time.Duration) Duration { return Duration{Duration: d, Known: true} }
+
+// IsZero reports whether d is unknown. It makes omitzero omit unknown values.
+func (d Duration) IsZero() bool { return !d.Known }
+
+// String returns the duration like time.Duration.String, or "unknown".
+func (d Duration) String() string {
+	if !d.Known {
+		return "unknown"
+	}
+	return d.Duration.String()
+}
+
+// MarshalJSON encodes a known duration as a Go duration string and an
+// unknown one as "".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	if !d.Known {
+		return []byte(`""`), nil
+	}
+	return json.Marshal(d.Duration.String())
+}
+
+// UnmarshalJSON decodes a Go duration string ("1h30m0s", "90s"); "" and
+// null mean unknown.
+func (d *Duration) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		*d = Duration{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("want a Go duration string like \"1h30m0s\" (or \"\" for unknown), found %s", describeJSON(data))
+	}
+	if s == "" {
+		*d = Duration{}
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("cannot read %s as a duration; write a Go duration like \"1h30m0s\" or \"45s\" (or \"\" for unknown)", short(strconv.Quote(s)))
+	}
+	*d = DurationOf(v)
+	return nil
+}
+
+// Endpoint returns the endpoint of the named mirror for protocol p and
+// family f, or nil if the mirror or the endpoint is absent.
+func (s *Snapshot) Endpoint(mirror string, p Protocol, f Family) *Endpoint {
+	if s == nil {
+		return nil
+	}
+	return s.Mirrors[mirror].Endpoint(p, f)
+}
+
+// Endpoint returns the mirror's endpoint for protocol p and family f, or nil
+// if it is absent. It may be called on a nil *Mirror.
+func (m *Mirror) Endpoint(p Protocol, f Family) *Endpoint {
+	if m == nil {
+		return nil
+	}
+	for i := range m.Endpoints {
+		if e := &m.Endpoints[i]; e.Protocol == p && e.Family == f {
+			return e
+		}
+	}
+	return nil
+}
+
+// Fresh reports whether the endpoint has a Repo entry with exactly these
+// repo, release and arch values (empty matches empty) that is Fresh. It is
+// false for a nil *Endpoint and for repos that were not checked.
+func (e *Endpoint) Fresh(repo, release, arch string) bool {
+	if e == nil {
+		return false
+	}
+	for _, r := range e.Repos {
+		if r.Repo == repo && r.Release == release && r.Arch == arch {
+			return r.Fresh
+		}
+	}
+	return false
+}

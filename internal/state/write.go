@@ -1,0 +1,191 @@
+package state
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Encode returns the bytes [Snapshot.Write] writes: the snapshot validated
+// (see [Snapshot.Validate]) and in canonical form, with schema [Schema], as
+// JSON with object keys sorted, indented by two spaces and ending in a
+// newline. Equal snapshots encode to identical bytes. s is not modified.
+func (s *Snapshot) Encode() ([]byte, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	c := s.clone()
+	c.canonicalize()
+	c.Schema = Schema
+	// On the wire, empty lists are [] rather than null.
+	for _, m := range c.Mirrors {
+		if m.Endpoints == nil {
+			m.Endpoints = []Endpoint{}
+		}
+		for i := range m.Endpoints {
+			if m.Endpoints[i].Repos == nil {
+				m.Endpoints[i].Repos = []Repo{}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Test hooks.
+var (
+	writeFile = func(f *os.File, data []byte) error { _, err := f.Write(data); return err }
+	rename    = os.Rename
+)
+
+// Write validates s and writes it to path atomically: the bytes of
+// [Snapshot.Encode] go to a temporary file in the same directory, which is
+// synced and renamed over path, and the directory is synced. Readers see
+// either the old file or the new one, never a partial one; on error the old
+// file is untouched and the temporary file removed. If path is a symbolic
+// link, the file it points to is replaced. The file gets mode 0644.
+func (s *Snapshot) Write(path string) (err error) {
+	data, err := s.Encode()
+	if err != nil {
+		return fmt.Errorf("state: not writing %s: %w", path, err)
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("state: write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := writeFile(f, data); err != nil {
+		return fmt.Errorf("state: write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("state: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("state: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("state: write %s: %w", path, err)
+	}
+	if err := rename(tmp, path); err != nil {
+		return fmt.Errorf("state: write %s: %w", path, err)
+	}
+	// Make the rename durable. The new file is in place whatever happens.
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("state: wrote %s but could not sync its directory: %w", path, err)
+	}
+	if err := errors.Join(d.Sync(), d.Close()); err != nil {
+		return fmt.Errorf("state: wrote %s but could not sync its directory: %w", path, err)
+	}
+	return nil
+}
+
+// clone returns a deep copy of s.
+func (s *Snapshot) clone() *Snapshot {
+	c := *s
+	c.Origin.Metadata = slices.Clone(s.Origin.Metadata)
+	if s.Mirrors != nil {
+		c.Mirrors = make(map[string]*Mirror, len(s.Mirrors))
+		for name, m := range s.Mirrors {
+			if m == nil {
+				c.Mirrors[name] = nil
+				continue
+			}
+			cm := &Mirror{Endpoints: slices.Clone(m.Endpoints)}
+			for i := range cm.Endpoints {
+				cm.Endpoints[i].Repos = slices.Clone(cm.Endpoints[i].Repos)
+			}
+			c.Mirrors[name] = cm
+		}
+	}
+	return &c
+}
+
+// canonicalize puts a valid snapshot in canonical form, in place: times in
+// UTC, lists sorted, empty lists nil, unknown durations zero, Mirrors
+// non-nil.
+func (s *Snapshot) canonicalize() {
+	utc(&s.Taken)
+	utc(&s.Origin.Stamp)
+	utc(&s.Origin.Checked)
+	for i := range s.Origin.Metadata {
+		utc(&s.Origin.Metadata[i].FirstSeen)
+	}
+	s.Origin.Metadata = nilIfEmpty(s.Origin.Metadata)
+	slices.SortFunc(s.Origin.Metadata, func(a, b Meta) int {
+		return cmp.Or(
+			cmp.Compare(a.Repo, b.Repo),
+			cmp.Compare(a.Release, b.Release),
+			cmp.Compare(a.Arch, b.Arch),
+			cmp.Compare(a.Path, b.Path),
+			b.FirstSeen.Compare(a.FirstSeen), // newest first
+			cmp.Compare(b.Timestamp, a.Timestamp),
+			cmp.Compare(a.SHA256, b.SHA256),
+			cmp.Compare(a.Size, b.Size),
+		)
+	})
+	if s.Mirrors == nil {
+		s.Mirrors = make(map[string]*Mirror)
+	}
+	for _, m := range s.Mirrors {
+		m.Endpoints = nilIfEmpty(m.Endpoints)
+		for i := range m.Endpoints {
+			e := &m.Endpoints[i]
+			utc(&e.Checked)
+			utc(&e.LastGood)
+			utc(&e.Stamp)
+			utc(&e.CertExpiry)
+			if !e.Lag.Known {
+				e.Lag = Duration{}
+			}
+			e.Repos = nilIfEmpty(e.Repos)
+			slices.SortFunc(e.Repos, func(a, b Repo) int {
+				return cmp.Or(
+					cmp.Compare(a.Repo, b.Repo),
+					cmp.Compare(a.Release, b.Release),
+					cmp.Compare(a.Arch, b.Arch),
+				)
+			})
+		}
+		slices.SortFunc(m.Endpoints, func(a, b Endpoint) int {
+			return cmp.Or(
+				cmp.Compare(index(Protocols, a.Protocol), index(Protocols, b.Protocol)),
+				cmp.Compare(index(Families, a.Family), index(Families, b.Family)),
+			)
+		})
+	}
+}
+
+func utc(t *time.Time) { *t = t.UTC() }
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
