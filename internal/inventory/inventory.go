@@ -1,0 +1,258 @@
+// Package inventory is the mirror network as the operator describes it in
+// mirrors.toml: the origin, the repositories clients ask for, the mirrors,
+// the selection policy's knobs and the DNS zone.
+//
+// Load decodes strictly: every mistake is reported with file:line:column and
+// what to change, and nothing is half-loaded.
+package inventory
+
+import (
+	"net/netip"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/country"
+)
+
+// Inventory is a validated mirrors.toml.
+type Inventory struct {
+	// File is the path the inventory was loaded from; errors and warnings
+	// name it.
+	File    string
+	Network Network
+	Policy  Policy
+	// DNS is nil when the file has no [dns] table.
+	DNS     *DNS
+	Repos   []*Repo
+	Mirrors []*Mirror // in file order
+
+	byName map[string]*Mirror
+	repos  map[string]*Repo
+	pos    positions // for warnings
+}
+
+// Network describes the service itself.
+type Network struct {
+	Name string
+	// Origin is the base URL of the master copy, ending in "/".
+	Origin string
+	// Stamp is the path, relative to every base URL, of the file whose
+	// content is the time of the last sync.
+	Stamp string
+	// MaxLag is how far a mirror may be behind the origin and still be
+	// offered.
+	MaxLag time.Duration
+}
+
+// Policy holds the selection policy's knobs; package policy applies them.
+type Policy struct {
+	// Min and Max bound the length of a list: tiers are added until at
+	// least Min mirrors are listed, and no more than Max are kept.
+	Min, Max int
+	// BandKm is the width of the distance band inside which mirrors count
+	// as equally near and are spread by weight.
+	BandKm float64
+	// ASNMaxKm is how far outside the client's continent an ASN match
+	// still counts. Large ASNs span continents; a subnet match always
+	// counts.
+	ASNMaxKm float64
+	// Neighbours lists, per client country, the countries tried in order
+	// after the client's own and before its continent.
+	Neighbours map[country.Code][]country.Code
+}
+
+// DNS describes the zone dnsd serves.
+type DNS struct {
+	Zone string // fully qualified, lower case, e.g. "example.org."
+	TTL  uint32
+	NS   []NameServer
+	// Names are the steered names under the zone, sorted by label.
+	Names []DNSName
+}
+
+// NameServer is one NS of the zone and its addresses (glue).
+type NameServer struct {
+	Name  string // fully qualified
+	Addrs []netip.Addr
+}
+
+// DNSName is a steered name: Label.Zone is answered with the best mirror
+// among those that list Label in their dns key and are healthy for Protocol.
+type DNSName struct {
+	Label    string
+	Protocol Protocol
+}
+
+// Format is the client format a repository's lists are written in.
+type Format string
+
+// The formats gen writes.
+const (
+	FormatRPM   Format = "rpm"   // dnf/yum mirrorlist
+	FormatDeb   Format = "deb"   // apt mirror+http list
+	FormatArch  Format = "arch"  // pacman Server = lines
+	FormatFiles Format = "files" // plain URL lists
+)
+
+// Formats lists every Format in a fixed order.
+var Formats = []Format{FormatRPM, FormatDeb, FormatArch, FormatFiles}
+
+// Repo is something clients ask for: a path template expanded for each
+// release and architecture.
+type Repo struct {
+	Name string
+	// Path is relative to a mirror's base URL and may contain {release}
+	// and {arch}.
+	Path     string
+	Releases []string // empty: the path has no {release}
+	Archs    []string // empty: the path has no {arch}
+	Format   Format
+}
+
+// Variant is one expansion of a repository's path.
+type Variant struct {
+	Repo    *Repo
+	Release string // "" when the repo has no releases
+	Arch    string // "" when the repo has no archs
+}
+
+// Path returns the repository path for v, relative to a base URL.
+func (v Variant) Path() string {
+	return strings.NewReplacer("{release}", v.Release, "{arch}", v.Arch).Replace(v.Repo.Path)
+}
+
+// Dir returns the variant's place in the output tree: repo, then release
+// and arch when they exist, slash-separated.
+func (v Variant) Dir() string {
+	return path.Join(v.Repo.Name, v.Release, v.Arch)
+}
+
+// Variants returns every release × arch of r, releases outer, in file order.
+func (r *Repo) Variants() []Variant {
+	rels, archs := r.Releases, r.Archs
+	if len(rels) == 0 {
+		rels = []string{""}
+	}
+	if len(archs) == 0 {
+		archs = []string{""}
+	}
+	out := make([]Variant, 0, len(rels)*len(archs))
+	for _, rel := range rels {
+		for _, a := range archs {
+			out = append(out, Variant{Repo: r, Release: rel, Arch: a})
+		}
+	}
+	return out
+}
+
+// Protocol is a way to reach a mirror.
+type Protocol string
+
+// The protocols a mirror may declare.
+const (
+	HTTP  Protocol = "http"
+	HTTPS Protocol = "https"
+	FTP   Protocol = "ftp"
+	Rsync Protocol = "rsync"
+)
+
+// Protocols lists every Protocol in a fixed order.
+var Protocols = []Protocol{HTTP, HTTPS, FTP, Rsync}
+
+// Mirror is one mirror site.
+type Mirror struct {
+	Name       string
+	Sponsor    string
+	SponsorURL string
+	Country    country.Code
+	// Coord is the declared lat/lon, or the country's representative
+	// point when the file gives none (then HasCoord is false).
+	Coord    country.Coord
+	HasCoord bool
+	ASNs     []uint32
+	// Subnets are the networks served first by this mirror: the subnets
+	// key and the ranges read from subnet_files.
+	Subnets []netip.Prefix
+	// URLs holds the base URL per declared protocol, each ending in "/".
+	URLs   map[Protocol]string
+	Weight int
+	// Public is false for a mirror offered only to its own ASNs and
+	// subnets.
+	Public bool
+	// DNS lists the steered names (labels of [dns] names) this mirror
+	// answers for.
+	DNS []string
+	// Repos and Archs restrict what the mirror carries; empty means all.
+	Repos []string
+	Archs []string
+	// MaxLag overrides Network.MaxLag when non-zero.
+	MaxLag time.Duration
+}
+
+// Continent returns the continent of the mirror's country.
+func (m *Mirror) Continent() country.Continent { return m.Country.Continent() }
+
+// URL returns the base URL for p, or "" when the mirror does not declare p.
+func (m *Mirror) URL(p Protocol) string { return m.URLs[p] }
+
+// Host returns the host name of the base URL for p, or "".
+func (m *Mirror) Host(p Protocol) string {
+	u, err := url.Parse(m.URLs[p])
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// Carries reports whether the mirror declares that it carries v.
+func (m *Mirror) Carries(v Variant) bool {
+	if len(m.Repos) > 0 && !slices.Contains(m.Repos, v.Repo.Name) {
+		return false
+	}
+	if len(m.Archs) > 0 && v.Arch != "" && !slices.Contains(m.Archs, v.Arch) {
+		return false
+	}
+	return true
+}
+
+// LagLimit returns the maximum lag that applies to m.
+func (inv *Inventory) LagLimit(m *Mirror) time.Duration {
+	if m.MaxLag > 0 {
+		return m.MaxLag
+	}
+	return inv.Network.MaxLag
+}
+
+// Mirror returns the mirror called name, or nil.
+func (inv *Inventory) Mirror(name string) *Mirror { return inv.byName[name] }
+
+// Repo returns the repository called name, or nil.
+func (inv *Inventory) Repo(name string) *Repo { return inv.repos[name] }
+
+// Variants returns every variant of every repository, in file order.
+func (inv *Inventory) Variants() []Variant {
+	var out []Variant
+	for _, r := range inv.Repos {
+		out = append(out, r.Variants()...)
+	}
+	return out
+}
+
+// ASNs returns every ASN some mirror declares, ascending.
+func (inv *Inventory) ASNs() []uint32 {
+	seen := map[uint32]bool{}
+	var out []uint32
+	for _, m := range inv.Mirrors {
+		for _, a := range m.ASNs {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

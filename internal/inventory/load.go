@@ -1,0 +1,1068 @@
+package inventory
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/miekg/dns"
+	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// Defaults for keys the file may leave out.
+const (
+	DefaultMin      = 5
+	DefaultMax      = 10
+	DefaultBandKm   = 500
+	DefaultASNMaxKm = 1000
+	DefaultWeight   = 100
+	DefaultTTL      = 60
+)
+
+// The raw types mirror the file one to one; toml tags are the key names
+// operators type, and the strict decoder rejects anything else.
+type rawFile struct {
+	Network rawNetwork  `toml:"network"`
+	Policy  rawPolicy   `toml:"policy"`
+	DNS     *rawDNS     `toml:"dns"`
+	Repo    []rawRepo   `toml:"repo"`
+	Mirror  []rawMirror `toml:"mirror"`
+}
+
+type rawNetwork struct {
+	Name   string `toml:"name"`
+	Origin string `toml:"origin"`
+	Stamp  string `toml:"stamp"`
+	MaxLag string `toml:"max_lag"`
+}
+
+type rawPolicy struct {
+	Min        *int                `toml:"min"`
+	Max        *int                `toml:"max"`
+	BandKm     *float64            `toml:"band_km"`
+	ASNMaxKm   *float64            `toml:"asn_max_km"`
+	Neighbours map[string][]string `toml:"neighbours"`
+}
+
+type rawDNS struct {
+	Zone  string              `toml:"zone"`
+	TTL   *int64              `toml:"ttl"`
+	NS    map[string][]string `toml:"ns"`
+	Names map[string]string   `toml:"names"`
+}
+
+type rawRepo struct {
+	Name     string   `toml:"name"`
+	Path     string   `toml:"path"`
+	Releases []string `toml:"releases"`
+	Archs    []string `toml:"archs"`
+	Format   string   `toml:"format"`
+}
+
+type rawMirror struct {
+	Name        string   `toml:"name"`
+	Sponsor     string   `toml:"sponsor"`
+	SponsorURL  string   `toml:"sponsor_url"`
+	Country     string   `toml:"country"`
+	Lat         *float64 `toml:"lat"`
+	Lon         *float64 `toml:"lon"`
+	ASN         any      `toml:"asn"`
+	Subnets     []string `toml:"subnets"`
+	SubnetFiles []string `toml:"subnet_files"`
+	HTTP        string   `toml:"http"`
+	HTTPS       string   `toml:"https"`
+	FTP         string   `toml:"ftp"`
+	Rsync       string   `toml:"rsync"`
+	Weight      *int     `toml:"weight"`
+	Public      *bool    `toml:"public"`
+	DNS         []string `toml:"dns"`
+	Repos       []string `toml:"repos"`
+	Archs       []string `toml:"archs"`
+	MaxLag      string   `toml:"max_lag"`
+}
+
+// Error is one problem in a file, with where it is.
+type Error struct {
+	File         string
+	Line, Column int // 0 when unknown
+	Msg          string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// Errors is every problem found in one file, in file order. Load reports
+// them all at once so an operator fixes a file in one round.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Load reads and validates the inventory at path. Subnet files are read
+// relative to the directory of path. The error, if any, is an Errors.
+func Load(path string) (*Inventory, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read the inventory: %v", errors.Unwrap(err))}}
+	}
+	return Parse(path, data, filepath.Dir(path))
+}
+
+// Parse validates an inventory held in data; name is used in errors and
+// subnet files are read relative to dir.
+func Parse(name string, data []byte, dir string) (*Inventory, error) {
+	var raw rawFile
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	err := dec.Decode(&raw)
+	var strict *toml.StrictMissingError
+	if err != nil && !errors.As(err, &strict) {
+		// A syntax or type error stops the decoder: raw is incomplete.
+		return nil, decodeErrors(name, data, &raw, err)
+	}
+	v := &validator{file: name, dir: dir, pos: indexPositions(data)}
+	if strict != nil {
+		// Unknown keys are skipped and everything else is decoded, so the
+		// rest of the file is still checked and all is reported at once.
+		for i := range strict.Errors {
+			de := &strict.Errors[i]
+			line, col := de.Position()
+			v.errs = append(v.errs, &Error{File: name, Line: line, Column: col, Msg: unknownKey(de.Key(), &raw, v.pos, line)})
+		}
+	}
+	v.wrongCase(&raw)
+	inv := v.build(&raw)
+	if len(v.errs) > 0 {
+		slices.SortStableFunc(v.errs, func(a, b *Error) int {
+			if a.Line != b.Line {
+				return a.Line - b.Line
+			}
+			return a.Column - b.Column
+		})
+		return nil, v.errs
+	}
+	return inv, nil
+}
+
+func decodeErrors(file string, data []byte, raw *rawFile, err error) error {
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, col := de.Position()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if k := de.Key(); len(k) > 0 {
+			msg = wrongType(k, msg, raw, indexPositions(data), line)
+		}
+		return Errors{{File: file, Line: line, Column: col, Msg: msg}}
+	}
+	return Errors{{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ")}}
+}
+
+// unknownKey describes an unknown key and suggests the known key closest
+// to it.
+func unknownKey(key []string, raw *rawFile, pos positions, line int) string {
+	if len(key) == 0 {
+		return "unknown key; see the mirrors.toml reference in internal/inventory/README.md"
+	}
+	known, t := schema(key)
+	if known == len(key) {
+		known--
+	}
+	bad := key[known]
+	msg := fmt.Sprintf("%s: unknown key %q", describeTable(key[:known], raw, pos, line), bad)
+	if s := suggest(t, bad); s != "" {
+		return msg + fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return msg + "; see the mirrors.toml reference in internal/inventory/README.md"
+}
+
+var mismatch = regexp.MustCompile(`^cannot decode TOML ([a-z ]+) into (?:struct field \S+ of type )?(\S+)$`)
+
+// wrongType rewrites the decoder's type mismatch message, which names Go
+// types, in the words of the file: what the key must be. Other messages
+// (a key defined twice, ...) already say what is wrong and are kept.
+func wrongType(key []string, msg string, raw *rawFile, pos positions, line int) string {
+	m := mismatch.FindStringSubmatch(msg)
+	if m == nil {
+		if strings.HasPrefix(msg, "cannot store an array table") {
+			return fmt.Sprintf("%s is a single table: write [%s], not [[%s]]", dotted(key), dotted(key), dotted(key))
+		}
+		return msg
+	}
+	known, t := schema(key)
+	complete := known == len(key)
+	where := "top level"
+	if len(key) > 1 {
+		where = describeTable(key[:1], raw, pos, line)
+		key = key[1:]
+	}
+	what := dotted(key)
+	if !complete || tomlType(t) == "" {
+		return fmt.Sprintf("%s: key %s: %s", where, what, msg)
+	}
+	got, into := m[1], m[2]
+	if k := t.Kind(); (k == reflect.Map || k == reflect.Slice) && into != t.String() && into == t.Elem().String() {
+		// The key holds the right kind of table or array; one of its
+		// values is wrong.
+		if k == reflect.Map {
+			what = "each value of " + what
+		} else {
+			what = "each element of " + what
+		}
+		t = t.Elem()
+	}
+	article := "a "
+	if strings.IndexByte("aeiou", got[0]) >= 0 {
+		article = "an "
+	}
+	return fmt.Sprintf("%s: %s must be %s, not %s%s", where, what, tomlType(t), article, got)
+}
+
+// wrongCase reports keys that the decoder matched only by ignoring case
+// ("Weight" for "weight"): TOML keys are case-sensitive, and two spellings
+// in one table would silently override each other.
+func (v *validator) wrongCase(raw *rawFile) {
+	type found struct {
+		at   unstable.Position
+		want string
+	}
+	bad := map[string]found{} // key path up to the misspelt part
+	for path, at := range v.pos {
+		parts := strings.Split(path, ".")
+		i, want := caseFold(parts)
+		if i < 0 {
+			continue
+		}
+		k := strings.Join(parts[:i+1], ".")
+		if f, ok := bad[k]; !ok || at.Line < f.at.Line || at.Line == f.at.Line && at.Column < f.at.Column {
+			bad[k] = found{at, want}
+		}
+	}
+	for k, f := range bad {
+		parts := strings.Split(k, ".")
+		where := describeTable(parts[:min(1, len(parts)-1)], raw, v.pos, f.at.Line)
+		v.errs = append(v.errs, &Error{File: v.file, Line: f.at.Line, Column: f.at.Column,
+			Msg: fmt.Sprintf("%s: unknown key %q (did you mean %q? keys are case-sensitive)", where, parts[len(parts)-1], f.want)})
+	}
+}
+
+// caseFold follows a key path of the position index through the raw
+// types and returns the index of the first part that names a known key
+// only when case is ignored, with that key; or -1.
+func caseFold(parts []string) (int, string) {
+	t := reflect.TypeFor[rawFile]()
+	for i, part := range parts {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Slice, reflect.Map:
+			t = t.Elem() // part is an array index or a key of the user's
+		case reflect.Struct:
+			if f, ok := fieldByTag(t, part); ok {
+				t = f.Type
+				continue
+			}
+			for j := range t.NumField() {
+				if tag := t.Field(j).Tag.Get("toml"); strings.EqualFold(tag, part) {
+					return i, tag
+				}
+			}
+			return -1, "" // unknown: the decoder reported it
+		default:
+			return -1, ""
+		}
+	}
+	return -1, ""
+}
+
+// schema follows key through the raw types. It returns how many leading
+// parts of key are known and the type the last known part decodes into
+// (the struct that lacks the next part, when one is unknown).
+func schema(key []string) (known int, t reflect.Type) {
+	t = reflect.TypeFor[rawFile]()
+	for i, part := range key {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			f, ok := fieldByTag(t, part)
+			if !ok {
+				return i, t
+			}
+			t = f.Type
+		case reflect.Map:
+			t = t.Elem()
+		default:
+			return i, t
+		}
+	}
+	return len(key), t
+}
+
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Tag.Get("toml") == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// tomlType says what a value decoded into t is in the file, or "".
+func tomlType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return tomlType(t.Elem())
+	case reflect.String:
+		return "a string in quotes"
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice:
+		switch t.Elem().Kind() {
+		case reflect.String:
+			return `an array of strings, e.g. ["a", "b"]`
+		case reflect.Struct:
+			return "an array of tables, each written [[...]]"
+		}
+	case reflect.Map, reflect.Struct:
+		return "a table"
+	}
+	return ""
+}
+
+// describeTable names the table that holds a key, as an operator wrote
+// it; for [[repo]] and [[mirror]] it adds the name of the element the line
+// falls in, when known. table is empty or a single known key.
+func describeTable(table []string, raw *rawFile, pos positions, line int) string {
+	if len(table) == 0 {
+		return "top level"
+	}
+	var names []string
+	switch table[0] {
+	case "repo":
+		for _, r := range raw.Repo {
+			names = append(names, r.Name)
+		}
+	case "mirror":
+		for _, m := range raw.Mirror {
+			names = append(names, m.Name)
+		}
+	default:
+		return "[" + dotted(table) + "]"
+	}
+	s := "[[" + table[0] + "]]"
+	// The element is the last one that starts at or before line.
+	i := -1
+	for j := range names {
+		p, ok := pos[fmt.Sprintf("%s.%d", table[0], j)]
+		if !ok || p.Line > line {
+			break
+		}
+		i = j
+	}
+	if i >= 0 && names[i] != "" {
+		s += " " + strconv.Quote(names[i])
+	}
+	return s
+}
+
+// dotted writes a key path as TOML would, quoting parts that are not bare
+// keys.
+func dotted(key []string) string {
+	parts := make([]string, len(key))
+	for i, k := range key {
+		if bareKey.MatchString(k) {
+			parts[i] = k
+		} else {
+			parts[i] = strconv.Quote(k)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+var bareKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// suggest returns the key of struct type t closest to bad, or "".
+func suggest(t reflect.Type, bad string) string {
+	if t.Kind() != reflect.Struct {
+		return ""
+	}
+	best, bestD := "", 3 // more than two edits away is no suggestion
+	for i := range t.NumField() {
+		name := t.Field(i).Tag.Get("toml")
+		if d := editDistance(bad, name); d < bestD {
+			best, bestD = name, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			// A swap of two neighbours counts as one edit.
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev[j-1])
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+type validator struct {
+	file string
+	dir  string
+	pos  positions
+	errs Errors
+}
+
+// errorf records an error at the key path (dotted, with array indexes).
+func (v *validator) errorf(path, format string, args ...any) {
+	e := &Error{File: v.file, Msg: fmt.Sprintf(format, args...)}
+	if p, ok := v.pos.at(path); ok {
+		e.Line, e.Column = p.Line, p.Column
+	}
+	v.errs = append(v.errs, e)
+}
+
+// safeName is what may become a path component under out/ or a page name.
+var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+
+func (v *validator) name(path, what, s string) bool {
+	switch {
+	case s == "":
+		v.errorf(path, "%s is missing; add %s = \"...\"", what, path[strings.LastIndexByte(path, '.')+1:])
+		return false
+	case len(s) > 100:
+		v.errorf(path, "%s %q is longer than 100 characters; shorten it", what, s[:20]+"...")
+		return false
+	case !safeName.MatchString(s) || strings.Contains(s, ".."):
+		v.errorf(path, "%s %q would not be a safe file name under out/; use letters, digits and . _ + - only, starting with a letter or digit", what, s)
+		return false
+	}
+	return true
+}
+
+func (v *validator) build(raw *rawFile) *Inventory {
+	inv := &Inventory{File: v.file, byName: map[string]*Mirror{}, repos: map[string]*Repo{}, pos: v.pos}
+	v.network(inv, &raw.Network)
+	v.policy(inv, &raw.Policy)
+	if raw.DNS != nil {
+		inv.DNS = v.dns(raw.DNS)
+	}
+	allArchs := map[string]bool{}
+	for i := range raw.Repo {
+		r := v.repo(i, &raw.Repo[i])
+		if r == nil {
+			continue
+		}
+		if inv.repos[r.Name] != nil {
+			v.errorf(fmt.Sprintf("repo.%d.name", i), "[[repo]] %q is defined twice; give each repository its own name", r.Name)
+			continue
+		}
+		inv.repos[r.Name] = r
+		inv.Repos = append(inv.Repos, r)
+		for _, a := range r.Archs {
+			allArchs[a] = true
+		}
+	}
+	if len(raw.Repo) == 0 {
+		v.errorf("", "no [[repo]] is defined; add at least one (name, path, format) so there is something to list")
+	}
+	urls := map[string]string{}
+	for i := range raw.Mirror {
+		m := v.mirror(inv, i, &raw.Mirror[i], allArchs)
+		if m == nil {
+			continue
+		}
+		if prev := inv.byName[m.Name]; prev != nil {
+			v.errorf(fmt.Sprintf("mirror.%d.name", i), "[[mirror]] %q is defined twice; mirror names must be unique", m.Name)
+			continue
+		}
+		dup := false
+		for _, p := range Protocols {
+			u := m.URLs[p]
+			if u == "" {
+				continue
+			}
+			key := strings.ToLower(u)
+			if other, ok := urls[key]; ok {
+				v.errorf(fmt.Sprintf("mirror.%d.%s", i, p), "[[mirror]] %q: %s URL %s is already the URL of mirror %q; each URL belongs to one mirror", m.Name, p, u, other)
+				dup = true
+			}
+			urls[key] = m.Name
+		}
+		if dup {
+			continue
+		}
+		inv.byName[m.Name] = m
+		inv.Mirrors = append(inv.Mirrors, m)
+	}
+	return inv
+}
+
+func (v *validator) network(inv *Inventory, r *rawNetwork) {
+	n := &inv.Network
+	n.Name = r.Name
+	if r.Name == "" {
+		v.errorf("network", "[network] name is missing; add name = \"Example Linux\"")
+	}
+	if r.Origin == "" {
+		v.errorf("network", "[network] origin is missing; add origin = \"https://origin.example.org/pub/\"")
+	} else if u, ok := v.baseURL("network.origin", "[network] origin", r.Origin, ""); ok {
+		n.Origin = u
+	}
+	switch {
+	case r.Stamp == "":
+		v.errorf("network", "[network] stamp is missing; name the file under every base URL that holds the last sync time, e.g. stamp = \"TIME\"")
+	case !relativePath(r.Stamp) || strings.HasSuffix(r.Stamp, "/"):
+		v.errorf("network.stamp", "[network] stamp %q must be a relative file path without \"..\", e.g. \"TIME\"", r.Stamp)
+	default:
+		n.Stamp = r.Stamp
+	}
+	if r.MaxLag == "" {
+		v.errorf("network", "[network] max_lag is missing; add e.g. max_lag = \"12h\"")
+	} else if d, ok := v.duration("network.max_lag", "[network] max_lag", r.MaxLag); ok {
+		n.MaxLag = d
+	}
+}
+
+func (v *validator) duration(path, what, s string) (time.Duration, bool) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		v.errorf(path, "%s %q is not a positive duration; write e.g. \"12h\", \"90m\" or \"1h30m\"", what, s)
+		return 0, false
+	}
+	return d, true
+}
+
+func relativePath(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") {
+		return false
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(p, "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// baseURL checks a base URL. scheme is the scheme it must have, or "" for
+// http or https.
+func (v *validator) baseURL(path, what, s, scheme string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil {
+		v.errorf(path, "%s %q is not a URL: %v", what, s, errors.Unwrap(err))
+		return "", false
+	}
+	want := scheme
+	if want == "" && u.Scheme != "http" && u.Scheme != "https" {
+		want = "http or https"
+	}
+	switch {
+	case want != "" && u.Scheme != scheme:
+		v.errorf(path, "%s %q must start with %s://", what, s, strings.ReplaceAll(want, " or ", ":// or "))
+	case u.Host == "" || u.Hostname() == "":
+		v.errorf(path, "%s %q has no host", what, s)
+	case u.User != nil:
+		v.errorf(path, "%s %q carries credentials; list only public URLs", what, s)
+	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(s, "?#"):
+		v.errorf(path, "%s %q has a query or fragment; give the plain base URL", what, s)
+	case !strings.HasSuffix(u.Path, "/"):
+		v.errorf(path, "%s %q must end with \"/\" (it is a base URL that paths are appended to); write %q", what, s, s+"/")
+	case strings.Contains(u.Path, "/../") || strings.Contains(u.Path, "/./"):
+		v.errorf(path, "%s %q has . or .. segments; write the canonical path", what, s)
+	default:
+		return s, true
+	}
+	return "", false
+}
+
+func (v *validator) policy(inv *Inventory, r *rawPolicy) {
+	p := &inv.Policy
+	p.Min, p.Max, p.BandKm, p.ASNMaxKm = DefaultMin, DefaultMax, DefaultBandKm, DefaultASNMaxKm
+	if r.Min != nil {
+		p.Min = *r.Min
+	}
+	if r.Max != nil {
+		p.Max = *r.Max
+	}
+	if p.Min < 1 || p.Min > 1000 {
+		v.errorf("policy.min", "[policy] min = %d is out of range; use 1 to 1000", p.Min)
+	}
+	if p.Max < p.Min || p.Max > 1000 {
+		v.errorf("policy.max", "[policy] max = %d must be at least min (%d) and at most 1000", p.Max, p.Min)
+	}
+	if r.BandKm != nil {
+		p.BandKm = *r.BandKm
+		if p.BandKm < 0 || p.BandKm > 20040 || math.IsNaN(p.BandKm) {
+			v.errorf("policy.band_km", "[policy] band_km = %v is out of range; use 0 to 20040 (half the earth's circumference)", p.BandKm)
+		}
+	}
+	if r.ASNMaxKm != nil {
+		p.ASNMaxKm = *r.ASNMaxKm
+		if p.ASNMaxKm < 0 || p.ASNMaxKm > 20040 || math.IsNaN(p.ASNMaxKm) {
+			v.errorf("policy.asn_max_km", "[policy] asn_max_km = %v is out of range; use 0 (same continent only) to 20040", p.ASNMaxKm)
+		}
+	}
+	p.Neighbours = map[country.Code][]country.Code{}
+	keys := map[country.Code]bool{}
+	for _, k := range inFileOrder(v, "policy.neighbours", r.Neighbours) {
+		list := r.Neighbours[k]
+		path := "policy.neighbours." + k
+		from, err := country.Parse(k)
+		if err != nil {
+			v.errorf(path, "[policy] neighbours: %v", err)
+			continue
+		}
+		if keys[from] {
+			v.errorf(path, "[policy] neighbours: %s is listed twice (codes are case-insensitive); merge the lists", from)
+			continue
+		}
+		keys[from] = true
+		seen := map[country.Code]bool{from: true}
+		for i, s := range list {
+			to, err := country.Parse(s)
+			if err != nil {
+				v.errorf(fmt.Sprintf("%s.%d", path, i), "[policy] neighbours of %s: %v", from, err)
+				continue
+			}
+			if seen[to] {
+				v.errorf(fmt.Sprintf("%s.%d", path, i), "[policy] neighbours of %s: %s is listed twice or is the country itself; remove it", from, to)
+				continue
+			}
+			seen[to] = true
+			p.Neighbours[from] = append(p.Neighbours[from], to)
+		}
+	}
+}
+
+// inFileOrder returns the keys of a table decoded into m in the order they
+// stand in the file under path, so that of two keys that clash the later
+// one is reported.
+func inFileOrder[V any](v *validator, path string, m map[string]V) []string {
+	keys := slices.Sorted(maps.Keys(m))
+	slices.SortStableFunc(keys, func(a, b string) int {
+		pa, _ := v.pos.at(path + "." + a)
+		pb, _ := v.pos.at(path + "." + b)
+		if pa.Line != pb.Line {
+			return pa.Line - pb.Line
+		}
+		return pa.Column - pb.Column
+	})
+	return keys
+}
+
+func (v *validator) dns(r *rawDNS) *DNS {
+	d := &DNS{TTL: DefaultTTL}
+	zone := strings.ToLower(r.Zone)
+	if zone != "" && !strings.HasSuffix(zone, ".") {
+		zone += "."
+	}
+	zoneOK := hostName(zone)
+	if !zoneOK {
+		v.errorf("dns.zone", "[dns] zone %q is not a domain name; write e.g. zone = \"example.org.\"", r.Zone)
+	}
+	d.Zone = zone
+	if r.TTL != nil {
+		if *r.TTL < 1 || *r.TTL > 86400 {
+			v.errorf("dns.ttl", "[dns] ttl = %d is out of range; use 1 to 86400 seconds", *r.TTL)
+		} else {
+			d.TTL = uint32(*r.TTL)
+		}
+	}
+	if len(r.NS) == 0 {
+		v.errorf("dns", "[dns] ns is missing; list the zone's name servers with their addresses, e.g. ns = { ns1 = [\"192.0.2.53\"] }")
+	}
+	for _, name := range inFileOrder(v, "dns.ns", r.NS) {
+		addrs := r.NS[name]
+		path := "dns.ns." + name
+		fq, own := strings.ToLower(name), strings.ToLower(name)
+		if !strings.HasSuffix(fq, ".") {
+			fq += "." + zone
+			own += "."
+		}
+		// A relative name is checked on its own when the zone is wrong,
+		// which is reported once, above.
+		if !hostName(own) || (zoneOK && !hostName(fq)) {
+			v.errorf(path, "[dns] ns %q is not a host name; use letters, digits, - and dots, e.g. ns1 or ns1.example.net.", name)
+			continue
+		}
+		if slices.ContainsFunc(d.NS, func(ns NameServer) bool { return ns.Name == fq }) {
+			v.errorf(path, "[dns] ns %q is listed twice (names are case-insensitive); remove one", name)
+			continue
+		}
+		ns := NameServer{Name: fq}
+		for i, a := range addrs {
+			ip, err := netip.ParseAddr(a)
+			if err != nil || ip.Zone() != "" {
+				v.errorf(fmt.Sprintf("%s.%d", path, i), "[dns] ns %q: %q is not an IP address", name, a)
+				continue
+			}
+			ns.Addrs = append(ns.Addrs, ip)
+		}
+		if len(addrs) == 0 && dns.IsSubDomain(zone, fq) {
+			v.errorf(path, "[dns] ns %q is inside the zone and needs its addresses (glue), e.g. %s = [\"192.0.2.53\"]", name, name)
+		}
+		d.NS = append(d.NS, ns)
+	}
+	slices.SortFunc(d.NS, func(a, b NameServer) int { return strings.Compare(a.Name, b.Name) })
+	for _, label := range inFileOrder(v, "dns.names", r.Names) {
+		proto := r.Names[label]
+		path := "dns.names." + label
+		if !dnsLabel.MatchString(label) {
+			v.errorf(path, "[dns] names: %q is not a DNS label; use letters, digits and - (a single label, the zone is appended)", label)
+			continue
+		}
+		if slices.ContainsFunc(d.Names, func(n DNSName) bool { return n.Label == strings.ToLower(label) }) {
+			v.errorf(path, "[dns] names: %q is listed twice (labels are case-insensitive); remove one", label)
+			continue
+		}
+		p := Protocol(proto)
+		if p != HTTP && p != HTTPS && p != FTP && p != Rsync {
+			v.errorf(path, "[dns] names: %s = %q is not a protocol; use \"http\", \"https\", \"ftp\" or \"rsync\"", label, proto)
+			continue
+		}
+		d.Names = append(d.Names, DNSName{Label: strings.ToLower(label), Protocol: p})
+	}
+	if len(r.Names) == 0 {
+		v.errorf("dns", "[dns] names is missing; name what dnsd steers, e.g. names = { download = \"https\" }")
+	}
+	slices.SortFunc(d.Names, func(a, b DNSName) int { return strings.Compare(a.Label, b.Label) })
+	return d
+}
+
+var dnsLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+// hostName reports whether s, fully qualified, is a host name: labels of
+// letters, digits and inner hyphens. dns.IsDomainName alone also accepts
+// spaces, "*" and escapes.
+func hostName(s string) bool {
+	if _, ok := dns.IsDomainName(s); !ok || s == "" || s == "." || !strings.HasSuffix(s, ".") {
+		return false
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if !dnsLabel.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) repo(i int, r *rawRepo) *Repo {
+	at := fmt.Sprintf("repo.%d", i)
+	if !v.name(at+".name", "[[repo]] name", r.Name) {
+		return nil
+	}
+	what := fmt.Sprintf("[[repo]] %q", r.Name)
+	rp := &Repo{Name: r.Name, Path: r.Path, Format: Format(r.Format)}
+	ok := true
+	if !slices.Contains(Formats, rp.Format) {
+		v.errorf(at+".format", "%s: format %q is not one of \"rpm\", \"deb\", \"arch\", \"files\"", what, r.Format)
+		ok = false
+	}
+	check := r.Path
+	if rp.Format == FormatArch {
+		// pacman expands these itself.
+		check = strings.NewReplacer("$repo", "x", "$arch", "x").Replace(check)
+	}
+	rest := strings.NewReplacer("{release}", "x", "{arch}", "x").Replace(check)
+	switch {
+	case r.Path == "":
+		v.errorf(at, "%s: path is missing; add e.g. path = \"{release}/BaseOS/{arch}/os/\"", what)
+		ok = false
+	case !relativePath(rest):
+		v.errorf(at+".path", "%s: path %q must be relative to the base URLs and have no \"..\" or empty segments", what, r.Path)
+		ok = false
+	case strings.ContainsAny(rest, "{}$?#"):
+		v.errorf(at+".path", "%s: path %q has a placeholder other than {release} and {arch} (and, for format \"arch\", $repo and $arch)", what, r.Path)
+		ok = false
+	case rp.Format != FormatArch && !strings.HasSuffix(r.Path, "/"):
+		v.errorf(at+".path", "%s: path %q must end with \"/\": clients append their own file names", what, r.Path)
+		ok = false
+	}
+	rp.Releases = v.nameList(at+".releases", what+" release", r.Releases)
+	rp.Archs = v.nameList(at+".archs", what+" arch", r.Archs)
+	if strings.Contains(r.Path, "{release}") && len(r.Releases) == 0 {
+		v.errorf(at+".path", "%s: path uses {release} but releases is empty; list them, e.g. releases = [\"9\", \"10\"]", what)
+		ok = false
+	}
+	if strings.Contains(r.Path, "{arch}") && len(r.Archs) == 0 {
+		v.errorf(at+".path", "%s: path uses {arch} but archs is empty; list them, e.g. archs = [\"x86_64\"]", what)
+		ok = false
+	}
+	if !ok {
+		return nil
+	}
+	return rp
+}
+
+func (v *validator) nameList(path, what string, list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for i, s := range list {
+		p := fmt.Sprintf("%s.%d", path, i)
+		if !v.name(p, what, s) {
+			continue
+		}
+		if seen[s] {
+			v.errorf(p, "%s %q is listed twice", what, s)
+			continue
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out
+}
+
+func (v *validator) mirror(inv *Inventory, i int, r *rawMirror, allArchs map[string]bool) *Mirror {
+	at := fmt.Sprintf("mirror.%d", i)
+	if !v.name(at+".name", "[[mirror]] name", r.Name) {
+		return nil
+	}
+	what := fmt.Sprintf("[[mirror]] %q", r.Name)
+	m := &Mirror{Name: r.Name, Sponsor: r.Sponsor, Weight: DefaultWeight, Public: true, URLs: map[Protocol]string{}}
+	nerr := len(v.errs)
+	if r.SponsorURL != "" {
+		if u, ok := v.baseURLLoose(at+".sponsor_url", what+": sponsor_url", r.SponsorURL); ok {
+			m.SponsorURL = u
+		}
+	}
+	if r.Country == "" {
+		v.errorf(at, "%s: country is missing; add its ISO 3166-1 alpha-2 code, e.g. country = \"DE\"", what)
+	} else if c, err := country.Parse(r.Country); err != nil {
+		v.errorf(at+".country", "%s: %v", what, err)
+	} else {
+		m.Country = c
+		m.Coord, _ = c.Coord()
+	}
+	switch {
+	case r.Lat == nil && r.Lon != nil:
+		v.errorf(at+".lon", "%s: lon without lat; give both lat and lon, or neither (then the country's representative point is used)", what)
+	case r.Lat != nil && r.Lon == nil:
+		v.errorf(at+".lat", "%s: lat without lon; give both lat and lon, or neither (then the country's representative point is used)", what)
+	case r.Lat != nil:
+		c := country.Coord{Lat: *r.Lat, Lon: *r.Lon}
+		if !c.Valid() {
+			v.errorf(at+".lat", "%s: lat/lon %v,%v is not a coordinate; lat is -90..90, lon -180..180, in degrees", what, *r.Lat, *r.Lon)
+		} else {
+			m.Coord, m.HasCoord = c, true
+		}
+	}
+	m.ASNs = v.asns(at+".asn", what, r.ASN)
+	for j, s := range r.Subnets {
+		p := fmt.Sprintf("%s.subnets.%d", at, j)
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			v.errorf(p, "%s: subnet %q is not a CIDR prefix; write e.g. \"192.0.2.0/24\" or \"2001:db8::/32\"", what, s)
+			continue
+		}
+		if pfx != pfx.Masked() {
+			v.errorf(p, "%s: subnet %q has host bits set; write %q", what, s, pfx.Masked().String())
+			continue
+		}
+		m.Subnets = append(m.Subnets, pfx)
+	}
+	for j, f := range r.SubnetFiles {
+		p := fmt.Sprintf("%s.subnet_files.%d", at, j)
+		if f == "" || strings.ContainsFunc(f, unicode.IsControl) {
+			v.errorf(p, "%s: subnet_files %q is not a file name", what, f)
+			continue
+		}
+		full := f
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(v.dir, f)
+		}
+		pfxs, err := ReadRanges(full)
+		if err != nil {
+			v.errorf(p, "%s: subnet_files: %v", what, err)
+			continue
+		}
+		m.Subnets = append(m.Subnets, pfxs...)
+	}
+	slices.SortFunc(m.Subnets, comparePrefix)
+	m.Subnets = slices.Compact(m.Subnets)
+	for _, pr := range []struct {
+		p Protocol
+		s string
+	}{{HTTP, r.HTTP}, {HTTPS, r.HTTPS}, {FTP, r.FTP}, {Rsync, r.Rsync}} {
+		if pr.s == "" {
+			continue
+		}
+		if u, ok := v.baseURL(at+"."+string(pr.p), fmt.Sprintf("%s: %s", what, pr.p), pr.s, string(pr.p)); ok {
+			m.URLs[pr.p] = u
+		}
+	}
+	if r.HTTP == "" && r.HTTPS == "" && r.FTP == "" && r.Rsync == "" {
+		v.errorf(at, "%s: no base URL; add at least one of http, https, ftp, rsync", what)
+	}
+	if r.Weight != nil {
+		m.Weight = *r.Weight
+		if m.Weight < 1 || m.Weight > 1_000_000 {
+			v.errorf(at+".weight", "%s: weight = %d is out of range; use 1 to 1000000 (relative capacity; default %d). To take a mirror out, remove it or let probe mark it down", what, m.Weight, DefaultWeight)
+		}
+	}
+	if r.Public != nil {
+		m.Public = *r.Public
+	}
+	for j, label := range r.DNS {
+		p := fmt.Sprintf("%s.dns.%d", at, j)
+		if inv.DNS == nil {
+			v.errorf(p, "%s: dns = [%q] but there is no [dns] table; add one or remove the key", what, label)
+			break
+		}
+		var name *DNSName
+		for k := range inv.DNS.Names {
+			if inv.DNS.Names[k].Label == strings.ToLower(label) {
+				name = &inv.DNS.Names[k]
+			}
+		}
+		if name == nil {
+			v.errorf(p, "%s: dns name %q is not in [dns] names; add it there or fix the spelling", what, label)
+			continue
+		}
+		if m.URLs[name.Protocol] == "" && len(m.URLs) > 0 {
+			v.errorf(p, "%s: dns name %q is served over %s but the mirror has no %s URL", what, label, name.Protocol, name.Protocol)
+			continue
+		}
+		if slices.Contains(m.DNS, name.Label) {
+			v.errorf(p, "%s: dns name %q is listed twice", what, label)
+			continue
+		}
+		m.DNS = append(m.DNS, name.Label)
+	}
+	for j, s := range r.Repos {
+		if inv.repos[s] == nil {
+			v.errorf(fmt.Sprintf("%s.repos.%d", at, j), "%s: repos lists %q, which no [[repo]] defines", what, s)
+		}
+	}
+	m.Repos = slices.Clone(r.Repos)
+	for j, s := range r.Archs {
+		if !allArchs[s] {
+			v.errorf(fmt.Sprintf("%s.archs.%d", at, j), "%s: archs lists %q, which no [[repo]] has", what, s)
+		}
+	}
+	m.Archs = slices.Clone(r.Archs)
+	if r.MaxLag != "" {
+		if d, ok := v.duration(at+".max_lag", what+": max_lag", r.MaxLag); ok {
+			m.MaxLag = d
+		}
+	}
+	if len(v.errs) > nerr {
+		return nil
+	}
+	return m
+}
+
+func (v *validator) baseURLLoose(path, what, s string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.errorf(path, "%s %q is not an http(s) URL", what, s)
+		return "", false
+	}
+	return s, true
+}
+
+func (v *validator) asns(path, what string, raw any) []uint32 {
+	var items []any
+	switch x := raw.(type) {
+	case nil:
+		return nil
+	case []any:
+		items = x
+	default:
+		items = []any{x}
+	}
+	var out []uint32
+	for j, it := range items {
+		p := path
+		if _, isList := raw.([]any); isList {
+			p = fmt.Sprintf("%s.%d", path, j)
+		}
+		var n int64
+		switch x := it.(type) {
+		case int64:
+			n = x
+		case string:
+			s := strings.TrimPrefix(strings.ToUpper(x), "AS")
+			var err error
+			if n, err = strconv.ParseInt(s, 10, 64); err != nil {
+				n = -1
+			}
+		default:
+			n = -1
+		}
+		if n < 1 || n > math.MaxUint32 || n == 23456 {
+			shown := fmt.Sprint(it)
+			switch x := it.(type) {
+			case string:
+				shown = strconv.Quote(x)
+			case float64:
+				shown = strconv.FormatFloat(x, 'f', -1, 64)
+				if x == math.Trunc(x) && !math.IsInf(x, 0) {
+					shown += ".0" // 3320.0, not 3320, which is fine
+				}
+			}
+			v.errorf(p, "%s: asn %s is not an AS number; write asn = 3320 or asn = [3320, 3209] (1 to 4294967295, not 23456)", what, shown)
+			continue
+		}
+		if slices.Contains(out, uint32(n)) {
+			v.errorf(p, "%s: asn %d is listed twice", what, n)
+			continue
+		}
+		out = append(out, uint32(n))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
