@@ -1,0 +1,49 @@
+# mirrorsteer: the two commands are `make demo` and `make test`.
+GO      ?= go
+BIN     := bin/mirrorsteer
+DEMO    := demo
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build test vet fmt-check demo bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/mirrorsteer
+
+# Everything CI runs: formatting, vet, and every test with the race detector.
+test: fmt-check vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt: not formatted:"; echo "$$out"; exit 1; fi
+
+# The built-in demo: the example network, a small GeoIP database, out/
+# written, and the policy's answers for a few clients.
+demo: build
+	@mkdir -p $(DEMO)/geoip
+	$(GO) run ./internal/geo/geotest/cmd/mkgeoip $(DEMO)/geoip
+	./$(BIN) check -c mirrors.toml
+	./$(BIN) gen -c mirrors.toml -o out
+	@for ip in 81.1.2.3 125.236.1.1 106.3.1.1 198.51.100.7 2001:db8:82::1; do \
+		echo; echo "== mirrorsteer lookup --ip $$ip --repo baseos --release 9 --arch x86_64"; \
+		./$(BIN) lookup -c mirrors.toml --geoip-city $(DEMO)/geoip/GeoIP2-City.mmdb --geoip-asn $(DEMO)/geoip/GeoLite2-ASN.mmdb \
+			--ip $$ip --repo baseos --release 9 --arch x86_64 || exit 1; \
+	done
+	@echo; echo "== mirrorsteer lookup --country NZ (no mirror in NZ; [policy.neighbours] NZ = AU, SG, JP)"
+	./$(BIN) lookup -c mirrors.toml --country NZ
+	@echo; echo "out/ is written: try  cat out/mirrorlist/baseos/9/x86_64/DE.txt  or  less out/index.json"
+
+bench:
+	./bench/gen.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/inventory/
+	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/state/
+
+clean:
+	rm -rf bin $(DEMO) out

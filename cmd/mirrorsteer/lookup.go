@@ -1,0 +1,269 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/geo"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/policy"
+)
+
+func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	config := fs.String("c", "mirrors.toml", "the inventory `file`")
+	statePath := fs.String("s", "", "the state snapshot `file`; without it every declared mirror counts as healthy")
+	cityDB := fs.String("geoip-city", "", "MaxMind City or Country database (`mmdb`) to locate --ip")
+	asnDB := fs.String("geoip-asn", "", "MaxMind ASN database (`mmdb`) to find the ASN of --ip")
+	ipFlag := fs.String("ip", "", "the client's IP `address`; located with the GeoIP databases")
+	ccFlag := fs.String("country", "", "the client's country (ISO 3166-1 alpha-2 `code`), instead of --ip")
+	asnFlag := fs.String("asn", "", "the client's AS `number` (3320 or AS3320), instead of --ip; may go with --country")
+	v6 := fs.Bool("v6", false, "the client uses IPv6 (implied by an IPv6 --ip)")
+	repo := fs.String("repo", "", "the `repository` asked for; without it, the mirror itself (as dnsd names do)")
+	release := fs.String("release", "", "the `release` of --repo (may be left out when the repo has one)")
+	arch := fs.String("arch", "", "the `arch` of --repo (may be left out when the repo has one)")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *ipFlag == "" && *ccFlag == "" && *asnFlag == "" {
+		return usagef("say who the client is: --ip ADDR, or --country CC and/or --asn N")
+	}
+	if *ipFlag != "" && (*ccFlag != "" || *asnFlag != "") {
+		return usagef("--ip locates the client itself; leave out --country and --asn, or leave out --ip")
+	}
+	c := policy.Client{}
+	if *v6 {
+		c.Family = policy.IPv6
+	}
+	if *ccFlag != "" {
+		cc, err := country.Parse(*ccFlag)
+		if err != nil {
+			return usagef("--country: %v", err)
+		}
+		c.Country = cc
+	}
+	if *asnFlag != "" {
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(*asnFlag), "AS"), 10, 32)
+		if err != nil || n == 0 {
+			return usagef("--asn %q is not an AS number; write e.g. 3320 or AS3320", *asnFlag)
+		}
+		c.ASN = uint32(n)
+	}
+	var geoInfo *geo.Info
+	if *ipFlag != "" {
+		a, err := netip.ParseAddr(*ipFlag)
+		if err != nil {
+			return usagef("--ip %q is not an IP address", *ipFlag)
+		}
+		a = a.Unmap()
+		db, err := geo.Open(*cityDB, *asnDB)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		info := db.Lookup(a)
+		geoInfo = &info
+		c.Addr, c.Family = a, policy.FamilyOf(a)
+		c.Country, c.Continent, c.ASN = info.Country, info.Continent, info.ASN
+		c.Coord, c.HasCoord = info.Coord, info.HasCoord
+		c.Key = policy.KeyAddr(a, a.BitLen())
+	} else {
+		c.Key = policy.KeyString(clientName(c))
+	}
+
+	inv, snap, err := loadInputs(*config, *statePath, stderr)
+	if err != nil {
+		return err
+	}
+	want, err := wantFor(inv, *repo, *release, *arch)
+	if err != nil {
+		return err
+	}
+	choices := policy.NewSet(inv, snap, want).Select(c)
+	var path string
+	if want.Variant != nil {
+		path = want.Variant.Path()
+	}
+	rows := make([]lookupRow, len(choices))
+	for i, ch := range choices {
+		base := ch.Mirror.URL(inventory.HTTPS)
+		if !ch.Has(inventory.HTTPS) {
+			base = ch.Mirror.URL(inventory.HTTP)
+		}
+		rows[i] = lookupRow{Rank: i + 1, Mirror: ch.Mirror.Name, Country: ch.Mirror.Country, Reason: ch.Reason.String(), URL: base + path}
+		if ch.DistanceKm >= 0 {
+			d := math.Round(ch.DistanceKm)
+			rows[i].DistanceKm = &d
+		}
+	}
+	if *asJSON {
+		doc := struct {
+			Client   lookupClient `json:"client"`
+			Repo     string       `json:"repo,omitempty"`
+			Release  string       `json:"release,omitempty"`
+			Arch     string       `json:"arch,omitempty"`
+			Verified bool         `json:"verified"`
+			Mirrors  []lookupRow  `json:"mirrors"`
+		}{Client: describeClient(c, geoInfo), Verified: snap != nil, Mirrors: rows}
+		if v := want.Variant; v != nil {
+			doc.Repo, doc.Release, doc.Arch = v.Repo.Name, v.Release, v.Arch
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	dc := describeClient(c, geoInfo)
+	fmt.Fprintf(stdout, "client: %s\n", dc.text())
+	if want.Variant != nil {
+		fmt.Fprintf(stdout, "wants:  %s\n", strings.Join(strings.Fields(want.Variant.Repo.Name+" "+want.Variant.Release+" "+want.Variant.Arch), " "))
+	}
+	if snap == nil {
+		fmt.Fprintln(stdout, "health: NOT VERIFIED (no -s state.json): every declared mirror counts as healthy")
+	} else {
+		fmt.Fprintf(stdout, "health: %s, taken %s\n", *statePath, snap.Taken.UTC().Format("2006-01-02 15:04:05Z"))
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(stdout, "\nno healthy mirror for this client: lists give the origin, %s\n", inv.Network.Origin+path)
+		return nil
+	}
+	fmt.Fprintln(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tmirror\tcc\treason\tdistance\turl")
+	for _, r := range rows {
+		d := "-"
+		if r.DistanceKm != nil {
+			d = fmt.Sprintf("%.0f km", *r.DistanceKm)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Rank, r.Mirror, r.Country, r.Reason, d, r.URL)
+	}
+	return tw.Flush()
+}
+
+type lookupRow struct {
+	Rank       int          `json:"rank"`
+	Mirror     string       `json:"mirror"`
+	Country    country.Code `json:"country"`
+	Reason     string       `json:"reason"`
+	DistanceKm *float64     `json:"distance_km,omitempty"`
+	URL        string       `json:"url"`
+}
+
+type lookupClient struct {
+	IP        string            `json:"ip,omitempty"`
+	Family    string            `json:"family"`
+	Country   country.Code      `json:"country,omitempty"`
+	Continent country.Continent `json:"continent,omitempty"`
+	ASN       uint32            `json:"asn,omitempty"`
+	ASOrg     string            `json:"as_org,omitempty"`
+	Lat       *float64          `json:"lat,omitempty"`
+	Lon       *float64          `json:"lon,omitempty"`
+}
+
+func describeClient(c policy.Client, info *geo.Info) lookupClient {
+	d := lookupClient{Family: c.Family.String(), Country: c.Country, Continent: c.Continent, ASN: c.ASN}
+	if d.Continent == "" {
+		d.Continent = c.Country.Continent()
+	}
+	if c.Addr.IsValid() {
+		d.IP = c.Addr.String()
+	}
+	if info != nil {
+		d.ASOrg = info.ASOrg
+	}
+	if c.HasCoord {
+		lat, lon := c.Coord.Lat, c.Coord.Lon
+		d.Lat, d.Lon = &lat, &lon
+	}
+	return d
+}
+
+func (d lookupClient) text() string {
+	var parts []string
+	if d.IP != "" {
+		parts = append(parts, d.IP)
+	}
+	parts = append(parts, "("+d.Family+")")
+	if d.Country != "" {
+		parts = append(parts, "country "+string(d.Country))
+	} else if d.IP != "" {
+		parts = append(parts, "country unknown")
+	}
+	if d.Continent != "" {
+		parts = append(parts, "continent "+string(d.Continent))
+	}
+	if d.ASN != 0 {
+		as := fmt.Sprintf("AS%d", d.ASN)
+		if d.ASOrg != "" {
+			as += " (" + d.ASOrg + ")"
+		}
+		parts = append(parts, as)
+	}
+	if d.Lat != nil {
+		parts = append(parts, fmt.Sprintf("at %.2f,%.2f", *d.Lat, *d.Lon))
+	}
+	return strings.Join(parts, " ")
+}
+
+// clientName is the name a static list for such a client has, so lookup
+// --country DE gives exactly the order of DE.txt.
+func clientName(c policy.Client) string {
+	if c.ASN != 0 && c.Country != "" {
+		return fmt.Sprintf("AS%d-%s", c.ASN, c.Country.Continent())
+	}
+	if c.ASN != 0 {
+		return fmt.Sprintf("AS%d", c.ASN)
+	}
+	return string(c.Country)
+}
+
+// wantFor turns --repo/--release/--arch into a policy.Want.
+func wantFor(inv *inventory.Inventory, repo, release, arch string) (policy.Want, error) {
+	if repo == "" {
+		if release != "" || arch != "" {
+			return policy.Want{}, usagef("--release and --arch need --repo")
+		}
+		return policy.Want{}, nil
+	}
+	r := inv.Repo(repo)
+	if r == nil {
+		var names []string
+		for _, r := range inv.Repos {
+			names = append(names, r.Name)
+		}
+		return policy.Want{}, usagef("--repo %q is not in %s; it has %s", repo, inv.File, strings.Join(names, ", "))
+	}
+	pick := func(flagName, got string, have []string) (string, error) {
+		if got == "" && len(have) <= 1 {
+			if len(have) == 1 {
+				return have[0], nil
+			}
+			return "", nil
+		}
+		for _, h := range have {
+			if h == got {
+				return got, nil
+			}
+		}
+		if len(have) == 0 {
+			return "", usagef("repo %q has no %ss; leave out --%s", repo, flagName, flagName)
+		}
+		return "", usagef("repo %q has %ss %s; pick one with --%s", repo, flagName, strings.Join(have, ", "), flagName)
+	}
+	rel, err := pick("release", release, r.Releases)
+	if err != nil {
+		return policy.Want{}, err
+	}
+	a, err := pick("arch", arch, r.Archs)
+	if err != nil {
+		return policy.Want{}, err
+	}
+	return policy.Want{Variant: &inventory.Variant{Repo: r, Release: rel, Arch: a}}, nil
+}

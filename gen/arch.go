@@ -1,0 +1,16 @@
+package gen
+
+// appendArch renders a pacman mirrorlist (/etc/pacman.d/mirrorlist):
+// "Server = " lines in order. The repository path keeps pacman's own $repo
+// and $arch variables, which pacman expands per repository.
+func appendArch(dst []byte, l *list) []byte {
+	dst = append(dst, "## pacman mirrorlist "...)
+	dst = append(dst, l.describe()...)
+	dst = append(dst, '\n')
+	for _, u := range l.urls() {
+		dst = append(dst, "Server = "...)
+		dst = append(dst, u...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}

@@ -1,0 +1,20 @@
+package gen
+
+import "strconv"
+
+// appendDeb renders a list for apt's mirror method (apt-transport-mirror,
+// "deb mirror+https://.../DE.txt suite component"): one archive URL a
+// line, then a tab and priority:N. apt prefers lower priorities and
+// shuffles equal ones, so distinct priorities keep the policy's order.
+func appendDeb(dst []byte, l *list) []byte {
+	dst = append(dst, "# apt mirror list "...)
+	dst = append(dst, l.describe()...)
+	dst = append(dst, '\n')
+	for i, u := range l.urls() {
+		dst = append(dst, u...)
+		dst = append(dst, "\tpriority:"...)
+		dst = strconv.AppendInt(dst, int64(i+1), 10)
+		dst = append(dst, '\n')
+	}
+	return dst
+}

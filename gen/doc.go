@@ -1,0 +1,25 @@
+// Package gen turns the inventory and a state snapshot into the static tree
+// that clients, edges and CDNs serve: per-country, per-ASN and per-family
+// mirror lists in each client's own format, a JSON API, an index for edges
+// and a manifest.
+//
+// Inputs: a loaded inventory (mirrors.toml) and, optionally, a state
+// snapshot (state.json from probe). Without a snapshot nothing is verified
+// and every declared mirror is listed; gen says so loudly.
+//
+// Output, under the directory given (see README.md for the full layout):
+//
+//	mirrorlist/<repo>/<release>/<arch>/[v6/]{global,CC,AS<n>-<continent>}.txt  rpm: dnf/yum mirrorlist
+//	apt/<repo>/<release>/<arch>/[v6/]...                                       deb: apt mirror+http list
+//	pacman/<repo>/<release>/<arch>/[v6/]...                                    arch: pacman Server = lines
+//	urls/<repo>/<release>/<arch>/[v6/]...                                      files: plain URLs
+//	api/mirrors.json, api/state.json, index.json, manifest.json
+//
+// Every list comes from package policy, the same function lookup and dnsd
+// use. The tree is written with package tree: deterministic, swapped in
+// atomically, and unchanged files are not rewritten.
+//
+// Example:
+//
+//	mirrorsteer gen -c mirrors.toml -s state.json -o out/
+package gen

@@ -1,0 +1,195 @@
+package gen
+
+import (
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strconv"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/policy"
+	"github.com/mirrorsteer/mirrorsteer/internal/state"
+	"github.com/mirrorsteer/mirrorsteer/internal/tree"
+	"github.com/schollz/progressbar/v3"
+)
+
+// Options says what to generate and where.
+type Options struct {
+	Inventory *inventory.Inventory
+	// Snapshot is the health to list by; nil means nothing is verified.
+	Snapshot *state.Snapshot
+	// Out is the directory to write; it is replaced atomically.
+	Out string
+	// Progress, when set, receives a progress bar (for a terminal).
+	Progress io.Writer
+}
+
+// Stats reports what a run did.
+type Stats struct {
+	tree.Stats
+	// Lists is the number of mirror list files in the tree.
+	Lists int
+}
+
+// formatDir is the top-level directory of each format's lists, named for
+// the client that reads them.
+var formatDir = map[inventory.Format]string{
+	inventory.FormatRPM:   "mirrorlist",
+	inventory.FormatDeb:   "apt",
+	inventory.FormatArch:  "pacman",
+	inventory.FormatFiles: "urls",
+}
+
+// familyDir is where a family's lists sit inside a list directory.
+var familyDir = [...]string{policy.IPv4: "", policy.IPv6: "v6"}
+
+// Run writes the tree. On any error the previous tree is left as it was.
+func Run(o Options) (Stats, error) {
+	inv := o.Inventory
+	w, err := tree.Begin(o.Out)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer w.Abort()
+
+	clients := listClients(inv)
+	variants := inv.Variants()
+	var bar *progressbar.ProgressBar
+	if o.Progress != nil {
+		bar = progressbar.NewOptions(len(variants)*2,
+			progressbar.OptionSetWriter(o.Progress),
+			progressbar.OptionSetDescription("gen: lists"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionClearOnFinish())
+	}
+	var st Stats
+	var buf []byte
+	// Most variants have the same healthy set (every mirror carries every
+	// arch), so their lists differ only in the path: compute the answers
+	// of each distinct set once. Memory grows with distinct sets, not
+	// with variants.
+	var seen []*answers
+	for i := range variants {
+		v := &variants[i]
+		set := policy.NewSet(inv, o.Snapshot, policy.Want{Variant: v})
+		var ans *answers
+		for _, a := range seen {
+			if a.set.Same(set) {
+				ans = a
+				break
+			}
+		}
+		if ans == nil {
+			ans = &answers{set: set}
+			for _, fam := range []policy.Family{policy.IPv4, policy.IPv6} {
+				ans.lists[fam] = make([][]policy.Choice, len(clients))
+				for j, lc := range clients {
+					c := lc.client
+					c.Family = fam
+					ans.lists[fam][j] = set.Select(c)
+				}
+			}
+			seen = append(seen, ans)
+		}
+		for _, fam := range []policy.Family{policy.IPv4, policy.IPv6} {
+			dir := path.Join(formatDir[v.Repo.Format], v.Dir(), familyDir[fam])
+			for j, lc := range clients {
+				l := list{inv: inv, v: v, family: fam, who: lc.who, choices: ans.lists[fam][j]}
+				buf = formats[v.Repo.Format](buf[:0], &l)
+				if err := w.WriteFile(dir+"/"+lc.file+".txt", buf); err != nil {
+					return st, err
+				}
+				st.Lists++
+			}
+			if bar != nil {
+				bar.Add(1)
+			}
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	for _, f := range []struct {
+		name string
+		data func() ([]byte, error)
+	}{
+		{"index.json", func() ([]byte, error) { return indexJSON(inv, o.Snapshot, clients) }},
+		{"api/mirrors.json", func() ([]byte, error) { return mirrorsJSON(inv) }},
+		{"api/state.json", func() ([]byte, error) { return stateJSON(inv, o.Snapshot) }},
+	} {
+		data, err := f.data()
+		if err != nil {
+			return st, fmt.Errorf("gen: %s: %w", f.name, err)
+		}
+		if err := w.WriteFile(f.name, data); err != nil {
+			return st, err
+		}
+	}
+	st.Stats, err = w.Commit()
+	return st, err
+}
+
+// answers holds every list of one distinct healthy set, per family and
+// client.
+type answers struct {
+	set   *policy.Set
+	lists [2][][]policy.Choice
+}
+
+// listClient is one list file per variant and family: who it is for and
+// what the policy knows of them.
+type listClient struct {
+	file   string // file name without .txt
+	who    string // for the comment line
+	client policy.Client
+}
+
+// listClients returns the clients every variant gets a list for: everyone
+// (global), each ISO country, and each ASN some mirror declares on each
+// continent where one of those mirrors stands. An ASN list is per continent
+// because large ASNs span continents and the policy only honours an ASN
+// match near the client; an edge knows both the ASN and the continent.
+func listClients(inv *inventory.Inventory) []listClient {
+	out := []listClient{{file: "global", who: "everyone (location unknown)", client: policy.Client{Key: policy.KeyString("global")}}}
+	for _, info := range country.All() {
+		cc := info.Code
+		out = append(out, listClient{
+			file:   string(cc),
+			who:    "country " + string(cc),
+			client: policy.Client{Country: cc, Key: policy.KeyString(string(cc))},
+		})
+	}
+	for _, ak := range asnContinents(inv) {
+		key := "AS" + strconv.FormatUint(uint64(ak.asn), 10) + "-" + string(ak.continent)
+		out = append(out, listClient{
+			file:   key,
+			who:    fmt.Sprintf("AS%d on continent %s", ak.asn, ak.continent),
+			client: policy.Client{ASN: ak.asn, Continent: ak.continent, Key: policy.KeyString(key)},
+		})
+	}
+	return out
+}
+
+type asnContinent struct {
+	asn       uint32
+	continent country.Continent
+}
+
+// asnContinents returns the (ASN, continent) pairs that get a list,
+// ordered by ASN then continent.
+func asnContinents(inv *inventory.Inventory) []asnContinent {
+	var out []asnContinent
+	for _, asn := range inv.ASNs() {
+		for _, k := range country.Continents() {
+			for _, m := range inv.Mirrors {
+				if m.Continent() == k && slices.Contains(m.ASNs, asn) {
+					out = append(out, asnContinent{asn, k})
+					break
+				}
+			}
+		}
+	}
+	return out
+}

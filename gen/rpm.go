@@ -1,0 +1,15 @@
+package gen
+
+// appendRPM renders a yum/dnf (and CentOS-style) mirrorlist: one comment
+// line saying what the list is for, as Fedora's mirrorlist does, then one
+// repository base URL a line. dnf tries them in order.
+func appendRPM(dst []byte, l *list) []byte {
+	dst = append(dst, "# mirrorlist "...)
+	dst = append(dst, l.describe()...)
+	dst = append(dst, '\n')
+	for _, u := range l.urls() {
+		dst = append(dst, u...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
