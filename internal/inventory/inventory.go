@@ -159,8 +159,12 @@ const (
 	Rsync Protocol = "rsync"
 )
 
-// Protocols lists every Protocol in a fixed order.
+// Protocols lists every Protocol in a fixed order: the download protocols
+// (http, https, ftp), then rsync, which mirrors sync from.
 var Protocols = []Protocol{HTTP, HTTPS, FTP, Rsync}
+
+// Valid reports whether p is one of Protocols.
+func (p Protocol) Valid() bool { return slices.Contains(Protocols, p) }
 
 // Mirror is one mirror site.
 type Mirror struct {

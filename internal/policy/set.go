@@ -87,7 +87,7 @@ func healthy(snap *state.Snapshot, m *inventory.Mirror, p inventory.Protocol, f 
 	if snap == nil {
 		return true
 	}
-	ep := snap.Endpoint(m.Name, state.Protocol(p), stateFamily[f])
+	ep := snap.Endpoint(m.Name, p, stateFamily[f])
 	if ep == nil || !ep.Healthy {
 		return false
 	}

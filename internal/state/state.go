@@ -26,6 +26,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 )
 
 // Schema is the version of the state file format this package reads and
@@ -94,24 +96,21 @@ type Mirror struct {
 	Endpoints []Endpoint `json:"endpoints"`
 }
 
-// Protocol is a transfer protocol a mirror is checked over.
-type Protocol string
+// Protocol is a transfer protocol a mirror is checked over: the
+// inventory's, so a snapshot names protocols exactly as mirrors.toml does.
+type Protocol = inventory.Protocol
 
 // The protocols, in the order used for sorting endpoints.
 const (
-	HTTP  Protocol = "http"
-	HTTPS Protocol = "https"
-	FTP   Protocol = "ftp"
-	Rsync Protocol = "rsync"
+	HTTP  = inventory.HTTP
+	HTTPS = inventory.HTTPS
+	FTP   = inventory.FTP
+	Rsync = inventory.Rsync
 )
 
-// Protocols lists every valid protocol in a fixed order: the download
-// protocols users are sent to (http, https, ftp) and then rsync, which
-// mirrors sync from. Endpoints are sorted in this order. Do not modify.
-var Protocols = []Protocol{HTTP, HTTPS, FTP, Rsync}
-
-// Valid reports whether p is one of [Protocols].
-func (p Protocol) Valid() bool { return index(Protocols, p) >= 0 }
+// Protocols lists every valid protocol in the order endpoints are sorted
+// in: the download protocols (http, https, ftp), then rsync. Do not modify.
+var Protocols = inventory.Protocols
 
 // Family is an IP address family an endpoint is checked over.
 type Family string

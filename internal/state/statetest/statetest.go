@@ -35,7 +35,7 @@ func Healthy(inv *inventory.Inventory, edit func(mirror string, e *state.Endpoin
 			}
 			for _, f := range state.Families {
 				e := state.Endpoint{
-					Protocol: state.Protocol(p), Family: f,
+					Protocol: p, Family: f,
 					Up: true, Healthy: true, Checked: Taken, LastGood: Taken,
 					Stamp: Taken.Add(-time.Hour), Lag: state.DurationOf(0), Successes: 1,
 					Repos: []state.Repo{},
