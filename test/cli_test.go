@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mirrorsteer/mirrorsteer/internal/geo/geotest"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/state"
 	"github.com/mirrorsteer/mirrorsteer/internal/state/statetest"
 )
 
@@ -234,6 +236,59 @@ func TestLookupByAddress(t *testing.T) {
 	}
 }
 
+func TestGeoIPCityPlacesMirrorsWithoutCoordinates(t *testing.T) {
+	dir := t.TempDir()
+	city, _, err := geotest.Write(dir, geotest.Demo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.Load(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// de.mirror.example.io has no lat/lon; probe saw it at an address the
+	// demo database puts in Berlin, 250 km from Germany's midpoint.
+	snap := statetest.Healthy(inv, func(m string, e *state.Endpoint) {
+		if m == "de.mirror.example.io" && e.Family == state.IPv4 {
+			e.Addr = netip.MustParseAddr("81.1.2.3")
+		}
+	})
+	snapPath := filepath.Join(dir, "state.json")
+	if err := snap.Write(snapPath); err != nil {
+		t.Fatal(err)
+	}
+	distance := func(args ...string) float64 {
+		r := mirrorsteer(t, append([]string{"lookup", "-c", example, "-s", snapPath, "--country", "DE", "--json"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("lookup: %s", r.stderr)
+		}
+		var doc struct {
+			Mirrors []struct {
+				Mirror     string
+				DistanceKm float64 `json:"distance_km"`
+			}
+		}
+		json.Unmarshal([]byte(r.stdout), &doc)
+		for _, m := range doc.Mirrors {
+			if m.Mirror == "de.mirror.example.io" {
+				return m.DistanceKm
+			}
+		}
+		t.Fatalf("de.mirror.example.io not listed:\n%s", r.stdout)
+		return 0
+	}
+	if d := distance(); d != 0 {
+		t.Errorf("without GeoIP the mirror sits at the country's point: %v km", d)
+	}
+	if d := distance("--geoip-city", city); d < 200 || d > 300 {
+		t.Errorf("with GeoIP the mirror should be in Berlin, about 250 km off: %v km", d)
+	}
+	out := filepath.Join(dir, "out")
+	if r := mirrorsteer(t, "gen", "-c", example, "-s", snapPath, "--geoip-city", city, "-o", out); r.code != 0 || !strings.Contains(r.stderr, "placed 1 mirror(s)") {
+		t.Errorf("gen --geoip-city: exit %d: %s", r.code, r.stderr)
+	}
+}
+
 func TestUsageErrorsExit2(t *testing.T) {
 	tests := []struct {
 		name string
@@ -275,7 +330,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		}
 	}
 	for cmd, flags := range map[string][]string{
-		"gen":    {"-c", "-s", "-o"},
+		"gen":    {"-c", "-s", "-o", "-geoip-city"},
 		"lookup": {"-c", "-s", "-geoip-city", "-geoip-asn", "-ip", "-country", "-asn", "-v6", "-repo", "-release", "-arch", "-json"},
 		"check":  {"-c"},
 	} {

@@ -15,12 +15,16 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	config := fs.String("c", "mirrors.toml", "the inventory `file`")
 	statePath := fs.String("s", "", "the state snapshot `file` written by probe; without it nothing is verified")
 	out := fs.String("o", "out", "the output `directory`, replaced atomically")
+	cityDB := fs.String("geoip-city", "", "MaxMind City `mmdb` to place mirrors without lat/lon at their address's location")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	start := time.Now()
 	inv, snap, err := loadInputs(*config, *statePath, stderr)
 	if err != nil {
+		return err
+	}
+	if err := locateMirrors(inv, snap, *cityDB, stderr); err != nil {
 		return err
 	}
 	if snap == nil {

@@ -83,6 +83,9 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := locateMirrors(inv, snap, *cityDB, stderr); err != nil {
+		return err
+	}
 	want, err := wantFor(inv, *repo, *release, *arch)
 	if err != nil {
 		return err

@@ -260,3 +260,22 @@ func (inv *Inventory) ASNs() []uint32 {
 	slices.Sort(out)
 	return out
 }
+
+// Locate places every mirror the file gives no lat/lon for at where(m),
+// when where knows better than the country's representative point (a
+// GeoIP City database, say: the middle of the United States is far from
+// both coasts). It returns how many mirrors it placed. gen, lookup and
+// dnsd call it the same way, so they rank by the same coordinates.
+func (inv *Inventory) Locate(where func(m *Mirror) (country.Coord, bool)) int {
+	n := 0
+	for _, m := range inv.Mirrors {
+		if m.HasCoord {
+			continue
+		}
+		if c, ok := where(m); ok && c.Valid() {
+			m.Coord = c
+			n++
+		}
+	}
+	return n
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
@@ -247,6 +248,16 @@ func (w *walker) value(t reflect.Type) *located {
 		}
 		return nil
 	}
+	if t == reflect.TypeFor[netip.Addr]() {
+		var s string
+		if err := w.dec.Decode(&s); err != nil {
+			return w.fail(off, "want "+want(t))
+		}
+		if _, err := netip.ParseAddr(s); err != nil {
+			return w.fail(off, fmt.Sprintf("cannot read %q as an IP address; want %s", s, want(t)))
+		}
+		return nil
+	}
 
 	tok, err := w.dec.Token()
 	if err != nil {
@@ -355,6 +366,8 @@ func want(t reflect.Type) string {
 	switch t {
 	case reflect.TypeFor[Duration]():
 		return `a Go duration string like "1h30m0s"`
+	case reflect.TypeFor[netip.Addr]():
+		return `an IP address string like "192.0.2.1" or "2001:db8::1"`
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		// time.Time

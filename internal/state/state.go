@@ -24,6 +24,7 @@ package state
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -175,6 +176,10 @@ type Endpoint struct {
 	// CertExpiry is when the TLS certificate expires (https only); zero if
 	// unknown.
 	CertExpiry time.Time `json:"cert_expiry,omitzero"`
+	// Addr is the address the endpoint was checked at, of the endpoint's
+	// family; invalid when the host did not resolve. gen --geoip-city
+	// locates mirrors without lat/lon by it.
+	Addr netip.Addr `json:"addr,omitzero"`
 	// Repos is the freshness of each repo/release/arch as checked at this
 	// endpoint, sorted by (repo, release, arch), at most one entry each.
 	Repos []Repo `json:"repos"`

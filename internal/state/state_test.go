@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -111,6 +112,20 @@ func TestParseValid(t *testing.T) {
 	}
 }
 
+func TestParseAddr(t *testing.T) {
+	s, err := Parse("state.json", []byte(docEP("addr", `"192.0.2.7"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Endpoint("mirror.example.de", HTTPS, IPv4).Addr; got != netip.MustParseAddr("192.0.2.7") {
+		t.Errorf("addr = %v", got)
+	}
+	b, err := s.Encode()
+	if err != nil || !strings.Contains(string(b), `"addr": "192.0.2.7"`) {
+		t.Errorf("Encode lost the address: %v\n%s", err, b)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	valid := docEP()
 	tests := []struct {
@@ -211,6 +226,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{where + `.lag: cannot read "90 minutes" as a duration; write a Go duration like "1h30m0s"`}},
 		{"lag a number", docEP("lag", `5400`),
 			[]string{where + `.lag: want a Go duration string like "1h30m0s" (or "" for unknown), found the number 5400`}},
+		{"addr of the other family", docEP("addr", `"2001:db8::1"`),
+			[]string{where + `: addr 2001:db8::1 is not an ipv4 address`}},
+		{"addr not an address", docEP("addr", `"mirror.example.de"`),
+			[]string{where + `.addr`}},
 		{"negative latency", docEP("latency_ms", `-3`),
 			[]string{where + `: latency_ms is -3; it must be a number of milliseconds, 0 or more`}},
 		{"unknown endpoint field", docEP("helthy", "true"),

@@ -83,6 +83,9 @@ func (e *Endpoint) validate(where string) error {
 	if err := checkTimes(where, namedTime{"checked", e.Checked}, namedTime{"last_good", e.LastGood}, namedTime{"stamp", e.Stamp}, namedTime{"cert_expiry", e.CertExpiry}); err != nil {
 		return err
 	}
+	if e.Addr.IsValid() && (e.Addr.Unmap().Is4()) != (e.Family == IPv4) {
+		return fmt.Errorf("%s: addr %s is not an %s address; record the address the %s check dialled", where, e.Addr, e.Family, e.Family)
+	}
 	if e.Failures < 0 {
 		return fmt.Errorf("%s: failures is %d; counts of consecutive runs must be 0 or more", where, e.Failures)
 	}
