@@ -24,6 +24,8 @@ type Inventory struct {
 	File    string
 	Network Network
 	Policy  Policy
+	// Metalink says which origin files get RFC 5854 metalinks.
+	Metalink Metalink
 	// DNS is nil when the file has no [dns] table.
 	DNS     *DNS
 	Repos   []*Repo
@@ -62,6 +64,53 @@ type Policy struct {
 	// Neighbours lists, per client country, the countries tried in order
 	// after the client's own and before its continent.
 	Neighbours map[country.Code][]country.Code
+}
+
+// Metalink says which files of the origin tree gen writes a .meta4 for.
+type Metalink struct {
+	// MinSize is the smallest file that gets one: for a small file a
+	// redirect costs as much as the file.
+	MinSize int64
+	// OriginOnly are glob patterns of files whose metalinks list the
+	// origin only. A pattern without "/" matches the file name ("*.asc");
+	// one ending in "/" matches everything below a directory of that name
+	// ("repodata/"); any other matches the end of the path at a directory
+	// boundary ("isos/*/CHECKSUM").
+	OriginOnly []string
+}
+
+// IsOriginOnly reports whether rel, a slash-separated path under the origin,
+// matches one of the OriginOnly patterns.
+func (m *Metalink) IsOriginOnly(rel string) bool {
+	base := path.Base(rel)
+	for _, p := range m.OriginOnly {
+		if dir, ok := strings.CutSuffix(p, "/"); ok {
+			parts := strings.Split(rel, "/")
+			for _, d := range parts[:len(parts)-1] {
+				if ok, _ := path.Match(dir, d); ok {
+					return true
+				}
+			}
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			if ok, _ := path.Match(p, base); ok {
+				return true
+			}
+			continue
+		}
+		for s := rel; ; {
+			if ok, _ := path.Match(p, s); ok {
+				return true
+			}
+			i := strings.IndexByte(s, '/')
+			if i < 0 {
+				break
+			}
+			s = s[i+1:]
+		}
+	}
+	return false
 }
 
 // DNS describes the zone dnsd serves.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -40,6 +41,7 @@ type rawFile struct {
 	Network rawNetwork  `toml:"network"`
 	Policy  rawPolicy   `toml:"policy"`
 	DNS     *rawDNS     `toml:"dns"`
+	Meta    rawMetalink `toml:"metalink"`
 	Repo    []rawRepo   `toml:"repo"`
 	Mirror  []rawMirror `toml:"mirror"`
 }
@@ -64,6 +66,11 @@ type rawDNS struct {
 	TTL   *int64              `toml:"ttl"`
 	NS    map[string][]string `toml:"ns"`
 	Names map[string]string   `toml:"names"`
+}
+
+type rawMetalink struct {
+	MinSize    any      `toml:"min_size"`
+	OriginOnly []string `toml:"origin_only"`
 }
 
 type rawRepo struct {
@@ -490,6 +497,7 @@ func (v *validator) build(raw *rawFile) *Inventory {
 	inv := &Inventory{File: v.file, byName: map[string]*Mirror{}, repos: map[string]*Repo{}, pos: v.pos}
 	v.network(inv, &raw.Network)
 	v.policy(inv, &raw.Policy)
+	v.metalink(inv, &raw.Meta)
 	if raw.DNS != nil {
 		inv.DNS = v.dns(raw.DNS)
 	}
@@ -620,6 +628,66 @@ func (v *validator) baseURL(path, what, s, scheme string) (string, bool) {
 		return s, true
 	}
 	return "", false
+}
+
+// DefaultMinSize is the size from which gen writes a .meta4 for a file.
+const DefaultMinSize = 1 << 20
+
+// DefaultOriginOnly are the files that are never sent to mirrors:
+// signatures and checksums (they vouch for the mirrors' copies, so they
+// come from the origin), and metadata that changes in place.
+var DefaultOriginOnly = []string{"*.asc", "*.sig", "*.sign", "*SUMS", "*SUMS.*", "*.sha256", "*.sha512",
+	"repodata/", "dists/", "*.db", "*.db.tar.*", "*.files", "*.files.tar.*"}
+
+func (v *validator) metalink(inv *Inventory, r *rawMetalink) {
+	m := &inv.Metalink
+	m.MinSize = DefaultMinSize
+	switch x := r.MinSize.(type) {
+	case nil:
+	case int64:
+		m.MinSize = x
+	case string:
+		n, ok := parseSize(x)
+		if !ok {
+			v.errorf("metalink.min_size", "[metalink] min_size %q is not a size; write bytes (1048576) or a size like \"1MiB\", \"512KiB\", \"1GiB\"", x)
+		}
+		m.MinSize = n
+	default:
+		v.errorf("metalink.min_size", "[metalink] min_size must be a number of bytes or a string like \"1MiB\"")
+	}
+	if m.MinSize < 0 {
+		v.errorf("metalink.min_size", "[metalink] min_size = %d is negative; use 0 (every file) or more", m.MinSize)
+	}
+	m.OriginOnly = DefaultOriginOnly
+	if r.OriginOnly != nil {
+		m.OriginOnly = nil
+		for i, p := range r.OriginOnly {
+			if _, err := path.Match(p, ""); err != nil || p == "" || strings.HasPrefix(p, "/") {
+				v.errorf(fmt.Sprintf("metalink.origin_only.%d", i), "[metalink] origin_only %q is not a glob pattern like \"*.asc\" or \"repodata/\"", p)
+				continue
+			}
+			m.OriginOnly = append(m.OriginOnly, p)
+		}
+	}
+}
+
+// parseSize reads "1048576", "1MiB", "512KiB", "2GiB".
+func parseSize(s string) (int64, bool) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, false
+	}
+	return n * mult, true
 }
 
 func (v *validator) policy(inv *Inventory, r *rawPolicy) {
