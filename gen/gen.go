@@ -6,8 +6,11 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/filehash"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
@@ -24,6 +27,15 @@ type Options struct {
 	Out string
 	// Progress, when set, receives a progress bar (for a terminal).
 	Progress io.Writer
+	// OriginDir is a local copy of the origin tree. With it gen writes dnf
+	// metalinks (hashes of each rpm repository's repomd.xml) and RFC 5854
+	// metalinks for the large files; without it, neither.
+	OriginDir string
+	// HashCache is the file that remembers the origin files' hashes
+	// between runs; empty means Out + ".hashes" beside the tree.
+	HashCache string
+	// Edge configures the nginx snippets under edge/.
+	Edge Edge
 }
 
 // Stats reports what a run did.
@@ -31,6 +43,13 @@ type Stats struct {
 	tree.Stats
 	// Lists is the number of mirror list files in the tree.
 	Lists int
+	// Metalinks and Meta4 count dnf metalinks and RFC 5854 metalinks.
+	Metalinks, Meta4 int
+	// Hashed and Reused count origin files read and answered from the
+	// hash cache.
+	Hashed, Reused int
+	// Warnings are problems gen worked around, for the operator.
+	Warnings []string
 }
 
 // formatDir is the top-level directory of each format's lists, named for
@@ -93,8 +112,15 @@ func Run(o Options) (Stats, error) {
 			}
 			seen = append(seen, ans)
 		}
+		var rmd *repomd
+		if o.OriginDir != "" && v.Repo.Format == inventory.FormatRPM {
+			if rmd, err = readRepomd(o.OriginDir, v, o.Snapshot, inv.Network.MaxLag); err != nil {
+				return st, err
+			}
+		}
 		for _, fam := range []policy.Family{policy.IPv4, policy.IPv6} {
 			dir := path.Join(formatDir[v.Repo.Format], v.Dir(), familyDir[fam])
+			mdir := path.Join("metalink", v.Dir(), familyDir[fam])
 			for j, lc := range clients {
 				l := list{inv: inv, v: v, family: fam, who: lc.who, choices: ans.lists[fam][j]}
 				buf = formats[v.Repo.Format](buf[:0], &l)
@@ -102,6 +128,13 @@ func Run(o Options) (Stats, error) {
 					return st, err
 				}
 				st.Lists++
+				if rmd != nil {
+					buf = appendMetalink(buf[:0], &l, rmd, taken(o.Snapshot))
+					if err := w.WriteFile(mdir+"/"+lc.file+".xml", buf); err != nil {
+						return st, err
+					}
+					st.Metalinks++
+				}
 			}
 			if bar != nil {
 				bar.Add(1)
@@ -110,6 +143,26 @@ func Run(o Options) (Stats, error) {
 	}
 	if bar != nil {
 		bar.Finish()
+	}
+	if o.OriginDir != "" {
+		cachePath := o.HashCache
+		if cachePath == "" {
+			cachePath = strings.TrimSuffix(o.Out, "/") + ".hashes"
+		}
+		cache, err := filehash.Open(cachePath)
+		if err != nil {
+			st.Warnings = append(st.Warnings, err.Error())
+		}
+		if st.Meta4, err = writeMeta4(w, inv, o.Snapshot, o.OriginDir, cache); err != nil {
+			return st, err
+		}
+		st.Hashed, st.Reused = cache.Hashed, cache.Reused
+		if err := cache.Save(); err != nil {
+			return st, err
+		}
+	}
+	if err := writeEdge(w, inv, o.Edge); err != nil {
+		return st, err
 	}
 	for _, f := range []struct {
 		name string
@@ -129,6 +182,14 @@ func Run(o Options) (Stats, error) {
 	}
 	st.Stats, err = w.Commit()
 	return st, err
+}
+
+// taken is the snapshot's time, or zero: the only time gen writes.
+func taken(snap *state.Snapshot) time.Time {
+	if snap == nil {
+		return time.Time{}
+	}
+	return snap.Taken
 }
 
 // answers holds every list of one distinct healthy set, per family and

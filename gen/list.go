@@ -30,11 +30,7 @@ func (l *list) urls() []string {
 	p := l.v.Path()
 	out := make([]string, 0, len(l.choices))
 	for _, c := range l.choices {
-		base := c.Mirror.URL(inventory.HTTPS)
-		if !c.Has(inventory.HTTPS) {
-			base = c.Mirror.URL(inventory.HTTP)
-		}
-		out = append(out, base+p)
+		out = append(out, choiceBase(c)+p)
 	}
 	if len(out) == 0 {
 		out = append(out, l.inv.Network.Origin+p)

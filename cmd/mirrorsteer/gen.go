@@ -5,17 +5,34 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/gen"
 	"golang.org/x/term"
 )
 
+// absPath makes a path given on the command line absolute, for a
+// configuration file read elsewhere; "" stays "".
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
 func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	config := fs.String("c", "mirrors.toml", "the inventory `file`")
 	statePath := fs.String("s", "", "the state snapshot `file` written by probe; without it nothing is verified")
 	out := fs.String("o", "out", "the output `directory`, replaced atomically")
-	cityDB := fs.String("geoip-city", "", "MaxMind City `mmdb` to place mirrors without lat/lon at their address's location")
+	cityDB := fs.String("geoip-city", "", "MaxMind City `mmdb`: places mirrors without lat/lon at their address's location, and is the City database of the edge/ nginx snippet")
+	asnDB := fs.String("geoip-asn", "", "MaxMind ASN `mmdb` the edge/ nginx snippet reads (default "+gen.DefaultEdgeASN+")")
+	edgeSource := fs.String("edge-source", gen.DefaultEdgeSource, "nginx `variable` holding the client address in the edge/ snippet")
+	originDir := fs.String("origin-dir", "", "local copy of the origin tree (`directory`): with it, dnf metalinks and RFC 5854 .meta4 files with hashes are written")
+	hashCache := fs.String("hash-cache", "", "`file` remembering origin file hashes between runs (default: the output directory + \".hashes\")")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -30,7 +47,13 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if snap == nil {
 		fmt.Fprintln(stderr, "WARNING: no state snapshot (-s): NOTHING WAS VERIFIED. Every declared mirror is listed as healthy and in sync; run 'mirrorsteer probe' and pass its state.json.")
 	}
-	o := gen.Options{Inventory: inv, Snapshot: snap, Out: *out}
+	o := gen.Options{Inventory: inv, Snapshot: snap, Out: *out, OriginDir: *originDir, HashCache: *hashCache,
+		Edge: gen.Edge{City: absPath(*cityDB), ASN: absPath(*asnDB), Source: *edgeSource}}
+	if *originDir != "" {
+		if fi, err := os.Stat(*originDir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--origin-dir %s: not a directory; give the local copy of the origin tree", *originDir)
+		}
+	}
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		o.Progress = stderr
 	}
@@ -38,7 +61,14 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "gen: %s: %d files, %d lists: %d written, %d unchanged, %d removed in %v\n",
-		*out, st.Files, st.Lists, st.Written, st.Unchanged, st.Removed, time.Since(start).Round(time.Millisecond))
+	for _, w := range st.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	extra := ""
+	if *originDir != "" {
+		extra = fmt.Sprintf(", %d metalinks, %d meta4 (%d files hashed, %d from cache)", st.Metalinks, st.Meta4, st.Hashed, st.Reused)
+	}
+	fmt.Fprintf(stdout, "gen: %s: %d files, %d lists%s: %d written, %d unchanged, %d removed in %v\n",
+		*out, st.Files, st.Lists, extra, st.Written, st.Unchanged, st.Removed, time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -1,0 +1,213 @@
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/filehash"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/policy"
+	"github.com/mirrorsteer/mirrorsteer/internal/state"
+	"github.com/mirrorsteer/mirrorsteer/internal/tree"
+)
+
+// meta4Files are the origin files that get an RFC 5854 metalink: regular
+// files of at least min size, slash-separated, sorted.
+func meta4Files(originDir string, minSize int64) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(originDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Size() < minSize {
+			return nil
+		}
+		rel, err := filepath.Rel(originDir, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--origin-dir: %w", err)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// writeMeta4 writes meta4/<path>.meta4 for every large origin file, with
+// the mirrors that carry it fresh, by weight. Files are hashed in
+// parallel; the cache makes an unchanged tree cost a stat a file.
+func writeMeta4(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, originDir string, cache *filehash.Cache) (int, error) {
+	files, err := meta4Files(originDir, inv.Metalink.MinSize)
+	if err != nil {
+		return 0, err
+	}
+	sums := make([]filehash.Sum, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				sums[i], errs[i] = cache.Sum(originDir, files[i])
+			}
+		})
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	variants := inv.Variants()
+	sets := map[int]*policy.Set{}
+	var buf []byte
+	for i, rel := range files {
+		if errs[i] != nil {
+			return 0, fmt.Errorf("--origin-dir: hashing %s: %w", rel, errs[i])
+		}
+		var choices []policy.Choice
+		if !inv.Metalink.IsOriginOnly(rel) {
+			vi := variantOf(variants, rel)
+			set := sets[vi]
+			if set == nil {
+				want := policy.Want{}
+				if vi >= 0 {
+					want.Variant = &variants[vi]
+				}
+				set = policy.NewSet(inv, snap, want)
+				sets[vi] = set
+			}
+			choices = set.Select(policy.Client{Key: policy.KeyString(rel)})
+		}
+		sig := signature(originDir, rel)
+		buf = appendMeta4(buf[:0], inv, rel, sums[i], sig, choices)
+		if err := w.WriteFile("meta4/"+rel+".meta4", buf); err != nil {
+			return 0, err
+		}
+	}
+	return len(files), nil
+}
+
+// variantOf returns the index of the variant whose path holds rel (the
+// longest such path), or -1. Paths with pacman's $repo are not file
+// trees of their own and never match.
+func variantOf(vs []inventory.Variant, rel string) int {
+	best, bestLen := -1, 0
+	for i := range vs {
+		p := vs[i].Path()
+		if strings.Contains(p, "$") || !strings.HasPrefix(rel, p) || len(p) <= bestLen {
+			continue
+		}
+		best, bestLen = i, len(p)
+	}
+	return best
+}
+
+// signature returns the ASCII-armoured detached signature beside rel
+// (.asc, or a .sig that is armoured), or "".
+func signature(originDir, rel string) string {
+	for _, ext := range []string{".asc", ".sig"} {
+		b, err := os.ReadFile(filepath.Join(originDir, filepath.FromSlash(rel+ext)))
+		if err == nil && len(b) < 64<<10 && bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN PGP SIGNATURE-----")) {
+			return string(b)
+		}
+	}
+	return ""
+}
+
+// appendMeta4 renders an RFC 5854 metalink for one file. An entry's
+// priority is its place in the policy's order (1 is tried first); its
+// location is the mirror's country, so `aria2c --metalink-location=de`
+// prefers German mirrors. With no mirror, the origin is the one URL.
+func appendMeta4(dst []byte, inv *inventory.Inventory, rel string, s filehash.Sum, sig string, choices []policy.Choice) []byte {
+	dst = append(dst, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metalink xmlns=\"urn:ietf:params:xml:ns:metalink\">\n  <generator>mirrorsteer</generator>\n  <published>"...)
+	dst = time.Unix(0, s.ModTime).UTC().AppendFormat(dst, time.RFC3339)
+	dst = append(dst, "</published>\n  <file name=\""...)
+	dst = appendEscaped(dst, filepath.Base(rel))
+	dst = append(dst, "\">\n    <size>"...)
+	dst = strconv.AppendInt(dst, s.Size, 10)
+	dst = append(dst, "</size>\n    <hash type=\"sha-256\">"...)
+	dst = append(dst, s.SHA256...)
+	dst = append(dst, "</hash>\n    <hash type=\"sha-512\">"...)
+	dst = append(dst, s.SHA512...)
+	dst = append(dst, "</hash>\n    <pieces length=\""...)
+	dst = strconv.AppendInt(dst, s.PieceSize, 10)
+	dst = append(dst, "\" type=\"sha-256\">\n"...)
+	for _, p := range s.Pieces {
+		dst = append(dst, "      <hash>"...)
+		dst = append(dst, p...)
+		dst = append(dst, "</hash>\n"...)
+	}
+	dst = append(dst, "    </pieces>\n"...)
+	if sig != "" {
+		dst = append(dst, "    <signature mediatype=\"application/pgp-signature\">"...)
+		dst = appendEscaped(dst, sig)
+		dst = append(dst, "</signature>\n"...)
+	}
+	for i, c := range choices {
+		dst = append(dst, "    <url location=\""...)
+		dst = append(dst, strings.ToLower(string(c.Mirror.Country))...)
+		dst = append(dst, "\" priority=\""...)
+		dst = strconv.AppendInt(dst, int64(min(i+1, 999999)), 10)
+		dst = append(dst, "\">"...)
+		dst = appendEscaped(dst, choiceBase(c)+rel)
+		dst = append(dst, "</url>\n"...)
+	}
+	if len(choices) == 0 {
+		dst = append(dst, "    <url priority=\"1\">"...)
+		dst = appendEscaped(dst, inv.Network.Origin+rel)
+		dst = append(dst, "</url>\n"...)
+	}
+	return append(dst, "  </file>\n</metalink>\n"...)
+}
+
+// choiceBase is the base URL a list prints for c: https when healthy,
+// else http.
+func choiceBase(c policy.Choice) string {
+	if c.Has(inventory.HTTPS) {
+		return c.Mirror.URL(inventory.HTTPS)
+	}
+	return c.Mirror.URL(inventory.HTTP)
+}
+
+// appendEscaped appends s escaped for XML text and attribute values.
+// Unlike xml.EscapeText it keeps newlines, so an embedded signature stays
+// readable.
+func appendEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '"':
+			dst = append(dst, "&quot;"...)
+		case '\'':
+			dst = append(dst, "&apos;"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
