@@ -13,6 +13,9 @@
 //	apt/<repo>/<release>/<arch>/[v6/]...                                       deb: apt mirror+http list
 //	pacman/<repo>/<release>/<arch>/[v6/]...                                    arch: pacman Server = lines
 //	urls/<repo>/<release>/<arch>/[v6/]...                                      files: plain URLs
+//	metalink/<repo>/<release>/<arch>/[v6/]<key>.xml                            dnf metalink (with an origin copy)
+//	meta4/<path>.meta4                                                         RFC 5854 metalink (with an origin copy)
+//	edge/nginx-http.conf, edge/nginx.conf                                      nginx geoip2 snippets
 //	api/mirrors.json, api/state.json, index.json, manifest.json
 //
 // Every list comes from package policy, the same function lookup and dnsd
@@ -21,5 +24,5 @@
 //
 // Example:
 //
-//	mirrorsteer gen -c mirrors.toml -s state.json -o out/
+//	mirrorsteer gen -c mirrors.toml -s state.json -o out/ --origin-dir /srv/origin
 package gen
