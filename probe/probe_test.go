@@ -1,0 +1,243 @@
+package probe_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/localmirror"
+	"github.com/mirrorsteer/mirrorsteer/internal/state"
+	"github.com/mirrorsteer/mirrorsteer/probe"
+)
+
+// clock is the probe's injected clock: tests move it, nobody sleeps.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// nxdomain answers every name "no such host", as a real resolver does for
+// names that do not exist.
+type nxdomain struct{}
+
+func (nxdomain) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+const timeout = 500 * time.Millisecond
+
+// start runs a local network and returns it, its inventory and a probe
+// configuration that uses its resolver, CA and a clock at the origin's
+// time.
+func start(t *testing.T, specs ...localmirror.Spec) (*localmirror.Network, *inventory.Inventory, probe.Config, *clock) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Second)
+	n, err := localmirror.Start(localmirror.Options{Time: now, Mirrors: specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	inv, err := inventory.Parse("local.toml", []byte(n.Inventory()), ".")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, n.Inventory())
+	}
+	clk := &clock{t: now.Add(time.Minute)}
+	cfg := probe.Defaults()
+	cfg.Timeout = timeout
+	cfg.RetryDelay = 10 * time.Millisecond
+	cfg.RootCAs = n.RootCAs()
+	cfg.Resolver = &probe.StaticResolver{Hosts: n.Hosts(), Next: nxdomain{}}
+	cfg.Now = clk.Now
+	return n, inv, cfg, clk
+}
+
+func haveRsync(t *testing.T) bool {
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Log("rsync is not installed (apt-get install rsync): rsync endpoints are not tested")
+		return false
+	}
+	return true
+}
+
+// repos describes an endpoint's repos: "all", "none", or the repos that
+// are not fresh, e.g. "-debian".
+func repos(e *state.Endpoint) string {
+	var stale []string
+	seen := map[string]bool{}
+	for _, r := range e.Repos {
+		if !r.Fresh && !seen[r.Repo] {
+			seen[r.Repo] = true
+			stale = append(stale, "-"+r.Repo)
+		}
+	}
+	switch {
+	case len(e.Repos) == 0:
+		return "unchecked"
+	case len(stale) == 0:
+		return "all"
+	case len(stale) == 4:
+		return "none"
+	}
+	return strings.Join(stale, " ")
+}
+
+func TestEveryBehaviourIsClassified(t *testing.T) {
+	rsync := haveRsync(t)
+	files := []string{"http", "ftp"}
+	if rsync {
+		files = append(files, "rsync")
+	}
+	n, inv, cfg, _ := start(t,
+		localmirror.Spec{Behaviour: localmirror.Healthy, IPv6: true},
+		localmirror.Spec{Behaviour: localmirror.Stale, StaleBy: 30 * time.Hour},
+		localmirror.Spec{Name: "stale-but-allowed", Behaviour: localmirror.Stale, StaleBy: 30 * time.Hour, MaxLag: 48 * time.Hour},
+		localmirror.Spec{Behaviour: localmirror.Partial},
+		localmirror.Spec{Behaviour: localmirror.WrongMetadata},
+		localmirror.Spec{Behaviour: localmirror.NotFound},
+		localmirror.Spec{Behaviour: localmirror.ServerError},
+		localmirror.Spec{Behaviour: localmirror.Reset},
+		localmirror.Spec{Behaviour: localmirror.Hang},
+		localmirror.Spec{Behaviour: localmirror.SlowBody},
+		localmirror.Spec{Behaviour: localmirror.HugeBody},
+		localmirror.Spec{Behaviour: localmirror.RedirectLoop},
+		localmirror.Spec{Behaviour: localmirror.RedirectPrivate},
+		localmirror.Spec{Behaviour: localmirror.RedirectMetadata},
+		localmirror.Spec{Behaviour: localmirror.RedirectOrigin},
+		localmirror.Spec{Behaviour: localmirror.BadCert},
+		localmirror.Spec{Behaviour: localmirror.ExpiringCert},
+		localmirror.Spec{Behaviour: localmirror.IPv6Down},
+		localmirror.Spec{Behaviour: localmirror.Down},
+		localmirror.Spec{Behaviour: localmirror.NoDNS},
+		localmirror.Spec{Name: "files", Protocols: files, IPv6: true},
+		localmirror.Spec{Name: "files-stale", Behaviour: localmirror.Stale, Protocols: files[1:]},
+		localmirror.Spec{Name: "files-partial", Behaviour: localmirror.Partial, Protocols: files[1:]},
+		localmirror.Spec{Name: "files-hang", Behaviour: localmirror.Hang, Protocols: files[1:]},
+		localmirror.Spec{Name: "files-down", Behaviour: localmirror.Down, Protocols: files[1:]},
+	)
+	_ = n
+	begin := time.Now()
+	snap, rep, err := probe.Run(context.Background(), inv, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every slow mirror costs one timeout, all at once.
+	if d := time.Since(begin); d > 3*timeout {
+		t.Errorf("the run took %v; a hanging mirror must cost one timeout (%v)", d, timeout)
+	}
+	type want struct {
+		up      bool
+		class   string
+		healthy bool
+		repos   string
+	}
+	ok := want{true, "", true, "all"}
+	down := func(class string) want { return want{false, class, false, "unchecked"} }
+	cases := []struct {
+		mirror string
+		proto  state.Protocol
+		family state.Family
+		want   want
+	}{
+		{"healthy", "http", "ipv4", ok},
+		{"healthy", "http", "ipv6", ok},
+		{"stale", "http", "ipv4", want{true, "stale", false, "none"}},
+		{"stale", "http", "ipv6", down("no-address")},
+		{"stale-but-allowed", "http", "ipv4", want{true, "", true, "-arch -baseos -debian"}},
+		{"partial", "http", "ipv4", want{true, "", true, "-debian"}},
+		{"wrong-metadata", "http", "ipv4", want{true, "", true, "-arch -baseos -debian"}},
+		{"404", "http", "ipv4", down("http-status")},
+		{"500", "http", "ipv4", down("http-status")},
+		{"reset", "http", "ipv4", down("reset")},
+		{"hang", "http", "ipv4", down("timeout")},
+		{"slow-body", "http", "ipv4", down("timeout")},
+		{"huge-body", "http", "ipv4", down("protocol")},
+		{"redirect-loop", "http", "ipv4", down("redirect")},
+		{"redirect-private", "http", "ipv4", down("redirect")},
+		{"redirect-metadata", "http", "ipv4", down("redirect")},
+		{"redirect-origin", "http", "ipv4", ok},
+		{"bad-cert", "https", "ipv4", down("tls")},
+		{"expiring-cert", "https", "ipv4", ok},
+		{"ipv6-down", "http", "ipv4", ok},
+		{"ipv6-down", "http", "ipv6", down("refused")},
+		{"down", "http", "ipv4", down("refused")},
+		{"no-dns", "http", "ipv4", down("dns")},
+		{"no-dns", "http", "ipv6", down("dns")},
+		{"files", "ftp", "ipv4", ok},
+		{"files", "ftp", "ipv6", ok},
+		{"files-stale", "ftp", "ipv4", want{true, "stale", false, "none"}},
+		{"files-partial", "ftp", "ipv4", want{true, "", true, "-debian"}},
+		{"files-hang", "ftp", "ipv4", down("timeout")},
+		{"files-down", "ftp", "ipv4", down("refused")},
+	}
+	if rsync {
+		cases = append(cases, []struct {
+			mirror string
+			proto  state.Protocol
+			family state.Family
+			want   want
+		}{
+			{"files", "rsync", "ipv4", ok},
+			{"files", "rsync", "ipv6", ok},
+			{"files-stale", "rsync", "ipv4", want{true, "stale", false, "none"}},
+			{"files-partial", "rsync", "ipv4", want{true, "", true, "-debian"}},
+			{"files-hang", "rsync", "ipv4", down("timeout")},
+			{"files-down", "rsync", "ipv4", down("refused")},
+		}...)
+	}
+	for _, c := range cases {
+		e := snap.Endpoint(c.mirror, c.proto, c.family)
+		if e == nil {
+			t.Errorf("%s %s %s: no endpoint", c.mirror, c.proto, c.family)
+			continue
+		}
+		got := want{e.Up, e.Class, e.Healthy, repos(e)}
+		if got != c.want {
+			t.Errorf("%s %s %s: got %+v, want %+v (error %q)", c.mirror, c.proto, c.family, got, c.want, e.Error)
+		}
+	}
+	if e := snap.Endpoint("stale", "http", "ipv4"); e.Lag.Duration != 30*time.Hour {
+		t.Errorf("stale mirror: lag %v, want 30h", e.Lag)
+	}
+	if e := snap.Endpoint("healthy", "http", "ipv4"); e.LatencyMS <= 0 || e.LastGood.IsZero() || e.Successes != 1 {
+		t.Errorf("healthy mirror: latency %v, last good %v, successes %d", e.LatencyMS, e.LastGood, e.Successes)
+	}
+	if e := snap.Endpoint("expiring-cert", "https", "ipv4"); time.Until(e.CertExpiry) > 73*time.Hour || len(rep.Expiring) != 1 || !strings.Contains(rep.Expiring[0], "expiring-cert") {
+		t.Errorf("expiring certificate: expiry %v, report %q", e.CertExpiry, rep.Expiring)
+	}
+	if e := snap.Endpoint("redirect-private", "http", "ipv4"); !strings.Contains(e.Error, "10.255.255.1") {
+		t.Errorf("redirect-private: error %q does not name the address", e.Error)
+	}
+	if e := snap.Endpoint("partial", "http", "ipv4"); !strings.Contains(e.Repos[5].Error, "404 Not Found for debian/dists/stable/InRelease") {
+		t.Errorf("partial: errors %+v do not say 404", e.Repos)
+	}
+	if len(snap.Origin.Metadata) == 0 || snap.Origin.Stamp.IsZero() {
+		t.Errorf("origin: %+v", snap.Origin)
+	}
+	// Every endpoint is in the snapshot, every one is written validly.
+	if err := snap.Validate(); err != nil {
+		t.Error(err)
+	}
+	var sb strings.Builder
+	rep.WriteSummary(&sb)
+	if !strings.Contains(sb.String(), "protocol") || !strings.Contains(sb.String(), "ftp") {
+		t.Errorf("summary:\n%s", sb.String())
+	}
+}
