@@ -42,7 +42,8 @@ func (nxdomain) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, er
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
-const timeout = 500 * time.Millisecond
+// timeout is short, but long enough for a few rsync processes under -race.
+const timeout = time.Second
 
 // start runs a local network and returns it, its inventory and a probe
 // configuration that uses its resolver, CA and a clock at the origin's
