@@ -26,6 +26,8 @@ type Inventory struct {
 	Policy  Policy
 	// Metalink says which origin files get RFC 5854 metalinks.
 	Metalink Metalink
+	// Probe holds the [probe] table's bounds for probe runs.
+	Probe Probe
 	// DNS is nil when the file has no [dns] table.
 	DNS     *DNS
 	Repos   []*Repo
@@ -64,6 +66,15 @@ type Policy struct {
 	// Neighbours lists, per client country, the countries tried in order
 	// after the client's own and before its continent.
 	Neighbours map[country.Code][]country.Code
+}
+
+// Probe holds the bounds of a probe run from the [probe] table. A zero
+// duration, a nil count or a zero MaxBody means the probe's default;
+// command-line flags override them.
+type Probe struct {
+	Timeout, Deadline                                      time.Duration
+	Concurrency, PerHost, Retries, LeaveAfter, ReturnAfter *int
+	MaxBody                                                int64
 }
 
 // Metalink says which files of the origin tree gen writes a .meta4 for.

@@ -42,6 +42,7 @@ type rawFile struct {
 	Policy  rawPolicy   `toml:"policy"`
 	DNS     *rawDNS     `toml:"dns"`
 	Meta    rawMetalink `toml:"metalink"`
+	Probe   rawProbe    `toml:"probe"`
 	Repo    []rawRepo   `toml:"repo"`
 	Mirror  []rawMirror `toml:"mirror"`
 }
@@ -498,6 +499,7 @@ func (v *validator) build(raw *rawFile) *Inventory {
 	v.network(inv, &raw.Network)
 	v.policy(inv, &raw.Policy)
 	v.metalink(inv, &raw.Meta)
+	v.probe(inv, &raw.Probe)
 	if raw.DNS != nil {
 		inv.DNS = v.dns(raw.DNS)
 	}
@@ -1133,4 +1135,49 @@ func comparePrefix(a, b netip.Prefix) int {
 		return c
 	}
 	return a.Bits() - b.Bits()
+}
+
+// rawProbe is the [probe] table: the bounds of a probe run. Every key is
+// optional; command-line flags override it.
+type rawProbe struct {
+	Timeout     string `toml:"timeout"`
+	Deadline    string `toml:"deadline"`
+	Concurrency *int   `toml:"concurrency"`
+	PerHost     *int   `toml:"per_host"`
+	Retries     *int   `toml:"retries"`
+	MaxBody     *int64 `toml:"max_body"`
+	LeaveAfter  *int   `toml:"leave_after"`
+	ReturnAfter *int   `toml:"return_after"`
+}
+
+func (v *validator) probe(inv *Inventory, r *rawProbe) {
+	p := &inv.Probe
+	if r.Timeout != "" {
+		p.Timeout, _ = v.duration("probe.timeout", "[probe] timeout", r.Timeout)
+	}
+	if r.Deadline != "" {
+		p.Deadline, _ = v.duration("probe.deadline", "[probe] deadline", r.Deadline)
+	}
+	count := func(key string, raw *int, lo, hi int, dst **int) {
+		if raw == nil {
+			return
+		}
+		if *raw < lo || *raw > hi {
+			v.errorf("probe."+key, "[probe] %s = %d is out of range; use %d to %d", key, *raw, lo, hi)
+			return
+		}
+		*dst = raw
+	}
+	count("concurrency", r.Concurrency, 1, 100000, &p.Concurrency)
+	count("per_host", r.PerHost, 1, 1000, &p.PerHost)
+	count("retries", r.Retries, 0, 10, &p.Retries)
+	count("leave_after", r.LeaveAfter, 1, 1000, &p.LeaveAfter)
+	count("return_after", r.ReturnAfter, 1, 1000, &p.ReturnAfter)
+	if r.MaxBody != nil {
+		if *r.MaxBody < 4096 || *r.MaxBody > 1<<34 {
+			v.errorf("probe.max_body", "[probe] max_body = %d is out of range; use 4096 to 17179869184 bytes", *r.MaxBody)
+		} else {
+			p.MaxBody = *r.MaxBody
+		}
+	}
 }
