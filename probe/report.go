@@ -97,7 +97,7 @@ func days(d time.Duration) string {
 // per protocol and family, the failures by class, expiring certificates
 // and warnings.
 func (rep *Report) WriteSummary(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "protocol\tfamily\tup\tstale\tdown\thealthy\t")
 	var tot Row
 	for _, r := range rep.Rows {
