@@ -22,13 +22,15 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt: not formatted:"; echo "$$out"; exit 1; fi
 
-# The built-in demo: the example network, a small GeoIP database, out/
-# written, and the policy's answers for a few clients.
+# The built-in demo. First the example network (42 fictional mirrors):
+# check, and the policy's answers for a few clients located with a small
+# GeoIP database. Then the whole pipeline on this machine (cmd/demo): an
+# origin and a dozen local mirrors on 127.0.0.x that misbehave in
+# different ways, probed with the real binary, gen into out/, lookups.
 demo: build
 	@mkdir -p $(DEMO)/geoip
 	$(GO) run ./internal/geo/geotest/cmd/mkgeoip $(DEMO)/geoip
 	./$(BIN) check -c mirrors.toml
-	./$(BIN) gen -c mirrors.toml -o out
 	@for ip in 81.1.2.3 125.236.1.1 106.3.1.1 198.51.100.7 2001:db8:82::1; do \
 		echo; echo "== mirrorsteer lookup --ip $$ip --repo baseos --release 9 --arch x86_64"; \
 		./$(BIN) lookup -c mirrors.toml --geoip-city $(DEMO)/geoip/GeoIP2-City.mmdb --geoip-asn $(DEMO)/geoip/GeoLite2-ASN.mmdb \
@@ -36,7 +38,7 @@ demo: build
 	done
 	@echo; echo "== mirrorsteer lookup --country NZ (no mirror in NZ; [policy.neighbours] NZ = AU, SG, JP)"
 	./$(BIN) lookup -c mirrors.toml --country NZ
-	@echo; echo "out/ is written: try  cat out/mirrorlist/baseos/9/x86_64/DE.txt  or  less out/index.json"
+	$(GO) run ./cmd/demo -bin $(BIN) -dir $(DEMO)/local -out out
 
 bench:
 	./bench/gen.sh
