@@ -66,7 +66,7 @@ func Defaults() Config {
 	return Config{
 		Timeout:     10 * time.Second,
 		Deadline:    10 * time.Minute,
-		Concurrency: 64,
+		Concurrency: 256,
 		PerHost:     2,
 		Retries:     1,
 		RetryDelay:  time.Second,
