@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 )
 
@@ -131,6 +133,24 @@ type DNS struct {
 	NS   []NameServer
 	// Names are the steered names under the zone, sorted by label.
 	Names []DNSName
+	// ZoneFile is the path of the RFC 1035 zone file with the zone's
+	// ordinary records ("" for none), and Records what it holds, in file
+	// order, without duplicates. None of them is at or below a steered
+	// name, is an SOA or NS, or gives addresses of an in-zone name server.
+	ZoneFile string
+	Records  []dns.RR
+	// Fallback is the CNAME target, fully qualified, when no mirror is
+	// healthy for a name: the fallback key, else the origin's host.
+	Fallback string
+	// Whoami are the networks, besides loopback, that may ask
+	// _whoami.<zone> how dnsd sees them.
+	Whoami []netip.Prefix
+	// Hostmaster is the SOA's RNAME, fully qualified
+	// (hostmaster.<zone> unless set).
+	Hostmaster string
+	// NegativeTTL is the SOA's MINIMUM: how long a resolver may cache a
+	// "no such name" or "no such type".
+	NegativeTTL uint32
 }
 
 // NameServer is one NS of the zone and its addresses (glue).
@@ -249,6 +269,10 @@ type Mirror struct {
 	// DNS lists the steered names (labels of [dns] names) this mirror
 	// answers for.
 	DNS []string
+	// Label names the mirror in dnsd's preference names
+	// (<label>-<label>.download.<zone>): lower-case letters and digits,
+	// unique; "" when the file gives none.
+	Label string
 	// Repos and Archs restrict what the mirror carries; empty means all.
 	Repos []string
 	Archs []string

@@ -67,6 +67,12 @@ type rawDNS struct {
 	TTL   *int64              `toml:"ttl"`
 	NS    map[string][]string `toml:"ns"`
 	Names map[string]string   `toml:"names"`
+	// Keys only dnsd reads; checked by validator.dnsd.
+	ZoneFile    string   `toml:"zone_file"`
+	Fallback    string   `toml:"fallback"`
+	Whoami      []string `toml:"whoami"`
+	Hostmaster  string   `toml:"hostmaster"`
+	NegativeTTL *int64   `toml:"negative_ttl"`
 }
 
 type rawMetalink struct {
@@ -99,6 +105,7 @@ type rawMirror struct {
 	Weight      *int     `toml:"weight"`
 	Public      *bool    `toml:"public"`
 	DNS         []string `toml:"dns"`
+	Label       string   `toml:"label"`
 	Repos       []string `toml:"repos"`
 	Archs       []string `toml:"archs"`
 	MaxLag      string   `toml:"max_lag"`
@@ -502,6 +509,7 @@ func (v *validator) build(raw *rawFile) *Inventory {
 	v.probe(inv, &raw.Probe)
 	if raw.DNS != nil {
 		inv.DNS = v.dns(raw.DNS)
+		v.dnsd(inv, raw.DNS)
 	}
 	allArchs := map[string]bool{}
 	for i := range raw.Repo {
@@ -523,6 +531,7 @@ func (v *validator) build(raw *rawFile) *Inventory {
 		v.errorf("", "no [[repo]] is defined; add at least one (name, path, format) so there is something to list")
 	}
 	urls := map[string]string{}
+	labels := map[string]string{}
 	for i := range raw.Mirror {
 		m := v.mirror(inv, i, &raw.Mirror[i], allArchs)
 		if m == nil {
@@ -547,6 +556,13 @@ func (v *validator) build(raw *rawFile) *Inventory {
 		}
 		if dup {
 			continue
+		}
+		if m.Label != "" && labels[m.Label] != "" {
+			v.errorf(fmt.Sprintf("mirror.%d.label", i), "[[mirror]] %q: label %q is already the label of mirror %q; labels name one mirror each (case-insensitive)", m.Name, m.Label, labels[m.Label])
+			continue
+		}
+		if m.Label != "" {
+			labels[m.Label] = m.Name
 		}
 		inv.byName[m.Name] = m
 		inv.Mirrors = append(inv.Mirrors, m)
@@ -1045,6 +1061,13 @@ func (v *validator) mirror(inv *Inventory, i int, r *rawMirror, allArchs map[str
 		}
 		m.DNS = append(m.DNS, name.Label)
 	}
+	if r.Label != "" {
+		if mirrorLabel.MatchString(r.Label) {
+			m.Label = strings.ToLower(r.Label)
+		} else {
+			v.errorf(at+".label", "%s: label %q is not a mirror label; use 1 to 63 letters and digits (no \"-\": it separates labels in preference names), e.g. label = \"fau\"", what, r.Label)
+		}
+	}
 	for j, s := range r.Repos {
 		if inv.repos[s] == nil {
 			v.errorf(fmt.Sprintf("%s.repos.%d", at, j), "%s: repos lists %q, which no [[repo]] defines", what, s)
@@ -1178,6 +1201,189 @@ func (v *validator) probe(inv *Inventory, r *rawProbe) {
 			v.errorf("probe.max_body", "[probe] max_body = %d is out of range; use 4096 to 17179869184 bytes", *r.MaxBody)
 		} else {
 			p.MaxBody = *r.MaxBody
+		}
+	}
+}
+
+// mirrorLabel is a mirror's label in preference names: one DNS label
+// without "-", which joins labels there.
+var mirrorLabel = regexp.MustCompile(`^[A-Za-z0-9]{1,63}$`)
+
+// Defaults of the [dns] keys only dnsd reads.
+const DefaultNegativeTTL = 300
+
+// dnsd checks the [dns] keys only dnsd reads: the zone file, the fallback,
+// the _whoami networks and the SOA's hostmaster and negative TTL. It runs
+// after v.dns and v.network, whose results it uses.
+func (v *validator) dnsd(inv *Inventory, r *rawDNS) {
+	d := inv.DNS
+	d.NegativeTTL = DefaultNegativeTTL
+	if r.NegativeTTL != nil {
+		if *r.NegativeTTL < 1 || *r.NegativeTTL > 86400 {
+			v.errorf("dns.negative_ttl", "[dns] negative_ttl = %d is out of range; use 1 to 86400 seconds (RFC 2308 suggests 300 to 10800)", *r.NegativeTTL)
+		} else {
+			d.NegativeTTL = uint32(*r.NegativeTTL)
+		}
+	}
+	d.Hostmaster = "hostmaster." + d.Zone
+	if r.Hostmaster != "" {
+		h := strings.ToLower(r.Hostmaster)
+		if !strings.HasSuffix(h, ".") {
+			h += "."
+		}
+		if _, ok := dns.IsDomainName(h); !ok || strings.Count(h, ".") < 2 || strings.ContainsAny(h, " @") {
+			v.errorf("dns.hostmaster", "[dns] hostmaster %q is not a mailbox in DNS form; write the address with its @ as a dot, e.g. hostmaster = \"hostmaster.example.org.\"", r.Hostmaster)
+		} else {
+			d.Hostmaster = h
+		}
+	}
+	switch {
+	case r.Fallback != "":
+		f := strings.ToLower(r.Fallback)
+		if !strings.HasSuffix(f, ".") {
+			f += "."
+		}
+		if !hostName(f) || strings.Count(f, ".") < 2 {
+			v.errorf("dns.fallback", "[dns] fallback %q is not a host name; write the fully qualified host that answers when no mirror is healthy, e.g. fallback = \"origin.example.org.\"", r.Fallback)
+		} else {
+			d.Fallback = f
+		}
+	case inv.Network.Origin != "":
+		host := ""
+		if u, err := url.Parse(inv.Network.Origin); err == nil {
+			host = strings.ToLower(u.Hostname())
+		}
+		if _, err := netip.ParseAddr(host); err == nil || !hostName(host+".") {
+			v.errorf("dns", "[dns] fallback is missing and the [network] origin's host %q cannot be a CNAME target; add fallback = \"origin.example.org.\"", host)
+		} else {
+			d.Fallback = host + "."
+		}
+	}
+	for i, s := range r.Whoami {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(s); aerr == nil {
+				p, err = a.Prefix(a.BitLen())
+			}
+		}
+		path := fmt.Sprintf("dns.whoami.%d", i)
+		switch {
+		case err != nil:
+			v.errorf(path, "[dns] whoami %q is not an address or CIDR prefix; write e.g. \"192.0.2.0/24\" or \"2001:db8::53\"", s)
+		case p != p.Masked():
+			v.errorf(path, "[dns] whoami %q has host bits set; write %q", s, p.Masked().String())
+		default:
+			d.Whoami = append(d.Whoami, p)
+		}
+	}
+	if r.ZoneFile != "" {
+		d.ZoneFile = r.ZoneFile
+		if !filepath.IsAbs(d.ZoneFile) {
+			d.ZoneFile = filepath.Join(v.dir, d.ZoneFile)
+		}
+		if hostName(d.Zone) {
+			v.zoneFile(d)
+		}
+	}
+}
+
+// zoneFile reads the [dns] zone file into d.Records and rejects what
+// would clash with what dnsd makes itself.
+func (v *validator) zoneFile(d *DNS) {
+	bad := func(format string, args ...any) {
+		v.errorf("dns.zone_file", "[dns] zone_file %s: %s", d.ZoneFile, fmt.Sprintf(format, args...))
+	}
+	f, err := os.Open(d.ZoneFile)
+	if err != nil {
+		bad("cannot read it: %v; fix the path (relative to %s) or remove the key", errors.Unwrap(err), v.file)
+		return
+	}
+	defer f.Close()
+	steered := map[string]string{}
+	for _, n := range d.Names {
+		steered[n.Label+"."+d.Zone] = n.Label
+	}
+	glue := map[string]bool{}
+	for _, ns := range d.NS {
+		glue[ns.Name] = true
+	}
+	whoami := "_whoami." + d.Zone
+	zp := dns.NewZoneParser(f, d.Zone, d.ZoneFile)
+	seen := map[string]bool{}
+	types := map[string]map[uint16]bool{} // owner -> types
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		h := rr.Header()
+		h.Name = strings.ToLower(h.Name)
+		owner, t := h.Name, h.Rrtype
+		what := owner + " " + dns.TypeToString[t]
+		if !dns.IsSubDomain(d.Zone, owner) {
+			bad("%s is outside the zone %s; remove it", what, d.Zone)
+			continue
+		}
+		if h.Class != dns.ClassINET {
+			bad("%s is of class %s; only IN records are served", what, dns.ClassToString[h.Class])
+			continue
+		}
+		if strings.HasPrefix(owner, "*.") || strings.Contains(owner, ".*.") {
+			bad("%s is a wildcard; wildcards are not served, list the names", what)
+			continue
+		}
+		switch t {
+		case dns.TypeSOA:
+			bad("%s: the SOA comes from [dns] (hostmaster, negative_ttl); remove it", what)
+			continue
+		case dns.TypeNS:
+			bad("%s: name servers come from [dns] ns, and delegations are not served; remove it", what)
+			continue
+		case dns.TypeDNAME:
+			bad("%s: DNAME is not served; use a CNAME", what)
+			continue
+		case dns.TypeA, dns.TypeAAAA:
+			if glue[owner] {
+				bad("%s: the addresses of name server %s come from [dns] ns; remove it", what, owner)
+				continue
+			}
+		}
+		if owner == d.Zone && t == dns.TypeCNAME {
+			bad("%s: the zone apex cannot be a CNAME", what)
+			continue
+		}
+		clash := ""
+		for name, label := range steered {
+			if dns.IsSubDomain(name, owner) {
+				clash = label
+			}
+		}
+		if clash != "" {
+			bad("%s clashes with the steered name %q of [dns] names, which dnsd answers (with the names below it); remove the record or the name", what, clash)
+			continue
+		}
+		if dns.IsSubDomain(whoami, owner) {
+			bad("%s clashes with %s, which dnsd answers itself; remove it", what, whoami)
+			continue
+		}
+		if types[owner] == nil {
+			types[owner] = map[uint16]bool{}
+		}
+		types[owner][t] = true
+		if k := rr.String(); !seen[k] {
+			seen[k] = true
+			d.Records = append(d.Records, rr)
+		}
+	}
+	if err := zp.Err(); err != nil {
+		// It names the file and the line.
+		v.errorf("dns.zone_file", "[dns] zone_file: %v", err)
+		return
+	}
+	for _, owner := range slices.Sorted(maps.Keys(types)) {
+		if ts := types[owner]; ts[dns.TypeCNAME] && len(ts) > 1 {
+			bad("%s has a CNAME and other records; a CNAME owner has no other data (RFC 1034 3.6.2), keep one", owner)
+		}
+	}
+	for _, ns := range d.NS {
+		if types[ns.Name][dns.TypeCNAME] {
+			bad("%s is a name server of [dns] ns and must not be a CNAME (RFC 2181 10.3)", ns.Name)
 		}
 	}
 }
