@@ -1,0 +1,419 @@
+package site
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/policy"
+)
+
+// page is what the layout needs on every page.
+type page struct {
+	Title    string
+	Root     string // the tree's root relative to the page: "" or "../"
+	Current  string // the navigation entry of this page
+	Network  string
+	Origin   string
+	MaxLag   string
+	Verified bool
+	Taken    string
+	TakenISO string
+	Stamp    string
+	StampISO string
+}
+
+func (v *view) page(title, root, current string) page {
+	return page{
+		Title: title, Root: root, Current: current,
+		Network: v.inv.Network.Name, Origin: v.inv.Network.Origin, MaxLag: fmtDuration(v.inv.Network.MaxLag),
+		Verified: v.verified, Taken: v.taken, TakenISO: v.takenISO, Stamp: v.stamp, StampISO: v.stampISO,
+	}
+}
+
+type statusCount struct {
+	Status Status
+	Text   string
+	N      int
+}
+
+type indexPage struct {
+	page
+	Mirrors   []*mirrorView
+	Totals    []statusCount
+	Protocols []protoRow
+	Land      string
+	MapTop    int
+	MapHeight int
+	Public    int
+	Private   int
+	Countries int
+}
+
+func (v *view) index() *indexPage {
+	p := &indexPage{
+		page:    v.page("Mirror status", "", "index"),
+		Mirrors: v.mirrors, Protocols: v.protocols, Land: strings.TrimSpace(worldPath),
+		MapTop: mapTop, MapHeight: mapBottom - mapTop,
+		Countries: len(v.perCC),
+	}
+	for _, s := range statusOrder {
+		if n := v.totals[s]; n > 0 || s != StatusUnknown {
+			p.Totals = append(p.Totals, statusCount{Status: s, Text: statusText[s], N: n})
+		}
+	}
+	for _, m := range v.mirrors {
+		if m.Public {
+			p.Public++
+		} else {
+			p.Private++
+		}
+	}
+	return p
+}
+
+var continentNames = map[country.Continent]string{
+	country.Africa:       "Africa",
+	country.Antarctica:   "Antarctica",
+	country.Asia:         "Asia",
+	country.Europe:       "Europe",
+	country.NorthAmerica: "North America",
+	country.Oceania:      "Oceania",
+	country.SouthAmerica: "South America",
+}
+
+type countriesPage struct {
+	page
+	Continents []continentView
+}
+
+type continentView struct {
+	Name      string
+	Countries []countryLink
+}
+
+type countryLink struct {
+	Code    country.Code
+	Name    string
+	Href    string
+	Mirrors int
+	First   string // the first mirror of its first list, if any
+}
+
+func (v *view) countries() *countriesPage {
+	p := &countriesPage{page: v.page("Which mirror will I get?", "", "countries")}
+	all := country.All()
+	for _, k := range country.Continents() {
+		cv := continentView{Name: continentNames[k]}
+		for _, info := range all {
+			if info.Continent != k {
+				continue
+			}
+			l := countryLink{Code: info.Code, Name: info.Name, Href: CountryPath(info.Code), Mirrors: v.perCC[info.Code]}
+			if len(v.lists) > 0 {
+				if ls := v.lists[0].Countries[info.Code][policy.IPv4]; len(ls) > 0 {
+					l.First = ls[0].Mirror.Name
+				}
+			}
+			cv.Countries = append(cv.Countries, l)
+		}
+		p.Continents = append(p.Continents, cv)
+	}
+	return p
+}
+
+type mirrorPage struct {
+	page
+	M           *mirrorView
+	URLs        []urlView
+	ASNs        []string
+	Subnets     []string
+	Where       string
+	LagLimit    string
+	Carries     string
+	HasSnapshot bool
+	InSnapshot  bool
+	CountryHref string
+}
+
+type urlView struct {
+	Protocol inventory.Protocol
+	URL      string
+	Link     bool // http(s): a link; ftp and rsync are shown as text
+}
+
+func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
+	p := &mirrorPage{page: v.page(m.Name, "../", ""), M: m, HasSnapshot: v.snap != nil, CountryHref: CountryPath(m.Country)}
+	if v.snap != nil {
+		p.InSnapshot = v.snap.Mirrors[m.Name] != nil
+	}
+	if m.Public {
+		for _, pr := range inventory.Protocols {
+			if u := m.URL(pr); u != "" {
+				p.URLs = append(p.URLs, urlView{Protocol: pr, URL: u, Link: pr == inventory.HTTP || pr == inventory.HTTPS})
+			}
+		}
+		for _, s := range m.Subnets {
+			p.Subnets = append(p.Subnets, s.String())
+		}
+	}
+	for _, a := range m.ASNs {
+		p.ASNs = append(p.ASNs, "AS"+strconv.FormatUint(uint64(a), 10))
+	}
+	lat := strconv.FormatFloat(m.Coord.Lat, 'f', 2, 64)
+	lon := strconv.FormatFloat(m.Coord.Lon, 'f', 2, 64)
+	p.Where = lat + ", " + lon
+	if !m.HasCoord {
+		p.Where += " (placed by GeoIP or at its country's midpoint: mirrors.toml gives no lat/lon)"
+	}
+	p.LagLimit = fmtDuration(v.inv.LagLimit(m.Mirror))
+	var carries []string
+	for _, r := range v.inv.Repos {
+		var vs []string
+		for _, vr := range r.Variants() {
+			if m.Carries(vr) {
+				vs = append(vs, variantName(vr))
+			}
+		}
+		if len(vs) > 0 {
+			carries = append(carries, strings.Join(vs, ", "))
+		}
+	}
+	p.Carries = strings.Join(carries, "; ")
+	return p
+}
+
+func variantName(vr inventory.Variant) string {
+	s := vr.Repo.Name
+	if vr.Release != "" {
+		s += " " + vr.Release
+	}
+	if vr.Arch != "" {
+		s += " " + vr.Arch
+	}
+	return s
+}
+
+type countryPage struct {
+	page
+	Code       country.Code
+	Name       string
+	Continent  string
+	Here       []*mirrorView
+	Neighbours []countryLink
+	Groups     []groupView
+	HowTo      []howTo
+	LowerCode  string
+}
+
+type groupView struct {
+	Title    string
+	Families []listView
+}
+
+type listView struct {
+	Family  string
+	File    string // href of the first variant's file
+	Entries []entryView
+	Origin  string // set when the list is empty: it holds the origin only
+}
+
+type entryView struct {
+	Rank     int
+	Name     string
+	Href     string
+	Country  country.Code
+	Reason   string
+	Distance string
+	URL      string
+}
+
+type howTo struct {
+	Client string
+	Repo   string
+	Lines  []howToLine
+	Note   string
+}
+
+// howToLine is one line of a configuration example: text before this
+// site's address, then the path after it. Path empty means a plain line.
+type howToLine struct {
+	Before, Path, After string
+}
+
+func (v *view) countryPage(info country.Info) *countryPage {
+	cc := info.Code
+	p := &countryPage{
+		page: v.page(string(cc)+": which mirror will I get?", "../", "countries"),
+		Code: cc, Name: info.Name, Continent: continentNames[info.Continent], LowerCode: strings.ToLower(string(cc)),
+	}
+	for _, m := range v.mirrors {
+		if m.Country == cc {
+			p.Here = append(p.Here, m)
+		}
+	}
+	for _, n := range v.inv.Policy.Neighbours[cc] {
+		ni, _ := country.Lookup(n)
+		p.Neighbours = append(p.Neighbours, countryLink{Code: n, Name: ni.Name, Href: CountryPath(n), Mirrors: v.perCC[n]})
+	}
+	for _, ls := range v.lists {
+		if len(ls.Files) == 0 {
+			continue
+		}
+		g := groupView{Title: groupTitle(v.inv, ls.Files)}
+		lists := ls.Countries[cc]
+		for _, fam := range []policy.Family{policy.IPv4, policy.IPv6} {
+			lv := listView{Family: "IPv4", File: "../" + ls.Files[0].Dir + "/" + string(cc) + ".txt"}
+			if fam == policy.IPv6 {
+				lv.Family, lv.File = "IPv6", "../"+ls.Files[0].Dir+"/v6/"+string(cc)+".txt"
+			}
+			for i, c := range lists[fam] {
+				e := entryView{
+					Rank: i + 1, Name: c.Mirror.Name, Href: "../" + MirrorPath(c.Mirror.Name),
+					Country: c.Mirror.Country, Reason: reasonText(c.Reason), Distance: "unknown",
+				}
+				if c.DistanceKm >= 0 {
+					e.Distance = strconv.FormatFloat(c.DistanceKm, 'f', 0, 64) + " km"
+				}
+				if c.Mirror.Public {
+					if c.Has(inventory.HTTPS) {
+						e.URL = c.Mirror.URL(inventory.HTTPS)
+					} else {
+						e.URL = c.Mirror.URL(inventory.HTTP)
+					}
+				}
+				lv.Entries = append(lv.Entries, e)
+			}
+			if len(lv.Entries) == 0 {
+				lv.Origin = v.inv.Network.Origin
+			}
+			g.Families = append(g.Families, lv)
+		}
+		p.Groups = append(p.Groups, g)
+	}
+	p.HowTo = v.howTo(cc)
+	return p
+}
+
+var reasonTexts = map[policy.Reason]string{
+	policy.Subnet:    "your network",
+	policy.ASN:       "your provider",
+	policy.Country:   "same country",
+	policy.Neighbour: "neighbour country",
+	policy.Continent: "same continent",
+	policy.World:     "elsewhere",
+	policy.Weight:    "by weight",
+}
+
+func reasonText(r policy.Reason) string {
+	if s, ok := reasonTexts[r]; ok {
+		return s
+	}
+	return r.String()
+}
+
+// groupTitle names the variants of one group of lists compactly: a
+// repository all of whose variants share the lists is named alone.
+func groupTitle(inv *inventory.Inventory, files []ListFiles) string {
+	var parts []string
+	for _, r := range inv.Repos {
+		var in []string
+		all := len(r.Variants())
+		for _, f := range files {
+			if f.Variant.Repo == r {
+				in = append(in, variantName(f.Variant))
+			}
+		}
+		switch {
+		case len(in) == 0:
+		case len(in) == all:
+			parts = append(parts, r.Name)
+		default:
+			parts = append(parts, in...)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// howTo returns, per repository, how to point its client at this
+// country's list.
+func (v *view) howTo(cc country.Code) []howTo {
+	var out []howTo
+	file := string(cc)
+	for _, r := range v.inv.Repos {
+		f, ok := v.firstFiles(r)
+		if !ok {
+			continue
+		}
+		vr := f.Variant
+		// The directory with the client's own variables for release and
+		// arch where it has them.
+		prefix := strings.TrimSuffix(f.Dir, vr.Dir())
+		switch r.Format {
+		case inventory.FormatRPM:
+			dir := prefix + r.Name
+			if vr.Release != "" {
+				dir += "/$releasever"
+			}
+			if vr.Arch != "" {
+				dir += "/$basearch"
+			}
+			h := howTo{Client: "dnf / yum", Repo: r.Name, Lines: []howToLine{
+				{Before: "[" + r.Name + "]"},
+				{Before: "name=" + v.inv.Network.Name + " " + r.Name},
+				{Before: "mirrorlist=", Path: dir + "/" + file + ".txt"},
+			}, Note: "in /etc/yum.repos.d/; IPv6-only hosts use " + dir + "/v6/" + file + ".txt. dnf fills in $releasever and $basearch."}
+			if f.Metalink != "" {
+				mdir := strings.TrimSuffix(f.Metalink, vr.Dir()) + r.Name + strings.TrimPrefix(dir, prefix+r.Name)
+				h.Lines[2] = howToLine{Before: "metalink=", Path: mdir + "/" + file + ".xml"}
+				h.Note = "in /etc/yum.repos.d/; the metalink carries repomd.xml's hashes, so dnf refuses a mirror that is out of date. " +
+					"The plain list is " + dir + "/" + file + ".txt. dnf fills in $releasever and $basearch."
+			}
+			out = append(out, h)
+		case inventory.FormatDeb:
+			suite := vr.Release
+			if suite == "" {
+				suite = "stable"
+			}
+			out = append(out, howTo{Client: "apt", Repo: r.Name, Lines: []howToLine{
+				{Before: "deb mirror+", Path: f.Dir + "/" + file + ".txt", After: " " + suite + " main"},
+			}, Note: "in /etc/apt/sources.list.d/" + r.Name + ".list (apt 1.6 or later has the mirror method; install apt-transport-mirror on older ones). Use the list of your release and architecture."})
+		case inventory.FormatArch:
+			out = append(out, howTo{Client: "pacman", Repo: r.Name, Lines: []howToLine{
+				{Before: "curl -fsSo /etc/pacman.d/mirrorlist ", Path: f.Dir + "/" + file + ".txt"},
+			}, Note: "the Server lines keep pacman's $repo and $arch, which pacman expands per repository."})
+		case inventory.FormatFiles:
+			lines := []howToLine{
+				{Before: "aria2c $(curl -fsS ", Path: f.Dir + "/" + file + ".txt", After: " | sed 's|$|FILE|')"},
+			}
+			note := "replace FILE with the file's name under " + vr.Path() + "; aria2c fetches pieces from several mirrors at once."
+			if v.meta4 {
+				lines = append(lines, howToLine{Before: "aria2c --metalink-location=" + strings.ToLower(file) + " -M ", Path: "meta4/" + vr.Path() + "FILE.meta4"})
+				note += " The metalink (-M) also checks the file's SHA-256 and prefers mirrors in your country."
+			}
+			out = append(out, howTo{Client: "aria2c", Repo: r.Name, Lines: lines, Note: note})
+		}
+	}
+	return out
+}
+
+// firstFiles returns the files of the first variant of r that has lists.
+func (v *view) firstFiles(r *inventory.Repo) (ListFiles, bool) {
+	var best ListFiles
+	bestIdx := -1
+	vars := r.Variants()
+	for _, ls := range v.lists {
+		for _, f := range ls.Files {
+			if f.Variant.Repo != r {
+				continue
+			}
+			for i, vr := range vars {
+				if vr == f.Variant && (bestIdx < 0 || i < bestIdx) {
+					best, bestIdx = f, i
+				}
+			}
+		}
+	}
+	return best, bestIdx >= 0
+}

@@ -1,0 +1,171 @@
+package site
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/policy"
+	"github.com/mirrorsteer/mirrorsteer/internal/state"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// worldPath is the SVG path data of the land outlines on the 720×360
+// equirectangular canvas, made once by tools/mkworld from Natural Earth
+// (see README.md).
+//
+//go:embed world.path
+var worldPath string
+
+// Data is what the site is rendered from.
+type Data struct {
+	Inventory *inventory.Inventory
+	// Snapshot is the health the lists were made from; nil means nothing
+	// is verified, and every page says so.
+	Snapshot *state.Snapshot
+	// Lists are the static lists gen wrote, one entry per distinct set of
+	// answers, so the "which mirror will I get" pages show exactly what
+	// the files say.
+	Lists []Lists
+	// Meta4 reports that gen wrote RFC 5854 metalinks under meta4/ (it
+	// had a copy of the origin tree).
+	Meta4 bool
+}
+
+// Lists is one set of lists that several variants share: every variant
+// whose healthy mirrors are the same gets the same answers.
+type Lists struct {
+	// Files are the repositories, releases and archs these lists are
+	// written for, in inventory order, and where their files are.
+	Files []ListFiles
+	// Countries holds each country's lists, indexed by policy.Family:
+	// [policy.IPv4] and [policy.IPv6].
+	Countries map[country.Code][2][]policy.Choice
+}
+
+// ListFiles says where the lists of one variant are in the tree.
+type ListFiles struct {
+	Variant inventory.Variant
+	// Dir is the directory of its lists, e.g. "mirrorlist/baseos/9/x86_64":
+	// a country's list is Dir/CC.txt, for IPv6 clients Dir/v6/CC.txt.
+	Dir string
+	// Metalink is the directory of its dnf metalinks, laid out like Dir
+	// with .xml files; empty when gen wrote none.
+	Metalink string
+}
+
+// Page paths, relative to the root of the tree.
+const (
+	IndexPath     = "index.html"
+	CountriesPath = "countries.html"
+)
+
+// MirrorPath is the page of the mirror called name. Mirror names are
+// restricted by the inventory to [A-Za-z0-9][A-Za-z0-9._+-]*, so they are
+// safe file names.
+func MirrorPath(name string) string { return "mirror/" + name + ".html" }
+
+// CountryPath is the "which mirror will I get" page of a country.
+func CountryPath(cc country.Code) string { return "country/" + string(cc) + ".html" }
+
+// Render renders every page and asset and hands each to write with its
+// path relative to the tree's root, in a fixed order. The bytes depend only
+// on d: the only time on the pages is the snapshot's.
+func Render(d Data, write func(path string, data []byte) error) error {
+	if d.Inventory == nil {
+		return fmt.Errorf("site: no inventory")
+	}
+	for _, m := range d.Inventory.Mirrors {
+		if !safeName(m.Name) {
+			return fmt.Errorf("site: mirror name %q cannot be a file name", m.Name)
+		}
+	}
+	t, err := parse()
+	if err != nil {
+		return err
+	}
+	v := build(d)
+	var buf bytes.Buffer
+	page := func(name, p string, data any) error {
+		buf.Reset()
+		if err := t[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+			return fmt.Errorf("site: %s: %w", p, err)
+		}
+		return write(p, buf.Bytes())
+	}
+	if err := page("index", IndexPath, v.index()); err != nil {
+		return err
+	}
+	if err := page("countries", CountriesPath, v.countries()); err != nil {
+		return err
+	}
+	for _, m := range v.mirrors {
+		if err := page("mirror", MirrorPath(m.Name), v.mirrorPage(m)); err != nil {
+			return err
+		}
+	}
+	for _, info := range country.All() {
+		if err := page("country", CountryPath(info.Code), v.countryPage(info)); err != nil {
+			return err
+		}
+	}
+	return fs.WalkDir(assetFS, "assets", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := assetFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return write(p, b)
+	})
+}
+
+// safeName reports whether a mirror name is a plain file name; the
+// inventory already enforces it, the site does not rely on that.
+func safeName(s string) bool {
+	if s == "" || s[0] == '.' || s[0] == '-' || s[0] == '_' || s[0] == '+' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._+-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+var funcs = template.FuncMap{
+	"join": strings.Join,
+	"base": path.Base,
+}
+
+// parse returns one template set per page: the layout plus the page's
+// "content".
+func parse() (map[string]*template.Template, error) {
+	layout, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{}
+	for _, name := range []string{"index", "countries", "mirror", "country"} {
+		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		out[name] = t
+	}
+	return out, nil
+}
