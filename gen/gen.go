@@ -180,6 +180,9 @@ func Run(o Options) (Stats, error) {
 			return st, err
 		}
 	}
+	if err := writeSite(w, inv, o.Snapshot, clients, seen, o.OriginDir != ""); err != nil {
+		return st, err
+	}
 	st.Stats, err = w.Commit()
 	return st, err
 }
