@@ -58,7 +58,7 @@ func client(t *testing.T, dir string, name string, args ...string) (string, erro
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("%s %s: %v in %v", name, args[len(args)-1], err, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s %s: %v in %v", name, describe(args), err, time.Since(start).Round(time.Millisecond))
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%s did not finish in %v: %w", name, clientTimeout, ctx.Err())
 	}
@@ -300,4 +300,24 @@ func TestDNFMirrorlistWithADeadMirrorFirst(t *testing.T) {
 func sha256hex(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+// describe is the gist of a client's command line for the test log: its
+// commands and arguments, without the options that isolate it.
+func describe(args []string) string {
+	var words []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-o" || a == "-c" || a == "--installroot" || a == "--releasever" || a == "--config" || a == "--dbpath" ||
+			a == "--cachedir" || a == "--root" || a == "--logfile" || a == "--gpgdir" || a == "--downloaddir":
+			i++
+		case a == "-y" || a == "-v" || strings.HasPrefix(a, "--"):
+		default:
+			words = append(words, a)
+		}
+	}
+	if len(words) == 0 && len(args) > 0 {
+		return args[len(args)-1]
+	}
+	return strings.Join(words, " ")
 }
