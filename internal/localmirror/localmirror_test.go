@@ -106,7 +106,7 @@ func TestInventoryLoadsAndTreesLookReal(t *testing.T) {
 
 func TestFTPAndRsyncServeTheTree(t *testing.T) {
 	if _, err := exec.LookPath("rsync"); err != nil {
-		t.Skip("rsync is not installed (apt-get install rsync)")
+		t.Fatal("rsync is not installed (apt-get install rsync); this test needs it")
 	}
 	n, err := localmirror.Start(localmirror.Options{Mirrors: []localmirror.Spec{
 		{Name: "files", Protocols: []string{"ftp", "rsync"}, IPv6: true},

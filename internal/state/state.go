@@ -161,7 +161,9 @@ type Endpoint struct {
 	// Lag is the origin stamp minus the mirror stamp. Unknown when either
 	// stamp is; never negative.
 	Lag Duration `json:"lag,omitzero"`
-	// Error describes the failure in plain words; empty when Up.
+	// Error describes the failure in plain words; empty when the check
+	// passed (an endpoint that answered but is stale is Up with Class
+	// "stale" and an Error).
 	Error string `json:"error,omitempty"`
 	// Class classifies the failure: dns, refused, timeout, tls, http-status,
 	// protocol, stale, no-address, ... Empty when Up.
