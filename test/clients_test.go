@@ -53,7 +53,7 @@ func client(t *testing.T, dir string, name string, args ...string) (string, erro
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+	cmd.Env = append(withoutProxies(os.Environ()), "LC_ALL=C", "TZ=UTC", "no_proxy=*", "NO_PROXY=*")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -320,4 +320,19 @@ func describe(args []string) string {
 		return args[len(args)-1]
 	}
 	return strings.Join(words, " ")
+}
+
+// withoutProxies drops the proxy settings from env: every client talks
+// to loopback mirrors directly, whatever the machine's environment says.
+func withoutProxies(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(name) {
+		case "http_proxy", "https_proxy", "ftp_proxy", "all_proxy", "no_proxy":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
