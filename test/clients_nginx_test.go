@@ -209,3 +209,29 @@ func TestNginxEdgeAnswersByCountryASNAndFamily(t *testing.T) {
 		})
 	}
 }
+
+// dnf asks the edge, not a fixed file: nginx locates the client (here
+// 127.0.0.0/8 is in Germany) and answers the German metalink, whose first
+// mirror is stale; dnf skips it by hash.
+func TestDNFThroughTheNginxEdge(t *testing.T) {
+	t.Parallel()
+	n := newDNFNetwork(t)
+	city, asn, err := geotest.Write(n.dir, []geotest.Net{
+		{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Country: "DE", Continent: "EU", Lat: berlinLat, Lon: berlinLon, HasCoord: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := n.gen(t, nil, nil, "--geoip-city", city, "--geoip-asn", asn)
+	wantFirst(t, out, "metalink/baseos/9/x86_64/DE.xml", n.stale.URL)
+	addr := fixtures.FreeAddr(t)
+	startNginx(t, out, addr)
+
+	d := newDNF(t, "metalink=http://"+addr.String()+"/metalink?repo=baseos&release=$releasever&arch=$basearch")
+	if msg, err := d.run(t, "--forcearch", "x86_64", "makecache"); err != nil {
+		t.Fatalf("dnf makecache through the edge: %v\n%s\n%s", err, msg, logs(n.stale, n.fresh))
+	}
+	if !n.stale.Asked(repomdPath) || n.stale.Served("primary.xml.gz") || !n.fresh.Served("primary.xml.gz") {
+		t.Errorf("dnf did not get the German metalink, try the stale mirror first and take the fresh one:\n%s", logs(n.stale, n.fresh))
+	}
+}

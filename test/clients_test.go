@@ -142,9 +142,10 @@ func newDNFNetwork(t *testing.T) *dnfNetwork {
 	return n
 }
 
-// gen writes state.json (edited by edit, then by snap when not nil) and
-// out/, and serves out/ from its own loopback server.
-func (n *dnfNetwork) gen(t *testing.T, edit func(string, *state.Endpoint), snapEdit func(*state.Snapshot)) (out string, srv *fixtures.Server) {
+// gen writes state.json (edited by edit, then by snapEdit, when not nil)
+// and out/ (gen with extra flags), and serves out/ from its own loopback
+// server.
+func (n *dnfNetwork) gen(t *testing.T, edit func(string, *state.Endpoint), snapEdit func(*state.Snapshot), extra ...string) (out string, srv *fixtures.Server) {
 	t.Helper()
 	statePath, snap := fixtures.WriteState(t, n.dir, n.inv, edit)
 	if snapEdit != nil {
@@ -153,7 +154,7 @@ func (n *dnfNetwork) gen(t *testing.T, edit func(string, *state.Endpoint), snapE
 			t.Fatal(err)
 		}
 	}
-	out = genOut(t, n.dir, n.cfg, statePath, n.origin)
+	out = genOut(t, n.dir, n.cfg, statePath, n.origin, extra...)
 	return out, fixtures.Start(t, out, fixtures.Serve)
 }
 
