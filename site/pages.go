@@ -1,6 +1,7 @@
 package site
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -214,9 +215,13 @@ type groupView struct {
 
 type listView struct {
 	Family  string
-	File    string // href of the first variant's file
+	Files   []fileLink // the first variant's files
 	Entries []entryView
 	Origin  string // set when the list is empty: it holds the origin only
+}
+
+type fileLink struct {
+	Text, Href string
 }
 
 type entryView struct {
@@ -257,43 +262,71 @@ func (v *view) countryPage(info country.Info) *countryPage {
 		ni, _ := country.Lookup(n)
 		p.Neighbours = append(p.Neighbours, countryLink{Code: n, Name: ni.Name, Href: CountryPath(n), Mirrors: v.perCC[n]})
 	}
+	// Groups of variants whose lists for this country are the same are
+	// shown once, and so is an IPv6 list that equals the IPv4 one.
+	var files [][]ListFiles
+	var entries [][2][]entryView
 	for _, ls := range v.lists {
 		if len(ls.Files) == 0 {
 			continue
 		}
-		g := groupView{Title: groupTitle(v.inv, ls.Files)}
-		lists := ls.Countries[cc]
+		var e [2][]entryView
 		for _, fam := range []policy.Family{policy.IPv4, policy.IPv6} {
-			lv := listView{Family: "IPv4", File: "../" + ls.Files[0].Dir + "/" + string(cc) + ".txt"}
-			if fam == policy.IPv6 {
-				lv.Family, lv.File = "IPv6", "../"+ls.Files[0].Dir+"/v6/"+string(cc)+".txt"
+			e[fam] = v.entries(ls.Countries[cc][fam])
+		}
+		k := slices.IndexFunc(entries, func(o [2][]entryView) bool {
+			return slices.Equal(o[0], e[0]) && slices.Equal(o[1], e[1])
+		})
+		if k < 0 {
+			files, entries = append(files, nil), append(entries, e)
+			k = len(files) - 1
+		}
+		files[k] = append(files[k], ls.Files...)
+	}
+	for k, fs := range files {
+		g := groupView{Title: groupTitle(v.inv, fs)}
+		v4 := fileLink{Text: "IPv4 list", Href: "../" + fs[0].Dir + "/" + string(cc) + ".txt"}
+		v6 := fileLink{Text: "IPv6 list", Href: "../" + fs[0].Dir + "/v6/" + string(cc) + ".txt"}
+		if slices.Equal(entries[k][0], entries[k][1]) {
+			g.Families = []listView{{Family: "IPv4 and IPv6", Files: []fileLink{v4, v6}, Entries: entries[k][0]}}
+		} else {
+			g.Families = []listView{
+				{Family: "IPv4", Files: []fileLink{v4}, Entries: entries[k][0]},
+				{Family: "IPv6", Files: []fileLink{v6}, Entries: entries[k][1]},
 			}
-			for i, c := range lists[fam] {
-				e := entryView{
-					Rank: i + 1, Name: c.Mirror.Name, Href: "../" + MirrorPath(c.Mirror.Name),
-					Country: c.Mirror.Country, Reason: reasonText(c.Reason), Distance: "unknown",
-				}
-				if c.DistanceKm >= 0 {
-					e.Distance = strconv.FormatFloat(c.DistanceKm, 'f', 0, 64) + " km"
-				}
-				if c.Mirror.Public {
-					if c.Has(inventory.HTTPS) {
-						e.URL = c.Mirror.URL(inventory.HTTPS)
-					} else {
-						e.URL = c.Mirror.URL(inventory.HTTP)
-					}
-				}
-				lv.Entries = append(lv.Entries, e)
+		}
+		for i := range g.Families {
+			if len(g.Families[i].Entries) == 0 {
+				g.Families[i].Origin = v.inv.Network.Origin
 			}
-			if len(lv.Entries) == 0 {
-				lv.Origin = v.inv.Network.Origin
-			}
-			g.Families = append(g.Families, lv)
 		}
 		p.Groups = append(p.Groups, g)
 	}
 	p.HowTo = v.howTo(cc)
 	return p
+}
+
+// entries is one list as the page shows it.
+func (v *view) entries(list []policy.Choice) []entryView {
+	var out []entryView
+	for i, c := range list {
+		e := entryView{
+			Rank: i + 1, Name: c.Mirror.Name, Href: "../" + MirrorPath(c.Mirror.Name),
+			Country: c.Mirror.Country, Reason: reasonText(c.Reason), Distance: "unknown",
+		}
+		if c.DistanceKm >= 0 {
+			e.Distance = strconv.FormatFloat(c.DistanceKm, 'f', 0, 64) + " km"
+		}
+		if c.Mirror.Public {
+			if c.Has(inventory.HTTPS) {
+				e.URL = c.Mirror.URL(inventory.HTTPS)
+			} else {
+				e.URL = c.Mirror.URL(inventory.HTTP)
+			}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 var reasonTexts = map[policy.Reason]string{
@@ -314,23 +347,35 @@ func reasonText(r policy.Reason) string {
 }
 
 // groupTitle names the variants of one group of lists compactly: a
-// repository all of whose variants share the lists is named alone.
+// repository all of whose variants share the lists is named alone, one
+// whose releases × archs are all there as "baseos 9/10 x86_64".
 func groupTitle(inv *inventory.Inventory, files []ListFiles) string {
 	var parts []string
 	for _, r := range inv.Repos {
-		var in []string
-		all := len(r.Variants())
+		var in []inventory.Variant
+		var rels, archs []string
 		for _, f := range files {
-			if f.Variant.Repo == r {
-				in = append(in, variantName(f.Variant))
+			if f.Variant.Repo != r {
+				continue
+			}
+			in = append(in, f.Variant)
+			if !slices.Contains(rels, f.Variant.Release) {
+				rels = append(rels, f.Variant.Release)
+			}
+			if !slices.Contains(archs, f.Variant.Arch) {
+				archs = append(archs, f.Variant.Arch)
 			}
 		}
 		switch {
 		case len(in) == 0:
-		case len(in) == all:
+		case len(in) == len(r.Variants()):
 			parts = append(parts, r.Name)
+		case len(in) == len(rels)*len(archs):
+			parts = append(parts, strings.TrimSpace(r.Name+" "+strings.Join(rels, "/")+" "+strings.Join(archs, "/")))
 		default:
-			parts = append(parts, in...)
+			for _, vr := range in {
+				parts = append(parts, variantName(vr))
+			}
 		}
 	}
 	return strings.Join(parts, ", ")
