@@ -1,0 +1,24 @@
+// Package dnsd is mirrorsteer's authoritative GeoDNS server: it answers
+// the [dns] zone of mirrors.toml, and each steered name (download.<zone>)
+// with a CNAME to the first mirror the shared selection policy gives the
+// asker, located by its EDNS Client Subnet (RFC 7871) or source address.
+//
+// Inputs are the inventory (with its [dns] table and zone file), the
+// state snapshot probe writes, and the GeoIP City and ASN databases.
+// Compile turns one generation of them into a Zone: every record in wire
+// form, per steered name the candidate mirrors, their CNAMEs and the
+// names whose answer does not depend on the asker. A Handler answers a
+// DNS message from the current Zone without allocating; the transports
+// (UDP with SO_REUSEPORT readers, TCP per RFC 7766) only move bytes; a
+// Loader rebuilds the Zone on SIGHUP or when a file changes and swaps it
+// in atomically, keeping the old one when the new inputs are bad.
+//
+// Example run, serving the example network on loopback:
+//
+//	mirrorsteer dnsd -c mirrors.toml -s state.json \
+//	    --geoip-city GeoIP2-City.mmdb --geoip-asn GeoLite2-ASN.mmdb \
+//	    -l 127.0.0.1:5353 --metrics 127.0.0.1:9153
+//	dig @127.0.0.1 -p 5353 +subnet=81.1.2.0/24 download.example.org A
+//
+// See README.md for what is answered how, the metrics and the figures.
+package dnsd

@@ -1,0 +1,59 @@
+package dnsd
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// FuzzServe feeds the handler arbitrary messages. Whatever comes in, it
+// must not panic, and what it sends back must be a DNS response miekg/dns
+// decodes, with the query's ID, that fits the transport. The seeds are
+// the tests' kinds of query; testdata/fuzz/FuzzServe keeps the corpus
+// found by
+//
+//	go test -run '^$' -fuzz FuzzServe ./dnsd/
+func FuzzServe(f *testing.F) {
+	fx := newFixture(f, nil)
+	for _, m := range []*dns.Msg{
+		question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24")),
+		question("download.example.org.", dns.TypeAAAA, ecs("2001:db8:82::/56")),
+		question("de2-tk.download.example.org.", dns.TypeA, ecs("81.1.2.128/25")),
+		question("big.example.org.", dns.TypeTXT, edns(4096)),
+		question("nope.example.org.", dns.TypeA),
+		question("_whoami.example.org.", dns.TypeTXT, ecs("81.1.0.0/16")),
+		question("example.org.", dns.TypeNS),
+		question("example.org.", dns.TypeANY, edns(512)),
+	} {
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, false)
+	}
+	f.Fuzz(func(t *testing.T, msg []byte, tcp bool) {
+		tr := UDP
+		if tcp {
+			tr = TCP
+		}
+		out := fx.h.Serve(NewScratch(), nil, msg, netip.MustParseAddr("127.0.0.1"), tr)
+		if out == nil {
+			if len(msg) >= 12 && msg[2]&0x80 == 0 {
+				t.Fatalf("no reply to a query: % x", msg)
+			}
+			return
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(out); err != nil {
+			t.Fatalf("reply does not decode: %v\nquery % x\nreply % x", err, msg, out)
+		}
+		if !r.Response || binary.BigEndian.Uint16(msg) != r.Id {
+			t.Fatalf("not a response to the query: %v", r)
+		}
+		if tr == UDP && len(out) > MaxUDP {
+			t.Fatalf("UDP reply of %d bytes", len(out))
+		}
+	})
+}

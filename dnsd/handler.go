@@ -1,0 +1,315 @@
+package dnsd
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/policy"
+)
+
+// Handler answers DNS messages from the current Zone: a function from a
+// query (bytes, source address, transport) to a reply. It is safe for
+// concurrent use; Swap replaces the zone atomically, so a query is
+// answered wholly from the zone it started with.
+type Handler struct {
+	zone    atomic.Pointer[zoneState]
+	metrics *Metrics
+}
+
+type zoneState struct {
+	z *Zone
+	c *zoneCounters
+}
+
+// NewHandler returns a handler serving z, counting into m.
+func NewHandler(z *Zone, m *Metrics) *Handler {
+	if m == nil {
+		m = NewMetrics()
+	}
+	h := &Handler{metrics: m}
+	h.Swap(z)
+	return h
+}
+
+// Swap makes z the zone every query from now on is answered from, and
+// returns the previous one.
+func (h *Handler) Swap(z *Zone) *Zone {
+	old := h.zone.Swap(&zoneState{z: z, c: h.metrics.forZone(z)})
+	if old == nil {
+		return nil
+	}
+	return old.z
+}
+
+// Zone returns the zone being served.
+func (h *Handler) Zone() *Zone { return h.zone.Load().z }
+
+// Metrics returns the handler's counters.
+func (h *Handler) Metrics() *Metrics { return h.metrics }
+
+// Scratch is the per-goroutine memory Serve works in; a transport keeps
+// one per reader so that answering allocates nothing.
+type Scratch struct {
+	q       query
+	w       msgWriter
+	choices []policy.Choice
+}
+
+// NewScratch returns a Scratch.
+func NewScratch() *Scratch {
+	return &Scratch{choices: make([]policy.Choice, 0, 64)}
+}
+
+// Transport is how a query arrived; it bounds the reply's size.
+type Transport uint8
+
+// The transports.
+const (
+	UDP Transport = iota
+	TCP
+)
+
+// Serve answers the DNS message msg from src, appending the reply to
+// dst[:0]. It returns nil when there is nothing to send (the message is
+// too short to answer, or is itself a response).
+func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transport) []byte {
+	st := h.zone.Load()
+	z, zc := st.z, st.c
+	q, w := &s.q, &s.w
+	status := q.parse(msg)
+	maxLen := maxMsg
+	if tr == UDP {
+		maxLen = 512
+		if q.edns {
+			maxLen = min(max(int(q.udpSize), 512), MaxUDP)
+		}
+	}
+	fail := func(rcode int, counters *nameCounters) []byte {
+		w.start(dst, q, rcode, 0)
+		if q.edns {
+			w.opt(rcode, false, 0)
+		}
+		counters.queries[typeIndex(q.qtype)][rcodeIndex(rcode)].Add(1)
+		return w.finish()
+	}
+	switch status {
+	case parseDrop:
+		return nil
+	case parseNotImp:
+		return fail(rcodeNotImp, zc.malformed)
+	case parseFormErr, parseBadECSOp:
+		return fail(rcodeFormErr, zc.malformed)
+	case parseBadVers:
+		return fail(rcodeBadVers, zc.malformed)
+	}
+	if q.qclass != classIN && q.qclass != classANY {
+		return fail(rcodeRefused, zc.outside)
+	}
+	zl := labelCount(z.zone)
+	if q.nlabels < zl || string(q.suffix(q.nlabels-zl)) != string(z.zone) {
+		return fail(rcodeRefused, zc.outside)
+	}
+	switch q.qtype {
+	case typeOPT:
+		return fail(rcodeFormErr, zc.malformed)
+	case typeAXFR, typeIXFR:
+		return fail(rcodeRefused, zc.static)
+	}
+
+	a := asker{src: src.Unmap()}
+	if q.ecs && q.ecsSource > 0 && global(q.ecsAddr) {
+		a.addr, a.bits, a.ecs = q.ecsAddr, int(q.ecsSource), true
+	} else {
+		a.addr = a.src
+		a.bits = a.addr.BitLen()
+	}
+	a.family = policy.FamilyOf(a.addr)
+
+	rcode, scope := rcodeSuccess, uint8(0)
+	counters := zc.static
+	n := z.nodes[string(q.name())]
+	w.start(dst, q, rcodeSuccess, flagAA)
+	switch {
+	case n == nil:
+		// A preference name, one label below a steered name?
+		if q.nlabels > zl+1 {
+			if p := z.nodes[string(q.suffix(1))]; p != nil && p.geo != nil {
+				g := p.geo
+				first := q.lname[1 : 1+q.lname[0]]
+				if c, ok := z.prefer(g, first, &a, &s.choices); ok {
+					counters = zc.names[g.idx]
+					scope = h.steered(w, z, zc, g, c)
+					break
+				}
+			}
+		}
+		rcode = rcodeNXDomain
+		w.rr(z.zone, z.soaNeg)
+		w.ns++
+	case n.geo != nil:
+		g := n.geo
+		counters = zc.names[g.idx]
+		scope = h.steered(w, z, zc, g, z.choose(g, &a, &s.choices))
+	case n.whoami:
+		counters = zc.whoami
+		if !z.whoamiAllowed(a.src) {
+			return fail(rcodeRefused, zc.whoami)
+		}
+		if q.qtype == typeTXT || q.qtype == typeANY {
+			w.rr(n.name, z.whoamiTXT(&a, q, &s.choices))
+			w.an++
+		} else {
+			w.rr(z.zone, z.soaNeg)
+			w.ns++
+		}
+	default:
+		answered := false
+		for i := range n.rrsets {
+			set := &n.rrsets[i]
+			if set.rtype == q.qtype || q.qtype == typeANY || set.rtype == typeCNAME {
+				// ANY gets one RRset (RFC 8482); a CNAME answers every type.
+				for _, b := range set.rrs {
+					w.rr(n.name, b)
+					w.an++
+				}
+				for _, r := range set.glue {
+					w.rr(r.owner, r.blob)
+					w.ar++
+				}
+				answered = true
+				break
+			}
+		}
+		if !answered { // NODATA, also for empty non-terminals
+			w.rr(z.zone, z.soaNeg)
+			w.ns++
+		}
+	}
+	if rcode != rcodeSuccess {
+		w.b[3] = w.b[3]&0xf0 | byte(rcode)
+	}
+	optLen := 0
+	if q.edns {
+		optLen = 11
+		if q.ecs {
+			optLen += 8 + len(q.ecsRaw)
+		}
+	}
+	if len(w.b)+optLen > maxLen {
+		w.truncate()
+	}
+	if q.edns {
+		if !a.ecs {
+			scope = 0 // the option was not used: the answer holds for every subnet
+		}
+		w.opt(rcode, q.ecs, scope)
+	}
+	counters.queries[typeIndex(q.qtype)][rcodeIndex(rcode)].Add(1)
+	return w.finish()
+}
+
+// steered writes the answer for a steered name and counts it.
+func (h *Handler) steered(w *msgWriter, z *Zone, zc *zoneCounters, g *geoName, c choice) uint8 {
+	blob := g.fallback
+	if c.mirror >= 0 {
+		blob = g.cname[c.mirror]
+	} else {
+		zc.names[g.idx].fallback.Add(1)
+	}
+	w.rr(w.q.name(), blob)
+	w.an++
+	zc.answers[g.idx][c.mirror+1][c.reason&7].Add(1)
+	h.metrics.client(c.country)
+	return c.scope
+}
+
+// global reports whether a Client Subnet address may be used: not
+// unspecified, loopback, private (RFC 1918, ULA), link-local or
+// multicast. Documentation ranges count as global: test databases use
+// them.
+func global(a netip.Addr) bool {
+	return !(a.IsUnspecified() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsInterfaceLocalMulticast() || a.IsLinkLocalMulticast())
+}
+
+func labelCount(w []byte) int {
+	n := 0
+	for len(w) > 1 {
+		n++
+		w = w[1+int(w[0]):]
+	}
+	return n
+}
+
+func (z *Zone) whoamiAllowed(src netip.Addr) bool {
+	if src.IsLoopback() {
+		return true
+	}
+	for _, p := range z.whoami {
+		if p.Contains(src) {
+			return true
+		}
+	}
+	return false
+}
+
+// whoamiTXT is the _whoami answer: how dnsd sees the asker, and what each
+// steered name answers it and why. It is built per query; it is a
+// debugging aid, not a hot path.
+func (z *Zone) whoamiTXT(a *asker, q *query, buf *[]policy.Choice) []byte {
+	via := "source address"
+	if a.ecs {
+		via = "client subnet"
+	}
+	txt := []string{
+		fmt.Sprintf("addr %s/%d (%s %s); source %s", a.addr, a.bits, a.family, via, a.src),
+	}
+	if q.ecs {
+		txt = append(txt, fmt.Sprintf("ecs %s/%d", q.ecsAddr, q.ecsSource))
+	} else {
+		txt = append(txt, "ecs none")
+	}
+	cl, info := z.locate(a)
+	loc := fmt.Sprintf("country %s continent %s asn %d", orDash(string(info.Country)), orDash(string(info.Continent)), info.ASN)
+	if info.HasCoord {
+		loc += fmt.Sprintf(" coord %.4f,%.4f", info.Coord.Lat, info.Coord.Lon)
+	}
+	if info.CityPrefix.IsValid() {
+		loc += " city-net " + info.CityPrefix.String()
+	}
+	if info.ASNPrefix.IsValid() {
+		loc += " asn-net " + info.ASNPrefix.String()
+	}
+	txt = append(txt, loc, "key "+strconv.FormatUint(cl.Key, 16))
+	for _, g := range z.names {
+		c := choice{mirror: g.constant[a.family]}
+		scope := netip.Prefix{}
+		if c.mirror == dependsOnAsker {
+			c, scope, _, _ = z.compute(g, a, buf)
+		}
+		target, reason := z.inv.DNS.Fallback+" (fallback: no healthy mirror)", c.reason.String()
+		if c.mirror >= 0 {
+			target = g.mirrors[c.mirror].Name
+			if g.constant[a.family] >= 0 {
+				reason = "only healthy mirror"
+			}
+		}
+		txt = append(txt, fmt.Sprintf("%s -> %s reason %s scope %d", g.label, target, reason, max(scope.Bits(), 0)))
+	}
+	rr := &dns.TXT{Hdr: dns.RR_Header{Name: "_whoami." + z.inv.DNS.Zone, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 0}, Txt: txt}
+	b, err := blob(rr)
+	if err != nil {
+		b, _ = blob(&dns.TXT{Hdr: rr.Hdr, Txt: []string{err.Error()}})
+	}
+	return b
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

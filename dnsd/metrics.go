@@ -1,0 +1,239 @@
+package dnsd
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/policy"
+)
+
+// Metrics counts what dnsd does. Queries bump plain atomic counters that
+// a Zone resolves when it is compiled; the Prometheus collector reads
+// them at scrape time, so the per-query cost is an atomic add and
+// counters survive reloads.
+//
+// Exposed (see README.md):
+//
+//	dnsd_queries_total{name, type, rcode}
+//	dnsd_answers_total{name, mirror, reason}
+//	dnsd_fallback_total{name}
+//	dnsd_clients_total{country}
+//	dnsd_reloads_total{result}, dnsd_reload_timestamp_seconds
+//	dnsd_errors_total{kind}
+//	dnsd_tcp_connections
+type Metrics struct {
+	mu      sync.Mutex
+	names   map[string]*nameCounters // by name label
+	answers map[answerKey]*atomic.Uint64
+	clients [26*26 + 1]atomic.Uint64 // by country code; the last is unknown
+
+	reloadOK, reloadFailed atomic.Uint64
+	reloadTime             atomic.Int64 // Unix seconds of the last good load
+	errors                 map[string]*atomic.Uint64
+	tcpConns               atomic.Int64
+
+	descQueries, descAnswers, descFallback, descClients *prometheus.Desc
+	descReloads, descReloadTime, descErrors, descTCP    *prometheus.Desc
+}
+
+// Query name classes that are not steered names.
+const (
+	nameStatic    = "_zone"     // the zone's own records, NODATA, NXDOMAIN
+	nameWhoami    = "_whoami"   // the debug name
+	nameOutside   = "_outside"  // not in the zone: REFUSED
+	nameMalformed = "_malformed" // FORMERR, NOTIMP, BADVERS before a name was read
+)
+
+var typeNames = [...]string{"A", "AAAA", "CNAME", "SOA", "NS", "MX", "TXT", "ANY", "other"}
+
+func typeIndex(t uint16) int {
+	switch t {
+	case typeA:
+		return 0
+	case typeAAAA:
+		return 1
+	case typeCNAME:
+		return 2
+	case typeSOA:
+		return 3
+	case typeNS:
+		return 4
+	case 15:
+		return 5
+	case typeTXT:
+		return 6
+	case typeANY:
+		return 7
+	}
+	return 8
+}
+
+var rcodeNames = [...]string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS"}
+
+func rcodeIndex(rcode int) int {
+	if rcode == rcodeBadVers {
+		return 6
+	}
+	if rcode >= 0 && rcode < 6 {
+		return rcode
+	}
+	return 2
+}
+
+type nameCounters struct {
+	queries  [len(typeNames)][len(rcodeNames)]atomic.Uint64
+	fallback atomic.Uint64
+}
+
+type answerKey struct {
+	name, mirror string
+	reason       policy.Reason
+}
+
+// NewMetrics returns empty counters.
+func NewMetrics() *Metrics {
+	m := &Metrics{names: map[string]*nameCounters{}, answers: map[answerKey]*atomic.Uint64{}, errors: map[string]*atomic.Uint64{}}
+	m.descQueries = prometheus.NewDesc("dnsd_queries_total", "DNS queries answered, by steered name (or _zone, _whoami, _outside, _malformed), query type and response code.", []string{"name", "type", "rcode"}, nil)
+	m.descAnswers = prometheus.NewDesc("dnsd_answers_total", "Answers for steered names, by name, mirror (or fallback) and the policy's reason (tier).", []string{"name", "mirror", "reason"}, nil)
+	m.descFallback = prometheus.NewDesc("dnsd_fallback_total", "Answers with the fallback target because no mirror was healthy for the asker.", []string{"name"}, nil)
+	m.descClients = prometheus.NewDesc("dnsd_clients_total", "Answers for steered names by the asker's GeoIP country (unknown when not located).", []string{"country"}, nil)
+	m.descReloads = prometheus.NewDesc("dnsd_reloads_total", "Loads of the inputs: ok, or failed (the previous data kept serving).", []string{"result"}, nil)
+	m.descReloadTime = prometheus.NewDesc("dnsd_reload_timestamp_seconds", "When the data now served was loaded.", nil, nil)
+	m.descErrors = prometheus.NewDesc("dnsd_errors_total", "Transport and input errors, by kind.", []string{"kind"}, nil)
+	m.descTCP = prometheus.NewDesc("dnsd_tcp_connections", "Open TCP connections.", nil, nil)
+	return m
+}
+
+func (m *Metrics) name(label string) *nameCounters {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.names[label]
+	if n == nil {
+		n = &nameCounters{}
+		m.names[label] = n
+	}
+	return n
+}
+
+func (m *Metrics) answer(name, mirror string, r policy.Reason) *atomic.Uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := answerKey{name, mirror, r}
+	c := m.answers[k]
+	if c == nil {
+		c = &atomic.Uint64{}
+		m.answers[k] = c
+	}
+	return c
+}
+
+// Error counts one error of a kind (udp_read, tcp_rejected, reload, ...).
+func (m *Metrics) Error(kind string) {
+	m.mu.Lock()
+	c := m.errors[kind]
+	if c == nil {
+		c = &atomic.Uint64{}
+		m.errors[kind] = c
+	}
+	m.mu.Unlock()
+	c.Add(1)
+}
+
+func (m *Metrics) reloaded(ok bool, at time.Time) {
+	if ok {
+		m.reloadOK.Add(1)
+		m.reloadTime.Store(at.Unix())
+	} else {
+		m.reloadFailed.Add(1)
+	}
+}
+
+func (m *Metrics) client(c country.Code) {
+	i := len(m.clients) - 1
+	if len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
+		i = int(c[0]-'A')*26 + int(c[1]-'A')
+	}
+	m.clients[i].Add(1)
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.descQueries, m.descAnswers, m.descFallback, m.descClients, m.descReloads, m.descReloadTime, m.descErrors, m.descTCP} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for label, n := range m.names {
+		for t := range n.queries {
+			for r := range n.queries[t] {
+				if v := n.queries[t][r].Load(); v > 0 {
+					counter(m.descQueries, v, label, typeNames[t], rcodeNames[r])
+				}
+			}
+		}
+		if v := n.fallback.Load(); v > 0 {
+			counter(m.descFallback, v, label)
+		}
+	}
+	for k, c := range m.answers {
+		reason := k.reason.String()
+		if k.reason == reasonPreference {
+			reason = "preference"
+		}
+		counter(m.descAnswers, c.Load(), k.name, k.mirror, reason)
+	}
+	for i := range m.clients {
+		if v := m.clients[i].Load(); v > 0 {
+			cc := "unknown"
+			if i < 26*26 {
+				cc = string([]byte{'A' + byte(i/26), 'A' + byte(i%26)})
+			}
+			counter(m.descClients, v, cc)
+		}
+	}
+	counter(m.descReloads, m.reloadOK.Load(), "ok")
+	counter(m.descReloads, m.reloadFailed.Load(), "failed")
+	ch <- prometheus.MustNewConstMetric(m.descReloadTime, prometheus.GaugeValue, float64(m.reloadTime.Load()))
+	for kind, c := range m.errors {
+		counter(m.descErrors, c.Load(), kind)
+	}
+	ch <- prometheus.MustNewConstMetric(m.descTCP, prometheus.GaugeValue, float64(m.tcpConns.Load()))
+}
+
+// zoneCounters are a Zone's resolved pointers into Metrics.
+type zoneCounters struct {
+	static, whoami, outside, malformed *nameCounters
+	names                              []*nameCounters
+	// answers[name][mirror+1][reason]: mirror -1 is the fallback.
+	answers [][][8]*atomic.Uint64
+}
+
+func (m *Metrics) forZone(z *Zone) *zoneCounters {
+	zc := &zoneCounters{static: m.name(nameStatic), whoami: m.name(nameWhoami), outside: m.name(nameOutside), malformed: m.name(nameMalformed)}
+	for _, g := range z.names {
+		zc.names = append(zc.names, m.name(g.label))
+		per := make([][8]*atomic.Uint64, len(g.mirrors)+1)
+		for i := range per {
+			mirror := "fallback"
+			if i > 0 {
+				mirror = g.mirrors[i-1].Name
+			}
+			for r := range per[i] {
+				per[i][r] = m.answer(g.label, mirror, policy.Reason(r))
+			}
+		}
+		zc.answers = append(zc.answers, per)
+	}
+	return zc
+}

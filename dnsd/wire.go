@@ -1,0 +1,397 @@
+package dnsd
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// DNS constants the handler needs; miekg/dns has them all, but its
+// message type is only used at load, not per query.
+const (
+	typeA     = 1
+	typeNS    = 2
+	typeCNAME = 5
+	typeSOA   = 6
+	typeTXT   = 16
+	typeAAAA  = 28
+	typeOPT   = 41
+	typeIXFR  = 251
+	typeAXFR  = 252
+	typeANY   = 255
+
+	classIN  = 1
+	classANY = 255
+
+	rcodeSuccess  = 0
+	rcodeFormErr  = 1
+	rcodeServFail = 2
+	rcodeNXDomain = 3
+	rcodeNotImp   = 4
+	rcodeRefused  = 5
+	rcodeBadVers  = 16 // extended: 1 in the OPT's upper bits, 0 in the header
+
+	optionECS = 8
+
+	headerLen = 12
+	// MaxUDP is the largest UDP answer dnsd sends, whatever the client
+	// offers: the DNS Flag Day 2020 size, which avoids IP fragmentation.
+	MaxUDP = 1232
+	// maxMsg is the largest DNS message (TCP).
+	maxMsg = 65535
+)
+
+// Header flag bits.
+const (
+	flagQR = 1 << 15
+	flagAA = 1 << 10
+	flagTC = 1 << 9
+	flagRD = 1 << 8
+	flagCD = 1 << 4
+)
+
+// parseStatus says what the handler can do with a packet.
+type parseStatus uint8
+
+const (
+	parsedOK      parseStatus = iota
+	parseDrop                 // too short to answer, or a response: no reply at all
+	parseFormErr              // malformed: FORMERR (with the question when it was read)
+	parseNotImp               // an opcode other than QUERY
+	parseBadVers              // EDNS version above 0
+	parseBadECSOp             // a malformed Client Subnet option: FORMERR, OPT without ECS
+)
+
+// query is a decoded question with what EDNS says about the asker. It
+// refers into the packet and into its own fixed arrays: decoding does not
+// allocate.
+type query struct {
+	id    uint16
+	flags uint16
+	// qname is the name as sent (its case is echoed), lname the same in
+	// lower case; labels holds the offset in it of each label, and
+	// nlabels how many there are (the root is not counted).
+	qname   []byte
+	lname   [255]byte
+	nlen    int
+	labels  [128]uint8
+	nlabels int
+	qtype   uint16
+	qclass  uint16
+	hasQ    bool // the question was read (for error replies)
+
+	edns    bool
+	udpSize uint16
+	do      bool
+
+	ecs       bool
+	ecsFamily uint16
+	ecsSource uint8
+	ecsAddr   netip.Addr // masked to ecsSource bits
+	ecsRaw    []byte     // the address bytes as sent
+}
+
+// name returns the lower-case wire form of the question name.
+func (q *query) name() []byte { return q.lname[:q.nlen] }
+
+// suffix returns the name from label i on (lower-case wire form).
+func (q *query) suffix(i int) []byte { return q.lname[q.labels[i]:q.nlen] }
+
+// parse decodes msg into q.
+func (q *query) parse(msg []byte) parseStatus {
+	*q = query{}
+	if len(msg) < headerLen {
+		return parseDrop
+	}
+	q.id = binary.BigEndian.Uint16(msg)
+	q.flags = binary.BigEndian.Uint16(msg[2:])
+	if q.flags&flagQR != 0 {
+		return parseDrop
+	}
+	qd := binary.BigEndian.Uint16(msg[4:])
+	an := binary.BigEndian.Uint16(msg[6:])
+	ns := binary.BigEndian.Uint16(msg[8:])
+	ar := binary.BigEndian.Uint16(msg[10:])
+	if opcode := (q.flags >> 11) & 0xf; opcode != 0 {
+		return parseNotImp
+	}
+	if qd != 1 {
+		return parseFormErr
+	}
+	off := headerLen
+	// The question name: plain labels, no compression (nothing precedes
+	// it to point to).
+	for {
+		if off >= len(msg) {
+			return parseFormErr
+		}
+		l := int(msg[off])
+		if l == 0 {
+			off++
+			break
+		}
+		if l > 63 || q.nlabels == len(q.labels) {
+			return parseFormErr
+		}
+		if q.nlen+1+l+1 > 255 || off+1+l > len(msg) {
+			return parseFormErr
+		}
+		q.labels[q.nlabels] = uint8(q.nlen)
+		q.nlabels++
+		q.lname[q.nlen] = byte(l)
+		for i, c := range msg[off+1 : off+1+l] {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			q.lname[q.nlen+1+i] = c
+		}
+		q.nlen += 1 + l
+		off += 1 + l
+	}
+	q.lname[q.nlen] = 0
+	q.nlen++
+	q.qname = msg[headerLen:off]
+	if off+4 > len(msg) {
+		return parseFormErr
+	}
+	q.qtype = binary.BigEndian.Uint16(msg[off:])
+	q.qclass = binary.BigEndian.Uint16(msg[off+2:])
+	off += 4
+	q.hasQ = true
+	// Skip answer and authority records (a query has none, but it is not
+	// an error to send them), then look for the OPT among the additional.
+	for range int(an) + int(ns) {
+		var ok bool
+		if off, _, ok = skipRR(msg, off); !ok {
+			return parseFormErr
+		}
+	}
+	status := parsedOK
+	for range ar {
+		start := off
+		var ok bool
+		var rtype uint16
+		if off, rtype, ok = skipRR(msg, off); !ok {
+			return parseFormErr
+		}
+		if rtype != typeOPT {
+			continue
+		}
+		if q.edns || msg[start] != 0 { // a second OPT, or one not at the root
+			return parseFormErr
+		}
+		q.edns = true
+		q.udpSize = binary.BigEndian.Uint16(msg[start+3:])
+		ttl := msg[start+5 : start+9]
+		version := ttl[1]
+		q.do = ttl[2]&0x80 != 0
+		if version != 0 {
+			status = parseBadVers
+			continue
+		}
+		rdlen := int(binary.BigEndian.Uint16(msg[start+9:]))
+		if st := q.options(msg[start+11 : start+11+rdlen]); st != parsedOK {
+			status = st
+		}
+	}
+	return status
+}
+
+// options reads the EDNS options of an OPT record: only Client Subnet
+// (RFC 7871) matters; others are ignored.
+func (q *query) options(rd []byte) parseStatus {
+	for len(rd) > 0 {
+		if len(rd) < 4 {
+			return parseFormErr
+		}
+		code := binary.BigEndian.Uint16(rd)
+		n := int(binary.BigEndian.Uint16(rd[2:]))
+		if 4+n > len(rd) {
+			return parseFormErr
+		}
+		data := rd[4 : 4+n]
+		rd = rd[4+n:]
+		if code != optionECS {
+			continue
+		}
+		if q.ecs || !q.clientSubnet(data) {
+			q.ecs = false
+			return parseBadECSOp
+		}
+	}
+	return parsedOK
+}
+
+// clientSubnet decodes an ECS option; false when it is malformed (RFC
+// 7871 section 6: unknown family, prefix longer than the family, scope
+// set in a query, address longer than the prefix needs, or bits set
+// beyond the prefix).
+func (q *query) clientSubnet(d []byte) bool {
+	if len(d) < 4 {
+		return false
+	}
+	fam := binary.BigEndian.Uint16(d)
+	source, scope := d[2], d[3]
+	addr := d[4:]
+	var maxBits int
+	switch fam {
+	case 1:
+		maxBits = 32
+	case 2:
+		maxBits = 128
+	default:
+		return false
+	}
+	if int(source) > maxBits || scope != 0 || len(addr) != (int(source)+7)/8 {
+		return false
+	}
+	if source%8 != 0 && addr[len(addr)-1]&(0xff>>(source%8)) != 0 {
+		return false
+	}
+	var b [16]byte
+	copy(b[:], addr)
+	var a netip.Addr
+	if fam == 1 {
+		a = netip.AddrFrom4([4]byte(b[:4]))
+	} else {
+		a = netip.AddrFrom16(b)
+	}
+	q.ecs, q.ecsFamily, q.ecsSource, q.ecsAddr, q.ecsRaw = true, fam, source, a, addr
+	return true
+}
+
+// skipRR steps over one resource record at off and returns the offset
+// after it and its type.
+func skipRR(msg []byte, off int) (int, uint16, bool) {
+	off, ok := skipName(msg, off)
+	if !ok || off+10 > len(msg) {
+		return 0, 0, false
+	}
+	t := binary.BigEndian.Uint16(msg[off:])
+	rdlen := int(binary.BigEndian.Uint16(msg[off+8:]))
+	off += 10 + rdlen
+	if off > len(msg) {
+		return 0, 0, false
+	}
+	return off, t, true
+}
+
+// skipName steps over a possibly compressed name.
+func skipName(msg []byte, off int) (int, bool) {
+	for n := 0; n < 128; n++ {
+		if off >= len(msg) {
+			return 0, false
+		}
+		l := int(msg[off])
+		switch {
+		case l == 0:
+			return off + 1, true
+		case l&0xc0 == 0xc0:
+			if off+2 > len(msg) {
+				return 0, false
+			}
+			return off + 2, true
+		case l > 63:
+			return 0, false
+		}
+		off += 1 + l
+	}
+	return 0, false
+}
+
+// msgWriter appends a reply. Owner names are written as pointers into
+// the question where they are a suffix of it; other names are written
+// whole.
+type msgWriter struct {
+	b          []byte
+	q          *query
+	an, ns, ar uint16
+	records    int // where the answer section starts
+}
+
+// header starts a reply to q in dst: the header (counts filled in by
+// finish) and the question as it was asked.
+func (w *msgWriter) start(dst []byte, q *query, rcode int, flags uint16) {
+	w.b = append(dst[:0], make([]byte, headerLen)...)
+	w.q = q
+	w.an, w.ns, w.ar = 0, 0, 0
+	f := flagQR | flags | q.flags&(flagRD|flagCD) | uint16(rcode&0xf)
+	binary.BigEndian.PutUint16(w.b, q.id)
+	binary.BigEndian.PutUint16(w.b[2:], f)
+	if q.hasQ {
+		w.b = append(w.b, q.qname...)
+		w.b = binary.BigEndian.AppendUint16(w.b, q.qtype)
+		w.b = binary.BigEndian.AppendUint16(w.b, q.qclass)
+		binary.BigEndian.PutUint16(w.b[4:], 1)
+	}
+	w.records = len(w.b)
+}
+
+// owner writes name (lower-case wire form): a pointer to the question
+// when the name is the question name or one of its parents, else whole.
+func (w *msgWriter) owner(name []byte) {
+	q := w.q
+	if q.hasQ {
+		for i := 0; i <= q.nlabels; i++ {
+			var off int
+			if i < q.nlabels {
+				off = int(q.labels[i])
+			} else {
+				off = q.nlen - 1
+			}
+			if q.nlen-off == len(name) && string(q.lname[off:q.nlen]) == string(name) {
+				if i == q.nlabels { // the root: one byte, no pointer needed
+					break
+				}
+				w.b = append(w.b, 0xc0|byte((headerLen+off)>>8), byte(headerLen+off))
+				return
+			}
+		}
+	}
+	w.b = append(w.b, name...)
+}
+
+// rr appends one record: owner and a precomputed type..rdata blob.
+func (w *msgWriter) rr(owner, blob []byte) {
+	w.owner(owner)
+	w.b = append(w.b, blob...)
+}
+
+// opt appends the OPT record of a reply to an EDNS query: our payload
+// size, the extended rcode, DO echoed, and the Client Subnet option with
+// scope when the query had one.
+func (w *msgWriter) opt(rcode int, ecs bool, scope uint8) {
+	q := w.q
+	w.b = append(w.b, 0, 0, typeOPT, MaxUDP>>8, MaxUDP&0xff, byte(rcode>>4), 0)
+	if q.do {
+		w.b = append(w.b, 0x80, 0)
+	} else {
+		w.b = append(w.b, 0, 0)
+	}
+	if !ecs {
+		w.b = append(w.b, 0, 0)
+	} else {
+		n := 4 + 4 + len(q.ecsRaw)
+		w.b = binary.BigEndian.AppendUint16(w.b, uint16(n))
+		w.b = append(w.b, 0, optionECS)
+		w.b = binary.BigEndian.AppendUint16(w.b, uint16(n-4))
+		w.b = binary.BigEndian.AppendUint16(w.b, q.ecsFamily)
+		w.b = append(w.b, q.ecsSource, scope)
+		w.b = append(w.b, q.ecsRaw...)
+	}
+	w.ar++
+}
+
+// truncate drops every record: the reply did not fit.
+func (w *msgWriter) truncate() {
+	w.b = w.b[:w.records]
+	w.an, w.ns, w.ar = 0, 0, 0
+	w.b[2] |= flagTC >> 8
+}
+
+// finish writes the section counts.
+func (w *msgWriter) finish() []byte {
+	binary.BigEndian.PutUint16(w.b[6:], w.an)
+	binary.BigEndian.PutUint16(w.b[8:], w.ns)
+	binary.BigEndian.PutUint16(w.b[10:], w.ar)
+	return w.b
+}

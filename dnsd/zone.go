@@ -1,0 +1,358 @@
+package dnsd
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/geo"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/policy"
+	"github.com/mirrorsteer/mirrorsteer/internal/state"
+)
+
+// TTLs of what dnsd answers from config rather than from the policy.
+const (
+	// InfraTTL is the TTL of the SOA, the NS records and their addresses.
+	InfraTTL = 3600
+	// SOA timers. They matter to secondaries only, which dnsd has none
+	// of (every dnsd is a primary fed the same snapshot); the values are
+	// the ones RIPE-203 recommends, so zone checkers are content.
+	soaRefresh = 14400
+	soaRetry   = 3600
+	soaExpire  = 1209600
+)
+
+// Inputs are one generation of what dnsd answers from.
+type Inputs struct {
+	Inventory *inventory.Inventory // with a [dns] table
+	// Snapshot is the health; nil means nothing is verified and every
+	// declared endpoint counts as healthy.
+	Snapshot *state.Snapshot
+	// GeoIP locates askers; nil or a DB without one of its parts leaves
+	// that part unknown. HasCity and HasASN say which parts it has: a
+	// database that has a part but no record for an address narrows the
+	// ECS scope differently from one that lacks the part.
+	GeoIP           *geo.DB
+	HasCity, HasASN bool
+	// Serial is the SOA serial: the same inputs must give the same
+	// serial on every dnsd serving the zone (the snapshot's time, say).
+	Serial uint32
+}
+
+// Zone is one generation of inputs compiled into what queries need:
+// every name of the zone with its records in wire form, and per steered
+// name the candidate mirrors and their CNAME targets. A Zone is never
+// modified after Compile; queries share it, and a reload swaps it whole.
+type Zone struct {
+	in      Inputs
+	inv     *inventory.Inventory
+	zone    []byte // wire form, lower case
+	nodes   map[string]*node
+	names   []*geoName
+	soa     []byte // the SOA's type..rdata, TTL InfraTTL (for qtype SOA)
+	soaNeg  []byte // the same with the negative TTL, for the authority section
+	whoami  []netip.Prefix
+	cache   cache
+	serial  uint32
+	summary string
+}
+
+// node is one owner name of the zone.
+type node struct {
+	name   []byte // wire form, lower case
+	rrsets []rrset
+	geo    *geoName // a steered name
+	whoami bool     // _whoami.<zone>
+	// An empty non-terminal has neither: NODATA for every type.
+}
+
+type rrset struct {
+	rtype uint16
+	rrs   [][]byte // type..rdata of each record; the owner is the node's
+	glue  []record // additional records (addresses of in-zone name servers)
+}
+
+type record struct {
+	owner, blob []byte
+}
+
+// geoName is a steered name and what answering it needs.
+type geoName struct {
+	idx   int
+	label string
+	name  []byte // wire form
+	proto inventory.Protocol
+	set   *policy.Set
+	// mirrors are the mirrors that list the name and can be a CNAME
+	// target for it, in file order; cname[i] is mirrors[i]'s answer and
+	// fallback the answer when none is healthy.
+	mirrors  []*inventory.Mirror
+	index    map[*inventory.Mirror]int
+	cname    [][]byte
+	fallback []byte
+	healthy  [2][]bool // per family, per mirror
+	// constant is, per family, the answer when it does not depend on the
+	// asker: a mirror index, fallbackChoice, or dependsOnAsker.
+	constant [2]int32
+	// subnets are the subnets of the mirrors healthy for the family:
+	// an ECS scope never straddles one.
+	subnets [2][]netip.Prefix
+	byLabel map[string]int
+	one     []*policy.Set // per mirror, a set of that mirror alone (preference names)
+}
+
+const (
+	fallbackChoice int32 = -1
+	dependsOnAsker int32 = -2
+)
+
+// Compile builds the Zone for in. It fails only on inputs the inventory
+// loader would have rejected (no [dns] table) or records miekg/dns
+// cannot pack.
+func Compile(in Inputs) (*Zone, error) {
+	inv := in.Inventory
+	d := inv.DNS
+	if d == nil {
+		return nil, fmt.Errorf("%s: there is no [dns] table; add one (zone, ns, names) for dnsd to serve", inv.File)
+	}
+	z := &Zone{in: in, inv: inv, nodes: map[string]*node{}, whoami: d.Whoami, serial: in.Serial}
+	z.zone = wire(d.Zone)
+	z.cache.init()
+	var err error
+	add := func(name string) *node {
+		w := wire(name)
+		n := z.nodes[string(w)]
+		if n == nil {
+			n = &node{name: w}
+			z.nodes[string(w)] = n
+		}
+		return n
+	}
+	addRR := func(rr dns.RR) error {
+		n := add(rr.Header().Name)
+		b, err := blob(rr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", rr.String(), err)
+		}
+		i := slices.IndexFunc(n.rrsets, func(s rrset) bool { return s.rtype == rr.Header().Rrtype })
+		if i < 0 {
+			n.rrsets = append(n.rrsets, rrset{rtype: rr.Header().Rrtype})
+			i = len(n.rrsets) - 1
+		}
+		n.rrsets[i].rrs = append(n.rrsets[i].rrs, b)
+		return nil
+	}
+
+	// The apex: SOA and NS from [dns], with the NS addresses as glue.
+	mname := d.Zone
+	if len(d.NS) > 0 {
+		mname = d.NS[0].Name
+	}
+	soa := &dns.SOA{Hdr: dns.RR_Header{Name: d.Zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: InfraTTL},
+		Ns: mname, Mbox: d.Hostmaster, Serial: in.Serial, Refresh: soaRefresh, Retry: soaRetry, Expire: soaExpire, Minttl: d.NegativeTTL}
+	if z.soa, err = blob(soa); err != nil {
+		return nil, err
+	}
+	soa.Hdr.Ttl = min(InfraTTL, d.NegativeTTL)
+	if z.soaNeg, err = blob(soa); err != nil {
+		return nil, err
+	}
+	apex := add(d.Zone)
+	apex.rrsets = append(apex.rrsets, rrset{rtype: typeSOA, rrs: [][]byte{z.soa}})
+	var glue []record
+	for _, ns := range d.NS {
+		if err := addRR(&dns.NS{Hdr: dns.RR_Header{Name: d.Zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: InfraTTL}, Ns: ns.Name}); err != nil {
+			return nil, err
+		}
+		if !dns.IsSubDomain(d.Zone, ns.Name) {
+			continue
+		}
+		for _, a := range ns.Addrs {
+			rr := addressRR(ns.Name, a, InfraTTL)
+			if err := addRR(rr); err != nil {
+				return nil, err
+			}
+			b, _ := blob(rr)
+			glue = append(glue, record{owner: wire(ns.Name), blob: b})
+		}
+	}
+	for i := range apex.rrsets {
+		if apex.rrsets[i].rtype == typeNS {
+			apex.rrsets[i].glue = glue
+		}
+	}
+	for _, rr := range d.Records {
+		if err := addRR(rr); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.ZoneFile, err)
+		}
+	}
+	for _, n := range z.nodes {
+		slices.SortFunc(n.rrsets, func(a, b rrset) int { return int(a.rtype) - int(b.rtype) })
+	}
+
+	// The steered names.
+	for i, dn := range d.Names {
+		g, err := z.compileName(i, dn)
+		if err != nil {
+			return nil, err
+		}
+		z.names = append(z.names, g)
+		add(dn.Label + "." + d.Zone).geo = g
+	}
+	add("_whoami." + d.Zone).whoami = true
+
+	// Empty non-terminals: every name between an owner and the apex.
+	for _, n := range slices.Collect(maps.Values(z.nodes)) {
+		for w := parent(n.name); len(w) > len(z.zone); w = parent(w) {
+			if z.nodes[string(w)] == nil {
+				z.nodes[string(w)] = &node{name: w}
+			}
+		}
+	}
+	z.summary = z.describe()
+	return z, nil
+}
+
+// compileName prepares the steered name dn.
+func (z *Zone) compileName(idx int, dn inventory.DNSName) (*geoName, error) {
+	inv, d := z.inv, z.inv.DNS
+	g := &geoName{idx: idx, label: dn.Label, name: wire(dn.Label + "." + d.Zone), proto: dn.Protocol,
+		index: map[*inventory.Mirror]int{}, byLabel: map[string]int{}}
+	owner := dn.Label + "." + d.Zone
+	for _, m := range inv.Mirrors {
+		if !slices.Contains(m.DNS, dn.Label) {
+			continue
+		}
+		host := strings.ToLower(m.Host(dn.Protocol))
+		if _, err := netip.ParseAddr(host); err == nil || host == "" {
+			slog.Warn("mirror is not a CNAME target: its base URL's host is an address", "name", owner, "mirror", m.Name, "host", host)
+			continue
+		}
+		b, err := blob(&dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.TTL}, Target: dns.Fqdn(host)})
+		if err != nil {
+			return nil, fmt.Errorf("mirror %q: %w", m.Name, err)
+		}
+		g.index[m] = len(g.mirrors)
+		if m.Label != "" {
+			g.byLabel[m.Label] = len(g.mirrors)
+		}
+		g.mirrors = append(g.mirrors, m)
+		g.cname = append(g.cname, b)
+	}
+	var err error
+	if g.fallback, err = blob(&dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.TTL}, Target: d.Fallback}); err != nil {
+		return nil, err
+	}
+	// The policy sees the mirrors of this name only: a copy of the
+	// inventory with its mirror list cut down (the same *Mirror values,
+	// so the same coordinates and weights).
+	sub := *inv
+	sub.Mirrors = g.mirrors
+	want := policy.Want{Protocols: []inventory.Protocol{dn.Protocol}}
+	g.set = policy.NewSet(&sub, z.in.Snapshot, want)
+	for _, m := range g.mirrors {
+		one := *inv
+		one.Mirrors = []*inventory.Mirror{m}
+		g.one = append(g.one, policy.NewSet(&one, z.in.Snapshot, want))
+	}
+	for f := range 2 {
+		fam := []state.Family{state.IPv4, state.IPv6}[f]
+		g.healthy[f] = make([]bool, len(g.mirrors))
+		n, public, last := 0, 0, int32(fallbackChoice)
+		for i, m := range g.mirrors {
+			if z.in.Snapshot != nil {
+				ep := z.in.Snapshot.Endpoint(m.Name, dn.Protocol, fam)
+				if ep == nil || !ep.Healthy {
+					continue
+				}
+			}
+			g.healthy[f][i] = true
+			n++
+			if m.Public {
+				public++
+			}
+			last = int32(i)
+			g.subnets[f] = append(g.subnets[f], m.Subnets...)
+		}
+		switch {
+		case n == 0:
+			g.constant[f] = fallbackChoice
+		case n == 1 && public == 1:
+			g.constant[f] = last
+		default:
+			g.constant[f] = dependsOnAsker
+		}
+	}
+	return g, nil
+}
+
+func (z *Zone) describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "zone %s serial %d, %d names", z.inv.DNS.Zone, z.serial, len(z.nodes))
+	for _, g := range z.names {
+		h4, h6 := 0, 0
+		for i := range g.mirrors {
+			if g.healthy[0][i] {
+				h4++
+			}
+			if g.healthy[1][i] {
+				h6++
+			}
+		}
+		fmt.Fprintf(&b, "; %s (%s): %d mirrors, healthy %d ipv4 %d ipv6", g.label, g.proto, len(g.mirrors), h4, h6)
+	}
+	return b.String()
+}
+
+// Summary describes the zone in one line, for logs.
+func (z *Zone) Summary() string { return z.summary }
+
+// Inputs returns what z was compiled from.
+func (z *Zone) Inputs() Inputs { return z.in }
+
+func addressRR(name string, a netip.Addr, ttl uint32) dns.RR {
+	h := dns.RR_Header{Name: name, Class: dns.ClassINET, Ttl: ttl}
+	if a.Is4() || a.Is4In6() {
+		h.Rrtype = dns.TypeA
+		return &dns.A{Hdr: h, A: a.Unmap().AsSlice()}
+	}
+	h.Rrtype = dns.TypeAAAA
+	return &dns.AAAA{Hdr: h, AAAA: a.AsSlice()}
+}
+
+// wire returns the lower-case wire form of a fully qualified name.
+func wire(name string) []byte {
+	name = strings.ToLower(dns.Fqdn(name))
+	buf := make([]byte, 256)
+	n, err := dns.PackDomainName(name, buf, 0, nil, false)
+	if err != nil {
+		panic(fmt.Sprintf("dnsd: packing %q: %v", name, err)) // names were validated at load
+	}
+	return buf[:n:n]
+}
+
+// blob packs rr without compression and returns it without its owner
+// name: type, class, TTL, rdlength and rdata.
+func blob(rr dns.RR) ([]byte, error) {
+	buf := make([]byte, dns.Len(rr)+512)
+	end, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	owner := len(wire(rr.Header().Name))
+	return buf[owner:end:end], nil
+}
+
+// parent returns the wire name without its first label.
+func parent(w []byte) []byte {
+	if len(w) <= 1 {
+		return w
+	}
+	return w[1+int(w[0]):]
+}
