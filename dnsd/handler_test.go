@@ -143,7 +143,11 @@ func TestZoneAnswers(t *testing.T) {
 		{"ANY is answered minimally: one RRset (RFC 8482)", question("mail.example.org.", dns.TypeANY), 0, true, []string{"A 192.0.2.25"}, false, 0},
 		{"ANY on a steered name: the CNAME", question("download.example.org.", dns.TypeANY, ecs("106.3.0.0/24")), 0, true, []string{"CNAME jp.example.net."}, false, 0},
 		{"zone transfers are refused", question("example.org.", dns.TypeAXFR), dns.RcodeRefused, false, nil, false, 0},
-		{"a class other than IN is refused", func() *dns.Msg { m := question("example.org.", dns.TypeSOA); m.Question[0].Qclass = dns.ClassCHAOS; return m }(), dns.RcodeRefused, false, nil, false, 0},
+		{"a class other than IN is refused", func() *dns.Msg {
+			m := question("example.org.", dns.TypeSOA)
+			m.Question[0].Qclass = dns.ClassCHAOS
+			return m
+		}(), dns.RcodeRefused, false, nil, false, 0},
 		{"preference name, first label healthy", question("de2-fr.download.example.org.", dns.TypeA), 0, true, []string{"CNAME de2.example.net."}, false, 0},
 		{"preference name with an unknown label: NXDOMAIN", question("de2-xx.download.example.org.", dns.TypeA), dns.RcodeNameError, true, nil, true, 0},
 		{"preference name with an empty part: NXDOMAIN", question("de2-.download.example.org.", dns.TypeA), dns.RcodeNameError, true, nil, true, 0},

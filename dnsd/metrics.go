@@ -42,9 +42,9 @@ type Metrics struct {
 
 // Query name classes that are not steered names.
 const (
-	nameStatic    = "_zone"     // the zone's own records, NODATA, NXDOMAIN
-	nameWhoami    = "_whoami"   // the debug name
-	nameOutside   = "_outside"  // not in the zone: REFUSED
+	nameStatic    = "_zone"      // the zone's own records, NODATA, NXDOMAIN
+	nameWhoami    = "_whoami"    // the debug name
+	nameOutside   = "_outside"   // not in the zone: REFUSED
 	nameMalformed = "_malformed" // FORMERR, NOTIMP, BADVERS before a name was read
 )
 
@@ -187,11 +187,15 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for k, c := range m.answers {
+		v := c.Load()
+		if v == 0 {
+			continue
+		}
 		reason := k.reason.String()
 		if k.reason == reasonPreference {
 			reason = "preference"
 		}
-		counter(m.descAnswers, c.Load(), k.name, k.mirror, reason)
+		counter(m.descAnswers, v, k.name, k.mirror, reason)
 	}
 	for i := range m.clients {
 		if v := m.clients[i].Load(); v > 0 {

@@ -1,0 +1,210 @@
+package dnsd
+
+import (
+	"context"
+		"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/geo"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/state"
+)
+
+// Sources are the files dnsd serves from.
+type Sources struct {
+	Config string // mirrors.toml
+	State  string // state.json; "" serves without health (every mirror counts as healthy)
+	City   string // GeoIP City/Country .mmdb; "" for none
+	ASN    string // GeoIP ASN .mmdb; "" for none
+	// Prepare, when set, runs on every freshly loaded generation before
+	// it is compiled: mirrorsteer places mirrors without lat/lon at their
+	// GeoIP location here, exactly as lookup and gen do, so all three
+	// rank alike.
+	Prepare func(inv *inventory.Inventory, snap *state.Snapshot) error
+}
+
+// CloseGrace is how long a replaced GeoIP database stays open for the
+// queries that started before the swap (they take microseconds).
+const CloseGrace = 10 * time.Second
+
+// Loader loads Sources into Zones and swaps them into a Handler: at start,
+// on Reload (SIGHUP) and, with Watch, when a file changes. A generation
+// that fails to load is logged and counted, and the zone being served
+// stays; so does a generation that fails half-way, since nothing is
+// swapped until everything has loaded and compiled.
+type Loader struct {
+	src Sources
+	log *slog.Logger
+	h   *Handler
+	m   *Metrics
+
+	mu    sync.Mutex // one load at a time
+	seen  map[string]stamp
+	files []string
+}
+
+// NewLoader returns a loader for src that logs to log.
+func NewLoader(src Sources, log *slog.Logger, m *Metrics) *Loader {
+	if m == nil {
+		m = NewMetrics()
+	}
+	return &Loader{src: src, log: log, m: m}
+}
+
+// Start loads the first generation and returns a Handler serving it.
+func (l *Loader) Start() (*Handler, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	z, err := l.load()
+	if err != nil {
+		l.m.reloaded(false, time.Now())
+		return nil, err
+	}
+	l.h = NewHandler(z, l.m)
+	l.m.reloaded(true, time.Now())
+	l.log.Info("loaded", "zone", z.Summary(), "geoip", z.in.GeoIP.Describe())
+	return l.h, nil
+}
+
+// Reload loads the sources again and swaps the new zone in, or keeps the
+// old one and returns why not.
+func (l *Loader) Reload() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reload()
+}
+
+func (l *Loader) reload() error {
+	z, err := l.load()
+	if err != nil {
+		l.m.reloaded(false, time.Now())
+		l.log.Error("reload failed; still serving the previous data", "error", err)
+		return err
+	}
+	old := l.h.Swap(z)
+	l.m.reloaded(true, time.Now())
+	l.log.Info("reloaded", "zone", z.Summary(), "geoip", z.in.GeoIP.Describe())
+	if old != nil && old.in.GeoIP != nil && old.in.GeoIP != z.in.GeoIP {
+		db := old.in.GeoIP
+		time.AfterFunc(CloseGrace, func() { db.Close() })
+	}
+	return nil
+}
+
+// load reads every source and compiles them. It records the files'
+// stamps first, so that a change made during the load is seen by the
+// next check.
+func (l *Loader) load() (*Zone, error) {
+	l.files = []string{l.src.Config, l.src.State, l.src.City, l.src.ASN}
+	l.seen = l.stamps()
+	inv, err := inventory.Load(l.src.Config)
+	if err != nil {
+		return nil, err
+	}
+	if inv.DNS == nil {
+		return nil, fmt.Errorf("%s: there is no [dns] table; add one (zone, ns, names) for dnsd to serve", l.src.Config)
+	}
+	if inv.DNS.ZoneFile != "" {
+		l.files = append(l.files, inv.DNS.ZoneFile)
+		l.seen[inv.DNS.ZoneFile] = stampOf(inv.DNS.ZoneFile)
+	}
+	var snap *state.Snapshot
+	if l.src.State != "" {
+		if snap, err = state.Load(l.src.State); err != nil {
+			return nil, err
+		}
+	}
+	var db *geo.DB
+	if l.src.City != "" || l.src.ASN != "" {
+		if db, err = geo.Open(l.src.City, l.src.ASN); err != nil {
+			return nil, err
+		}
+	}
+	if l.src.Prepare != nil {
+		if err := l.src.Prepare(inv, snap); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	serial := uint32(0)
+	if snap != nil {
+		serial = uint32(snap.Taken.Unix())
+	}
+	for _, f := range []string{l.src.Config, inv.DNS.ZoneFile} {
+		if st, ok := l.seen[f]; ok && !st.err && uint32(st.mtime.Unix()) > serial {
+			serial = uint32(st.mtime.Unix())
+		}
+	}
+	z, err := Compile(Inputs{Inventory: inv, Snapshot: snap, GeoIP: db, HasCity: l.src.City != "", HasASN: l.src.ASN != "", Serial: serial})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return z, nil
+}
+
+// stamp is what tells that a file changed: a new file renamed into place
+// has another inode; one written in place another size or mtime.
+type stamp struct {
+	mtime time.Time
+	size  int64
+	ino   uint64
+	err   bool
+}
+
+func (s stamp) same(t stamp) bool {
+	return s.mtime.Equal(t.mtime) && s.size == t.size && s.ino == t.ino && s.err == t.err
+}
+
+func stampOf(path string) stamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return stamp{err: true}
+	}
+	st := stamp{mtime: fi.ModTime(), size: fi.Size()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st
+}
+
+func (l *Loader) stamps() map[string]stamp {
+	out := map[string]stamp{}
+	for _, f := range l.files {
+		if f != "" {
+			out[f] = stampOf(f)
+		}
+	}
+	return out
+}
+
+// Watch checks the files every interval and reloads when one changed,
+// until ctx is done.
+func (l *Loader) Watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l.mu.Lock()
+		changed := ""
+		for f, st := range l.stamps() {
+			if !st.same(l.seen[f]) {
+				changed = f
+				break
+			}
+		}
+		if changed != "" {
+			l.log.Info("file changed; reloading", "file", changed)
+			_ = l.reload()
+		}
+		l.mu.Unlock()
+	}
+}

@@ -1,0 +1,252 @@
+package dnsd
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ServerConfig says where and how the transports listen.
+type ServerConfig struct {
+	// Listen are host:port addresses; each gets UDP and TCP on the same
+	// port. Port 0 picks a free port (the same for both).
+	Listen []string
+	// TCPIdle closes a TCP connection that sends no query for this long
+	// (RFC 7766 section 6.2.3); default 10s.
+	TCPIdle time.Duration
+	// TCPMax is how many TCP connections may be open at once; a
+	// connection beyond it is closed at once. Default 256.
+	TCPMax int
+	// UDPReaders is how many sockets (SO_REUSEPORT) and goroutines read
+	// each UDP address; default GOMAXPROCS.
+	UDPReaders int
+}
+
+// Server moves DNS messages between sockets and a Handler: UDP with one
+// reader per socket, TCP with one goroutine per connection reading
+// pipelined queries in order.
+type Server struct {
+	h     *Handler
+	cfg   ServerConfig
+	log   *slog.Logger
+	udp   []*net.UDPConn
+	tcp   []net.Listener
+	addrs []netip.AddrPort
+	wg    sync.WaitGroup
+	conns sync.Map // open TCP connections, closed by Close
+	ntcp  atomic.Int64
+}
+
+// Listen binds every address of cfg, UDP and TCP, or none.
+func Listen(h *Handler, cfg ServerConfig, log *slog.Logger) (*Server, error) {
+	if cfg.TCPIdle <= 0 {
+		cfg.TCPIdle = 10 * time.Second
+	}
+	if cfg.TCPMax <= 0 {
+		cfg.TCPMax = 256
+	}
+	if cfg.UDPReaders <= 0 {
+		cfg.UDPReaders = runtime.GOMAXPROCS(0)
+	}
+	if len(cfg.Listen) == 0 {
+		return nil, errors.New("no address to listen on")
+	}
+	s := &Server{h: h, cfg: cfg, log: log}
+	for _, addr := range cfg.Listen {
+		if err := s.bind(addr); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+var reusePort = net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}}
+
+// bind opens the UDP sockets and the TCP listener of one address. With
+// port 0 it retries until UDP and TCP get the same free port.
+func (s *Server) bind(addr string) error {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: want host:port with an IP address, e.g. 127.0.0.1:53 or [::1]:53", addr)
+	}
+	ctx := context.Background()
+	for try := 0; ; try++ {
+		first, err := reusePort.ListenPacket(ctx, "udp", ap.String())
+		if err != nil {
+			return fmt.Errorf("listen on udp %s: %w", ap, err)
+		}
+		bound := first.LocalAddr().(*net.UDPAddr).AddrPort()
+		bound = netip.AddrPortFrom(ap.Addr(), bound.Port())
+		ln, err := reusePort.Listen(ctx, "tcp", bound.String())
+		if err != nil {
+			first.Close()
+			if ap.Port() == 0 && try < 10 {
+				continue
+			}
+			return fmt.Errorf("listen on tcp %s: %w", bound, err)
+		}
+		s.udp = append(s.udp, first.(*net.UDPConn))
+		s.tcp = append(s.tcp, ln)
+		s.addrs = append(s.addrs, bound)
+		for range s.cfg.UDPReaders - 1 {
+			c, err := reusePort.ListenPacket(ctx, "udp", bound.String())
+			if err != nil {
+				return fmt.Errorf("listen on udp %s: %w", bound, err)
+			}
+			s.udp = append(s.udp, c.(*net.UDPConn))
+		}
+		return nil
+	}
+}
+
+// Addrs returns the bound addresses, one per Listen entry.
+func (s *Server) Addrs() []netip.AddrPort { return s.addrs }
+
+// Serve starts the readers and returns at once.
+func (s *Server) Serve() {
+	for _, c := range s.udp {
+		s.wg.Add(1)
+		go s.serveUDP(c)
+	}
+	for _, ln := range s.tcp {
+		s.wg.Add(1)
+		go s.acceptTCP(ln)
+	}
+}
+
+// Close stops the transports: sockets are closed, open TCP connections
+// too, and Close waits for the goroutines.
+func (s *Server) Close() {
+	for _, c := range s.udp {
+		c.Close()
+	}
+	for _, ln := range s.tcp {
+		ln.Close()
+	}
+	s.conns.Range(func(k, _ any) bool {
+		k.(net.Conn).Close()
+		return true
+	})
+	s.wg.Wait()
+}
+
+func (s *Server) serveUDP(c *net.UDPConn) {
+	defer s.wg.Done()
+	sc := NewScratch()
+	buf := make([]byte, maxMsg)
+	out := make([]byte, 0, maxMsg)
+	m := s.h.Metrics()
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			m.Error("udp_read")
+			continue
+		}
+		reply := s.h.Serve(sc, out, buf[:n], from.Addr(), UDP)
+		if reply == nil {
+			continue
+		}
+		if _, err := c.WriteToUDPAddrPort(reply, from); err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			m.Error("udp_write")
+		}
+	}
+}
+
+func (s *Server) acceptTCP(ln net.Listener) {
+	defer s.wg.Done()
+	m := s.h.Metrics()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			m.Error("tcp_accept")
+			time.Sleep(10 * time.Millisecond) // out of file descriptors: do not spin
+			continue
+		}
+		if s.ntcp.Add(1) > int64(s.cfg.TCPMax) {
+			s.ntcp.Add(-1)
+			m.Error("tcp_rejected")
+			c.Close()
+			continue
+		}
+		m.tcpConns.Add(1)
+		s.conns.Store(c, nil)
+		s.wg.Add(1)
+		go s.serveTCP(c)
+	}
+}
+
+// serveTCP answers the queries of one connection in the order they come
+// (RFC 7766: a client may send several without waiting), until the
+// client closes it, sends nothing for TCPIdle, or sends garbage.
+func (s *Server) serveTCP(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.conns.Delete(c)
+		c.Close()
+		s.ntcp.Add(-1)
+		s.h.Metrics().tcpConns.Add(-1)
+	}()
+	from := netip.Addr{}
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		from = ta.AddrPort().Addr()
+	}
+	r := bufio.NewReaderSize(c, 4096)
+	sc := NewScratch()
+	msg := make([]byte, maxMsg)
+	out := make([]byte, 2, 2+maxMsg)
+	var n [2]byte
+	for {
+		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdle))
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			return
+		}
+		l := int(binary.BigEndian.Uint16(n[:]))
+		if _, err := io.ReadFull(r, msg[:l]); err != nil {
+			return
+		}
+		reply := s.h.Serve(sc, out[2:], msg[:l], from, TCP)
+		if reply == nil {
+			continue
+		}
+		if &reply[0] != &out[2:3][0] { // grew past out while building, then truncated
+			reply = out[2 : 2+copy(out[2:cap(out)], reply)]
+		}
+		binary.BigEndian.PutUint16(out, uint16(len(reply)))
+		c.SetWriteDeadline(time.Now().Add(s.cfg.TCPIdle))
+		if _, err := c.Write(out[:2+len(reply)]); err != nil {
+			return
+		}
+	}
+}
