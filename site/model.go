@@ -109,6 +109,7 @@ type mirrorView struct {
 	IPv6        badge
 	Lag         sortable
 	LastGood    sortable
+	LastGoodAt  string
 	Repos       string
 	ReposTitle  string
 	Endpoints   []endpointView
@@ -348,10 +349,11 @@ func (v *view) mirror(m *inventory.Mirror) *mirrorView {
 	if !lastGood.IsZero() {
 		text, iso := fmtTime(lastGood)
 		mv.LastGood = sortable{Text: v.before(lastGood), Sort: strconv.FormatInt(lastGood.Unix(), 10), Title: text + " (" + iso + ")"}
+		mv.LastGoodAt = v.at(lastGood)
 	} else if v.snap != nil && n > 0 {
-		mv.LastGood = sortable{Text: "never"}
+		mv.LastGood, mv.LastGoodAt = sortable{Text: "never"}, "never"
 	} else {
-		mv.LastGood = sortable{Text: "unknown"}
+		mv.LastGood, mv.LastGoodAt = sortable{Text: "unknown"}, "unknown"
 	}
 
 	// Repositories carried: what the mirror declares, and how many of the

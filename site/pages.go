@@ -169,19 +169,13 @@ func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
 		p.Where += " (placed by GeoIP or at its country's midpoint: mirrors.toml gives no lat/lon)"
 	}
 	p.LagLimit = fmtDuration(v.inv.LagLimit(m.Mirror))
-	var carries []string
-	for _, r := range v.inv.Repos {
-		var vs []string
-		for _, vr := range r.Variants() {
-			if m.Carries(vr) {
-				vs = append(vs, variantName(vr))
-			}
-		}
-		if len(vs) > 0 {
-			carries = append(carries, strings.Join(vs, ", "))
+	var carries []inventory.Variant
+	for _, vr := range v.inv.Variants() {
+		if m.Carries(vr) {
+			carries = append(carries, vr)
 		}
 	}
-	p.Carries = strings.Join(carries, "; ")
+	p.Carries = variantsTitle(v.inv, carries)
 	return p
 }
 
@@ -284,7 +278,11 @@ func (v *view) countryPage(info country.Info) *countryPage {
 		files[k] = append(files[k], ls.Files...)
 	}
 	for k, fs := range files {
-		g := groupView{Title: groupTitle(v.inv, fs)}
+		var vs []inventory.Variant
+		for _, f := range fs {
+			vs = append(vs, f.Variant)
+		}
+		g := groupView{Title: variantsTitle(v.inv, vs)}
 		v4 := fileLink{Text: "IPv4 list", Href: "../" + fs[0].Dir + "/" + string(cc) + ".txt"}
 		v6 := fileLink{Text: "IPv6 list", Href: "../" + fs[0].Dir + "/v6/" + string(cc) + ".txt"}
 		if slices.Equal(entries[k][0], entries[k][1]) {
@@ -346,24 +344,24 @@ func reasonText(r policy.Reason) string {
 	return r.String()
 }
 
-// groupTitle names the variants of one group of lists compactly: a
-// repository all of whose variants share the lists is named alone, one
-// whose releases × archs are all there as "baseos 9/10 x86_64".
-func groupTitle(inv *inventory.Inventory, files []ListFiles) string {
+// variantsTitle names variants compactly: a repository all of whose
+// variants are there is named alone, one whose releases × archs are all
+// there as "baseos 9/10 x86_64".
+func variantsTitle(inv *inventory.Inventory, vs []inventory.Variant) string {
 	var parts []string
 	for _, r := range inv.Repos {
 		var in []inventory.Variant
 		var rels, archs []string
-		for _, f := range files {
-			if f.Variant.Repo != r {
+		for _, vr := range vs {
+			if vr.Repo != r {
 				continue
 			}
-			in = append(in, f.Variant)
-			if !slices.Contains(rels, f.Variant.Release) {
-				rels = append(rels, f.Variant.Release)
+			in = append(in, vr)
+			if !slices.Contains(rels, vr.Release) {
+				rels = append(rels, vr.Release)
 			}
-			if !slices.Contains(archs, f.Variant.Arch) {
-				archs = append(archs, f.Variant.Arch)
+			if !slices.Contains(archs, vr.Arch) {
+				archs = append(archs, vr.Arch)
 			}
 		}
 		switch {
