@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -275,6 +276,18 @@ func TestSiteInChromium(t *testing.T) {
 	}
 	open("plain/countries.html")
 	open("plain/country/NZ.html")
+
+	// With JavaScript off everything is there; only sorting is missing.
+	if _, err := chromedp.Call(browser, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	open("plain/index.html")
+	if n, rows, dots := count("button.sort"), count("#mirrors tbody tr"), count("svg.map circle.dot"); n != 0 || rows != len(inv.Mirrors)-1 || dots != len(inv.Mirrors)-1 {
+		t.Errorf("with JavaScript off: %d sort buttons (want 0: the script did not run), %d rows and %d dots (want %d)", n, rows, dots, len(inv.Mirrors)-1)
+	}
+	if _, err := chromedp.Call(browser, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false}); err != nil {
+		t.Fatal(err)
+	}
 
 	mu.Lock()
 	for _, p := range problems {
