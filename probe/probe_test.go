@@ -136,14 +136,11 @@ func TestEveryBehaviourIsClassified(t *testing.T) {
 		localmirror.Spec{Name: "files-down", Behaviour: localmirror.Down, Protocols: files[1:]},
 	)
 	_ = n
-	begin := time.Now()
+	// That every slow mirror costs one timeout, all at once, is measured
+	// by bench/probe.sh; wall time in a unit test only measures the load.
 	snap, rep, err := probe.Run(context.Background(), inv, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
-	}
-	// Every slow mirror costs one timeout, all at once.
-	if d := time.Since(begin); d > 3*timeout {
-		t.Errorf("the run took %v; a hanging mirror must cost one timeout (%v)", d, timeout)
 	}
 	type want struct {
 		up      bool
