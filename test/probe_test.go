@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/localmirror"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
@@ -33,13 +32,9 @@ func TestProbeMergesAndKeepsStateWhenTheOriginIsDown(t *testing.T) {
 	statePath := filepath.Join(dir, "state.json")
 	args := append([]string{"probe", "-c", cfg, "-o", statePath, "--timeout", "1s", "--ca-file", n.CAFile()}, n.ResolveFlags()...)
 
-	begin := time.Now()
 	r := mirrorsteer(t, args...)
 	if r.code != 0 {
 		t.Fatalf("probe exit %d:\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	if d := time.Since(begin); d > 5*time.Second {
-		t.Errorf("probe took %v with a 1s timeout", d)
 	}
 	for _, want := range []string{"probe: 10 endpoints of 4 mirrors", "protocol  family  up  stale  down  healthy", "timeout 1", "stale 1", "no-address 2"} {
 		if !strings.Contains(r.stdout, want) {
