@@ -2,7 +2,7 @@ package dnsd
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
