@@ -198,7 +198,9 @@ func TestDnsdSteersLikeLookup(t *testing.T) {
 		t.Run(c.ecs, func(t *testing.T) {
 			t.Parallel()
 			r := mirrorsteer(t, "lookup", "-c", n.config, "-s", n.state, "--geoip-city", n.city, "--geoip-asn", n.asn, "--ip", c.ip, "--json")
-			var doc struct{ Mirrors []struct{ Mirror, URL string } }
+			var doc struct {
+				Mirrors []struct{ Mirror, URL string }
+			}
 			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Mirrors) == 0 {
 				t.Fatalf("lookup: %v %s %s", err, r.stdout, r.stderr)
 			}
