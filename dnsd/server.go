@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -153,14 +155,38 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
+// udpBatch is how many datagrams one recvmmsg/sendmmsg moves at most.
+const udpBatch = 32
+
+// batchConn is the recvmmsg/sendmmsg side of a UDP socket.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// serveUDP reads up to udpBatch queries with one system call, answers
+// them, and sends the replies with one more: under load the system calls,
+// not the answers, are what a query costs.
 func (s *Server) serveUDP(c *net.UDPConn) {
 	defer s.wg.Done()
+	var bc batchConn = ipv4.NewPacketConn(c)
+	if a := c.LocalAddr().(*net.UDPAddr); a.IP.To4() == nil {
+		bc = ipv6.NewPacketConn(c)
+	}
 	sc := NewScratch()
-	buf := make([]byte, maxMsg)
-	out := make([]byte, 0, maxMsg)
+	in := make([]ipv4.Message, udpBatch)
+	out := make([]ipv4.Message, udpBatch)
+	bufs := make([][]byte, udpBatch)
+	replies := make([][]byte, udpBatch)
+	for i := range in {
+		bufs[i] = make([]byte, maxMsg)
+		replies[i] = make([]byte, 0, maxMsg)
+		in[i].Buffers = [][]byte{bufs[i]}
+		out[i].Buffers = make([][]byte, 1)
+	}
 	m := s.h.Metrics()
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
+		n, err := bc.ReadBatch(in, 0)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -168,15 +194,30 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 			m.Error("udp_read")
 			continue
 		}
-		reply := s.h.Serve(sc, out, buf[:n], from.Addr(), UDP)
-		if reply == nil {
-			continue
-		}
-		if _, err := c.WriteToUDPAddrPort(reply, from); err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
+		k := 0
+		for i := range n {
+			ua, ok := in[i].Addr.(*net.UDPAddr)
+			if !ok {
+				continue
 			}
-			m.Error("udp_write")
+			from, _ := netip.AddrFromSlice(ua.IP)
+			reply := s.h.Serve(sc, replies[i], bufs[i][:in[i].N], from, UDP)
+			if reply == nil {
+				continue
+			}
+			out[k].Buffers[0], out[k].Addr = reply, in[i].Addr
+			k++
+		}
+		for sent := 0; sent < k; {
+			w, err := bc.WriteBatch(out[sent:k], 0)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				m.Error("udp_write")
+				break
+			}
+			sent += w
 		}
 	}
 }
