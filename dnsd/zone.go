@@ -2,7 +2,6 @@ package dnsd
 
 import (
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/netip"
 	"slices"
@@ -229,11 +228,9 @@ func (z *Zone) compileName(idx int, dn inventory.DNSName) (*geoName, error) {
 		if !slices.Contains(m.DNS, dn.Label) {
 			continue
 		}
+		// The inventory guarantees a host name for every protocol a
+		// mirror's dns names use.
 		host := strings.ToLower(m.Host(dn.Protocol))
-		if _, err := netip.ParseAddr(host); err == nil || host == "" {
-			slog.Warn("mirror is not a CNAME target: its base URL's host is an address", "name", owner, "mirror", m.Name, "host", host)
-			continue
-		}
 		b, err := blob(&dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.TTL}, Target: dns.Fqdn(host)})
 		if err != nil {
 			return nil, fmt.Errorf("mirror %q: %w", m.Name, err)
@@ -249,13 +246,10 @@ func (z *Zone) compileName(idx int, dn inventory.DNSName) (*geoName, error) {
 	if g.fallback, err = blob(&dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.TTL}, Target: d.Fallback}); err != nil {
 		return nil, err
 	}
-	// The policy sees the mirrors of this name only: a copy of the
-	// inventory with its mirror list cut down (the same *Mirror values,
-	// so the same coordinates and weights).
-	sub := *inv
-	sub.Mirrors = g.mirrors
-	want := policy.Want{Protocols: []inventory.Protocol{dn.Protocol}}
-	g.set = policy.NewSet(&sub, z.in.Snapshot, want)
+	// The same Want as lookup --name: the mirrors of this name, healthy
+	// for its protocol.
+	want := policy.Want{Protocols: []inventory.Protocol{dn.Protocol}, DNSName: dn.Label}
+	g.set = policy.NewSet(inv, z.in.Snapshot, want)
 	for _, m := range g.mirrors {
 		one := *inv
 		one.Mirrors = []*inventory.Mirror{m}

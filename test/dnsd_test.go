@@ -522,3 +522,53 @@ func TestDnsdBadInputExits1(t *testing.T) {
 		t.Errorf("no -l: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// TestDnsdSteersLikeLookupName runs dnsd on the shipped example, where
+// not every mirror serves every name (mirror.vie.example.at has http only
+// and serves download-http; the private cloud mirror serves only
+// download-http), and checks that for each name dnsd's CNAME is the first
+// mirror of `lookup --name`, for clients all over the demo database
+// (ECS from global addresses: loopback ECS is ignored, as it must be).
+func TestDnsdSteersLikeLookupName(t *testing.T) {
+	needTool(t, "dig", "bind9-dnsutils")
+	n := &dnsdNet{dir: t.TempDir()}
+	n.config = filepath.Join(n.dir, "mirrors.toml")
+	n.state = filepath.Join(n.dir, "state.json")
+	if err := os.WriteFile(n.config, []byte(readFile(t, example)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if n.inv, err = inventory.Load(n.config); err != nil {
+		t.Fatal(err)
+	}
+	n.writeState(t, func(m string, e *state.Endpoint) {
+		// Down over IPv6 and over https: the answer must move.
+		e.Healthy = !(m == "mirror.ams.example.nl" && e.Family == state.IPv6) && !(m == "mirror.tyo.example.jp" && e.Protocol == state.HTTPS)
+	})
+	if n.city, n.asn, err = geotest.Write(n.dir, geotest.Demo()); err != nil {
+		t.Fatal(err)
+	}
+	p := startDnsd(t, n)
+	for _, name := range []string{"download", "download-http"} {
+		for _, ip := range []string{"81.1.2.3", "90.0.1.1", "106.3.0.1", "177.4.1.1", "125.236.1.1", "24.48.1.1", "198.51.100.7", "41.90.1.1", "2001:db8:81::1", "2a01:db8:1::5"} {
+			r := mirrorsteer(t, "lookup", "-c", n.config, "-s", n.state, "--geoip-city", n.city, "--geoip-asn", n.asn, "--ip", ip, "--name", name, "--json")
+			var doc struct{ Mirrors []struct{ Mirror string } }
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Mirrors) == 0 {
+				t.Fatalf("lookup --ip %s --name %s: %v %s %s", ip, name, err, r.stdout, r.stderr)
+			}
+			proto := "https"
+			if name == "download-http" {
+				proto = "http"
+			}
+			want := n.inv.Mirror(doc.Mirrors[0].Mirror).Host(inventory.Protocol(proto)) + "."
+			bits := "/32"
+			if strings.Contains(ip, ":") {
+				bits = "/128"
+			}
+			out := dig(t, "dig", p.addr, "+subnet="+ip+bits, name+".example.org", "A")
+			if !strings.Contains(out, "CNAME\t"+want) {
+				t.Errorf("%s for %s: lookup --name says %s first; dnsd said:\n%s", name, ip, want, out)
+			}
+		}
+	}
+}

@@ -29,6 +29,7 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	repo := fs.String("repo", "", "the `repository` asked for; without it, the mirror itself (as dnsd names do)")
 	release := fs.String("release", "", "the `release` of --repo (may be left out when the repo has one)")
 	arch := fs.String("arch", "", "the `arch` of --repo (may be left out when the repo has one)")
+	name := fs.String("name", "", "a [dns] name `label` (download): the mirrors dnsd answers that name from, over its protocol")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -90,6 +91,16 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if *name != "" {
+		if *repo != "" {
+			return usagef("--name asks what dnsd answers, --repo what a list holds; give one of them")
+		}
+		p, ok := dnsName(inv, *name)
+		if !ok {
+			return usagef("--name %q is not in [dns] names of %s", *name, inv.File)
+		}
+		want = policy.Want{Protocols: []inventory.Protocol{p}, DNSName: strings.ToLower(*name)}
+	}
 	choices := policy.NewSet(inv, snap, want).Select(c)
 	var path string
 	if want.Variant != nil {
@@ -100,6 +111,9 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		base := ch.Mirror.URL(inventory.HTTPS)
 		if !ch.Has(inventory.HTTPS) {
 			base = ch.Mirror.URL(inventory.HTTP)
+		}
+		if want.DNSName != "" {
+			base = ch.Mirror.URL(want.Protocols[0])
 		}
 		rows[i] = lookupRow{Rank: i + 1, Mirror: ch.Mirror.Name, Country: ch.Mirror.Country, Reason: ch.Reason.String(), URL: base + path}
 		if ch.DistanceKm >= 0 {
@@ -225,6 +239,19 @@ func clientName(c policy.Client) string {
 		return fmt.Sprintf("AS%d", c.ASN)
 	}
 	return string(c.Country)
+}
+
+// dnsName returns the protocol of the [dns] name label.
+func dnsName(inv *inventory.Inventory, label string) (inventory.Protocol, bool) {
+	if inv.DNS == nil {
+		return "", false
+	}
+	for _, n := range inv.DNS.Names {
+		if n.Label == strings.ToLower(label) {
+			return n.Protocol, true
+		}
+	}
+	return "", false
 }
 
 // wantFor turns --repo/--release/--arch into a policy.Want.

@@ -1055,6 +1055,12 @@ func (v *validator) mirror(inv *Inventory, i int, r *rawMirror, allArchs map[str
 			v.errorf(p, "%s: dns name %q is served over %s but the mirror has no %s URL", what, label, name.Protocol, name.Protocol)
 			continue
 		}
+		if host := m.Host(name.Protocol); host != "" {
+			if _, err := netip.ParseAddr(host); err == nil {
+				v.errorf(p, "%s: dns name %q answers with a CNAME to the host of the %s URL, but that is an address (%s); give the mirror a host name, or remove %q from dns", what, label, name.Protocol, host, label)
+				continue
+			}
+		}
 		if slices.Contains(m.DNS, name.Label) {
 			v.errorf(p, "%s: dns name %q is listed twice", what, label)
 			continue

@@ -79,3 +79,22 @@ func TestIsOriginOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestDNSNameNeedsAHostName(t *testing.T) {
+	doc := metalinkBase + `
+[dns]
+zone = "example.org."
+ns = { ns1 = ["192.0.2.53"] }
+names = { download = "https" }
+
+[[mirror]]
+name = "lit"
+country = "DE"
+https = "https://192.0.2.7/pub/"
+dns = ["download"]
+`
+	_, err := Parse("mirrors.toml", []byte(doc), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), `mirrors.toml:26:8: [[mirror]] "lit": dns name "download" answers with a CNAME to the host of the https URL, but that is an address (192.0.2.7)`) {
+		t.Errorf("error %v", err)
+	}
+}

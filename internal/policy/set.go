@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"slices"
+
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
@@ -14,6 +16,10 @@ type Want struct {
 	// Protocols are the acceptable ways to reach a mirror; nil means http
 	// and https, what every client this project writes lists for speaks.
 	Protocols []inventory.Protocol
+	// DNSName, when set, admits only the mirrors that list this [dns]
+	// name in their dns key: what dnsd answers download.<zone> from, and
+	// lookup --name shows.
+	DNSName string
 }
 
 // Set is the network prepared for one Want: every mirror with, per address
@@ -44,6 +50,9 @@ func NewSet(inv *inventory.Inventory, snap *state.Snapshot, w Want) *Set {
 	s := &Set{inv: inv, p: inv.Policy, cands: make([]candidate, 0, len(inv.Mirrors))}
 	for _, m := range inv.Mirrors {
 		if w.Variant != nil && !m.Carries(*w.Variant) {
+			continue
+		}
+		if w.DNSName != "" && !slices.Contains(m.DNS, w.DNSName) {
 			continue
 		}
 		c := candidate{m: m, continent: m.Continent(), nameHash: hashString(m.Name)}
