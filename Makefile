@@ -4,7 +4,7 @@ BIN     := bin/mirrorsteer
 DEMO    := demo
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test vet fmt-check demo bench fuzz clean
+.PHONY: all build test vet fmt-check demo demo-stop bench fuzz clean
 
 all: build
 
@@ -38,7 +38,11 @@ demo: build
 	done
 	@echo; echo "== mirrorsteer lookup --country NZ (no mirror in NZ; [policy.neighbours] NZ = AU, SG, JP)"
 	./$(BIN) lookup -c mirrors.toml --country NZ
-	$(GO) run ./cmd/demo -bin $(BIN) -dir $(DEMO)/local -out out
+	$(GO) run ./cmd/demo -bin $(BIN) -dir $(DEMO)/local -out out -geoip $(DEMO)/geoip
+
+# Stop the dnsd that make demo leaves running for dig.
+demo-stop:
+	@if [ -f $(DEMO)/dnsd.pid ]; then kill $$(cat $(DEMO)/dnsd.pid) 2>/dev/null; rm -f $(DEMO)/dnsd.pid; fi
 
 bench:
 	./bench/gen.sh
@@ -47,5 +51,5 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/inventory/
 	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/state/
 
-clean:
+clean: demo-stop
 	rm -rf bin $(DEMO) out

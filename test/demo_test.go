@@ -1,12 +1,15 @@
 package test
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/geo/geotest"
 )
 
 // TestDemo runs make demo's pipeline (cmd/demo: local mirrors, probe, gen,
@@ -17,12 +20,37 @@ import (
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	cmd := exec.Command("go", "run", "../cmd/demo", "-bin", binary, "-dir", filepath.Join(dir, "local"), "-out", out)
+	if _, _, err := geotest.Write(dir, geotest.Demo()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.LocalAddr().String()
+	ln.Close()
+	cmd := exec.Command("go", "run", "../cmd/demo", "-bin", binary, "-dir", filepath.Join(dir, "local"), "-out", out,
+		"-geoip", dir, "-dnsd-config", example, "-dnsd-listen", listen)
 	b, err := cmd.CombinedOutput()
+	// The demo leaves dnsd running for people to dig; a test does not.
+	t.Cleanup(func() {
+		if pid, err := os.ReadFile(filepath.Join(dir, "dnsd.pid")); err == nil {
+			exec.Command("kill", strings.TrimSpace(string(pid))).Run()
+		}
+	})
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, b)
 	}
 	log := string(b)
+	// Different client subnets, different mirrors.
+	flat := strings.Join(strings.Fields(log), " ")
+	for _, want := range []string{"+subnet=81.1.2.0/24 download.example.org -> mirror.telekom.example.de.",
+		"+subnet=106.3.0.0/24 download.example.org -> mirror.tyo.example.jp.",
+		"+subnet=125.236.0.0/24 download.example.org -> mirror.syd.example.com.au."} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, log)
+		}
+	}
 	for _, want := range []string{"== probe", "== gen", "status site: file://" + out + "/index.html"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, log)

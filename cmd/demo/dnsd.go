@@ -1,0 +1,147 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+var (
+	dnsdConfig = flag.String("dnsd-config", "mirrors.toml", "the inventory dnsd serves (it has the [dns] zone)")
+	dnsdGeoIP  = flag.String("geoip", "demo/geoip", "`directory` with the demo GeoIP databases (GeoIP2-City.mmdb, GeoLite2-ASN.mmdb)")
+	dnsdListen = flag.String("dnsd-listen", "127.0.0.1:5353", "where the demo's dnsd listens")
+)
+
+func init() { addStep(50, "dnsd", runDnsd) }
+
+// demoSubnets are client networks in the demo GeoIP database, each in
+// another place, so the same name gets different answers.
+var demoSubnets = []struct{ subnet, who string }{
+	{"81.1.2.0/24", "Deutsche Telekom, Germany"},
+	{"90.0.0.0/24", "Orange, France"},
+	{"106.3.0.0/24", "KDDI, Japan"},
+	{"177.4.0.0/24", "Claro, Brazil"},
+	{"125.236.0.0/24", "Spark, New Zealand"},
+	{"41.90.0.0/24", "Safaricom, Kenya"},
+	{"2001:db8:84::/48", "Telstra, Australia, IPv6"},
+}
+
+// runDnsd starts dnsd on the example network with the demo GeoIP
+// databases, asks it for download.example.org from several client subnets
+// (EDNS Client Subnet), and leaves it running so the printed dig commands
+// can be tried; the next demo replaces it. It is the one thing the demo
+// does not stop: its pid file says how.
+func runDnsd(d *demo) error {
+	pidFile := filepath.Join(filepath.Dir(d.Dir), "dnsd.pid")
+	stopOld(pidFile)
+	logPath := filepath.Join(filepath.Dir(d.Dir), "dnsd.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	args := []string{"dnsd", "-c", *dnsdConfig,
+		"--geoip-city", filepath.Join(*dnsdGeoIP, "GeoIP2-City.mmdb"), "--geoip-asn", filepath.Join(*dnsdGeoIP, "GeoLite2-ASN.mmdb"),
+		"-l", *dnsdListen}
+	d.header("dnsd: authoritative GeoDNS for example.org on %s (%s, no state.json: every mirror counts as healthy)", *dnsdListen, *dnsdConfig)
+	fmt.Fprintf(d.Stdout, "$ mirrorsteer %s &\n", strings.Join(args, " "))
+	cmd := exec.Command(d.Bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives the demo
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
+	go cmd.Wait()
+
+	host, port, _ := net.SplitHostPort(*dnsdListen)
+	c := &dns.Client{Timeout: time.Second}
+	ready := false
+	for range 50 {
+		m := new(dns.Msg).SetQuestion("example.org.", dns.TypeSOA)
+		if r, _, err := c.Exchange(m, *dnsdListen); err == nil && r.Rcode == dns.RcodeSuccess {
+			ready = true
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !ready {
+		log, _ := os.ReadFile(logPath)
+		return fmt.Errorf("dnsd did not answer on %s:\n%s", *dnsdListen, log)
+	}
+	for _, s := range demoSubnets {
+		answer, err := askWithSubnet(c, *dnsdListen, "download.example.org.", s.subnet)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(d.Stdout, "%-72s -> %s  (%s)\n", fmt.Sprintf("dig @%s -p %s +short +subnet=%s download.example.org", host, port, s.subnet), answer, s.who)
+	}
+	fmt.Fprintf(d.Stdout, "why that answer:  dig @%s -p %s +short +subnet=81.1.2.0/24 _whoami.example.org TXT\n", host, port)
+	fmt.Fprintf(d.Stdout, "dnsd keeps running for you to try (pid file %s, log %s); stop it: make demo-stop (or kill $(cat %s))\n", pidFile, logPath, pidFile)
+	return nil
+}
+
+// askWithSubnet asks name A with an EDNS Client Subnet and returns the
+// CNAME target of the answer.
+func askWithSubnet(c *dns.Client, server, name, subnet string) (string, error) {
+	ip, ipnet, err := net.ParseCIDR(subnet)
+	if err != nil {
+		return "", err
+	}
+	bits, _ := ipnet.Mask.Size()
+	ecs := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, SourceNetmask: uint8(bits), Family: 1, Address: ip}
+	if ip.To4() == nil {
+		ecs.Family = 2
+	}
+	m := new(dns.Msg).SetQuestion(name, dns.TypeA)
+	m.SetEdns0(1232, false)
+	opt := m.IsEdns0()
+	opt.Option = append(opt.Option, ecs)
+	r, _, err := c.Exchange(m, server)
+	if err != nil {
+		return "", fmt.Errorf("asking dnsd for %s from %s: %w", name, subnet, err)
+	}
+	for _, rr := range r.Answer {
+		if cn, ok := rr.(*dns.CNAME); ok {
+			return cn.Target, nil
+		}
+	}
+	return "", errors.New("dnsd answered " + dns.RcodeToString[r.Rcode] + " without a CNAME for " + name)
+}
+
+// stopOld stops the dnsd a previous demo left running, so the port is
+// free.
+func stopOld(pidFile string) {
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	// Only ever a mirrorsteer dnsd: the pid may have been reused.
+	if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !strings.Contains(string(cl), "dnsd") {
+		os.Remove(pidFile)
+		return
+	}
+	if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.SIGTERM) == nil {
+		for range 30 {
+			if p.Signal(syscall.Signal(0)) != nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	os.Remove(pidFile)
+}
