@@ -332,7 +332,7 @@ public = false
 // four times the lists stays well under four times the peak for one.
 func TestMemoryDoesNotGrowWithTheTree(t *testing.T) {
 	if testing.Short() {
-		t.Skip("samples the heap during two gen runs")
+		t.Skip("skipped with -short: samples the heap during two gen runs")
 	}
 	small := peakHeap(t, 1)
 	large := peakHeap(t, 8)

@@ -290,22 +290,11 @@ func (r *run) checkOrigin(ctx context.Context) error {
 		if found != nil {
 			r.current[keyOf(v)] = *found
 		} else if len(missing) > 0 {
-			r.report.Warnings = append(r.report.Warnings, fmt.Sprintf("the origin has no %s: repo %s cannot be verified on any mirror", strings.Join(missing, " or "), describeVariant(v)))
+			r.report.Warnings = append(r.report.Warnings, fmt.Sprintf("the origin has no %s: repo %s cannot be verified on any mirror", strings.Join(missing, " or "), v.String()))
 		}
 	}
 	r.updateHistory()
 	return nil
-}
-
-func describeVariant(v inventory.Variant) string {
-	s := v.Repo.Name
-	if v.Release != "" {
-		s += " " + v.Release
-	}
-	if v.Arch != "" {
-		s += " " + v.Arch
-	}
-	return s
 }
 
 // updateHistory merges the origin's current metadata into the history of

@@ -179,17 +179,6 @@ func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
 	return p
 }
 
-func variantName(vr inventory.Variant) string {
-	s := vr.Repo.Name
-	if vr.Release != "" {
-		s += " " + vr.Release
-	}
-	if vr.Arch != "" {
-		s += " " + vr.Arch
-	}
-	return s
-}
-
 type countryPage struct {
 	page
 	Code       country.Code
@@ -372,7 +361,7 @@ func variantsTitle(inv *inventory.Inventory, vs []inventory.Variant) string {
 			parts = append(parts, strings.TrimSpace(r.Name+" "+strings.Join(rels, "/")+" "+strings.Join(archs, "/")))
 		default:
 			for _, vr := range in {
-				parts = append(parts, variantName(vr))
+				parts = append(parts, vr.String())
 			}
 		}
 	}

@@ -204,6 +204,19 @@ func (v Variant) Path() string {
 	return strings.NewReplacer("{release}", v.Release, "{arch}", v.Arch).Replace(v.Repo.Path)
 }
 
+// String names v as people write it: "baseos 9 x86_64", "debian stable",
+// "arch x86_64".
+func (v Variant) String() string {
+	s := v.Repo.Name
+	if v.Release != "" {
+		s += " " + v.Release
+	}
+	if v.Arch != "" {
+		s += " " + v.Arch
+	}
+	return s
+}
+
 // Dir returns the variant's place in the output tree: repo, then release
 // and arch when they exist, slash-separated.
 func (v Variant) Dir() string {

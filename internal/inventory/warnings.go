@@ -3,7 +3,6 @@ package inventory
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 )
@@ -60,8 +59,7 @@ func (inv *Inventory) Warnings() []string {
 				}
 			}
 			if n == 0 {
-				what := strings.TrimSpace(strings.Join([]string{r.Name, v.Release, v.Arch}, " "))
-				add(fmt.Sprintf("repo.%d", ri), "[[repo]] %q: no public mirror carries %s; its lists will hold the origin only", r.Name, what)
+				add(fmt.Sprintf("repo.%d", ri), "[[repo]] %q: no public mirror carries %s; its lists will hold the origin only", r.Name, v)
 			}
 		}
 	}
