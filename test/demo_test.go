@@ -51,7 +51,9 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, log)
 		}
 	}
-	for _, want := range []string{"== probe", "== gen", "status site: file://" + out + "/index.html"} {
+	for _, want := range []string{"== probe", "== gen", "status site: file://" + out + "/index.html",
+		"dnf metalink for Germany:  metalink=file://" + out + "/metalink/baseos/9/x86_64/DE.xml",
+		"aria2c: Example-9-x86_64-dvd.iso downloaded from the metalink's mirrors"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, log)
 		}

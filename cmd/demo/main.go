@@ -38,8 +38,9 @@ type demo struct {
 	// (mirrors.toml, state.json); Out the tree gen writes.
 	Bin, Dir, Out string
 	// Config and State are the paths of the demo's mirrors.toml and
-	// state.json, set by the network and probe steps.
-	Config, State string
+	// state.json, set by the network and probe steps; Origin the local
+	// copy of the origin tree gen hashes.
+	Config, State, Origin string
 	// Net is the running local network, set by the network step.
 	Net *localmirror.Network
 	// Stdout receives everything the demo prints.

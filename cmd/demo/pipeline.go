@@ -55,7 +55,8 @@ func startNetwork(d *demo) error {
 	d.Net = n
 	d.onStop(n.Close)
 	d.Config = filepath.Join(d.Dir, "mirrors.toml")
-	if err := os.WriteFile(d.Config, []byte(n.Inventory()), 0o644); err != nil {
+	// The demo's files are a few bytes; give every one a metalink.
+	if err := os.WriteFile(d.Config, []byte(n.Inventory()+"\n[metalink]\nmin_size = 1\n"), 0o644); err != nil {
 		return err
 	}
 	d.header("a local mirror network: origin and %d mirrors on 127.0.0.x (and ::1)", len(n.Mirrors()))
@@ -86,8 +87,21 @@ func runProbe(d *demo) error {
 }
 
 func runGen(d *demo) error {
-	d.header("gen: mirror lists from the snapshot into %s/", d.Out)
-	return d.mirrorsteer("gen", "-c", d.Config, "-s", d.State, "-o", d.Out)
+	// gen hashes a local copy of the origin tree for the metalinks.
+	d.Origin = filepath.Join(d.Dir, "origin")
+	os.RemoveAll(d.Origin)
+	for rel, data := range d.Net.Current().Files {
+		p := filepath.Join(d.Origin, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return err
+		}
+	}
+	d.header("gen: mirror lists and metalinks from the snapshot into %s/", d.Out)
+	return d.mirrorsteer("gen", "-c", d.Config, "-s", d.State, "-o", d.Out, "--origin-dir", d.Origin,
+		"--hash-cache", filepath.Join(d.Dir, "hashes.json"))
 }
 
 func runLookups(d *demo) error {
