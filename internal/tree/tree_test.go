@@ -855,15 +855,26 @@ func testConcurrentReaders(t *testing.T, exchange bool) {
 	}
 }
 
-// TestCrashHelper is not a test: TestKilled runs the test binary with
-// TREE_CRASH_DIR set, and this is what that process does until killed.
-func TestCrashHelper(t *testing.T) {
-	dir, mode := os.Getenv("TREE_CRASH_DIR"), os.Getenv("TREE_CRASH_MODE")
-	if dir == "" {
-		t.Skip("run by TestKilled")
+// TestMain lets TestKilled run this test binary as the process it kills:
+// with TREE_CRASH_DIR set, the binary writes a tree until SIGKILL instead
+// of running the tests.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("TREE_CRASH_DIR"); dir != "" {
+		crashHelper(dir, os.Getenv("TREE_CRASH_MODE"))
+		os.Exit(1) // only reached if the writer finished unkilled
+	}
+	os.Exit(m.Run())
+}
+
+// crashHelper is what TestKilled's child does until killed: write a new
+// generation and stop at the stage named by mode.
+func crashHelper(dir, mode string) {
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "crash helper:", err)
+		os.Exit(1)
 	}
 	if mode == "midfallback" {
-		withoutExchange(t)
+		renameExchange = func(int, string, string) error { return unix.EINVAL }
 	}
 	hook = func(stage string) {
 		if stage == mode {
@@ -873,11 +884,11 @@ func TestCrashHelper(t *testing.T) {
 	}
 	w, err := Begin(dir)
 	if err != nil {
-		t.Fatal(err)
+		fail(err)
 	}
 	for p, c := range crashNewGeneration() {
 		if err := w.WriteFile(p, []byte(c)); err != nil {
-			t.Fatal(err)
+			fail(err)
 		}
 	}
 	if mode == "write" {
@@ -888,7 +899,7 @@ func TestCrashHelper(t *testing.T) {
 			}
 			if i < 100000 {
 				if err := w.WriteFile(fmt.Sprintf("more/%d.txt", i), data); err != nil {
-					t.Fatal(err)
+					fail(err)
 				}
 			} else {
 				time.Sleep(time.Second)
@@ -896,7 +907,7 @@ func TestCrashHelper(t *testing.T) {
 		}
 	}
 	w.Commit()
-	t.Fatal("not killed")
+	fail(errors.New("not killed"))
 }
 
 func crashNewGeneration() map[string]string {
@@ -924,7 +935,7 @@ func TestKilled(t *testing.T) {
 				ids[p] = idOf(t, filepath.Join(dir, p))
 			}
 
-			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$")
+			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), "TREE_CRASH_DIR="+dir, "TREE_CRASH_MODE="+c.mode)
 			cmd.Stderr = os.Stderr
 			out, err := cmd.StdoutPipe()
