@@ -21,6 +21,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/didyoumean"
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
@@ -433,38 +434,11 @@ func suggest(t reflect.Type, bad string) string {
 	if t.Kind() != reflect.Struct {
 		return ""
 	}
-	best, bestD := "", 3 // more than two edits away is no suggestion
-	for i := range t.NumField() {
-		name := t.Field(i).Tag.Get("toml")
-		if d := editDistance(bad, name); d < bestD {
-			best, bestD = name, d
-		}
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = t.Field(i).Tag.Get("toml")
 	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			// A swap of two neighbours counts as one edit.
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev[j-1])
-			}
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return didyoumean.Closest(bad, names)
 }
 
 type validator struct {

@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/didyoumean"
 )
 
 // Load reads and parses the state file at path; see [Parse].
@@ -411,33 +413,5 @@ func fields(t reflect.Type) (names []string, types []reflect.Type) {
 
 // suggest returns the name closest to key, if it is close.
 func suggest(names []string, key string) string {
-	best, bestDist := "", 3 // at most 2 edits
-	for _, n := range names {
-		if d := editDistance(strings.ToLower(key), n); d < bestDist {
-			best, bestDist = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
+	return didyoumean.Closest(strings.ToLower(key), names)
 }
