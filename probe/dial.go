@@ -76,17 +76,7 @@ func (e *noAddressError) Error() string {
 	if e.family == state.IPv6 {
 		rr = "AAAA"
 	}
-	return fmt.Sprintf("%s has no %s address (no %s record)", e.host, familyName(e.family), rr)
-}
-
-func familyName(f state.Family) string {
-	switch f {
-	case state.IPv4:
-		return "IPv4"
-	case state.IPv6:
-		return "IPv6"
-	}
-	return "IP"
+	return fmt.Sprintf("%s has no %s address (no %s record)", e.host, e.family.Title(), rr)
 }
 
 // addrKind sorts addresses into what a redirect may lead to.

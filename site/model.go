@@ -400,7 +400,7 @@ func (v *view) mirror(m *inventory.Mirror) *mirrorView {
 func (v *view) endpoint(m *inventory.Mirror, e *state.Endpoint) endpointView {
 	s := endpointStatus(v.inv, m, e)
 	ev := endpointView{
-		Protocol: e.Protocol, Family: familyName(e.Family), Status: s,
+		Protocol: e.Protocol, Family: e.Family.Title(), Status: s,
 		Error: e.Error, Class: e.Class, ClassText: classText[e.Class],
 	}
 	switch {
@@ -470,16 +470,6 @@ func (v *view) endpoint(m *inventory.Mirror, e *state.Endpoint) endpointView {
 	}
 	ev.FreshCount = strconv.Itoa(fresh) + " of " + strconv.Itoa(len(e.Repos)) + " checked fresh"
 	return ev
-}
-
-func familyName(f state.Family) string {
-	switch f {
-	case state.IPv4:
-		return "IPv4"
-	case state.IPv6:
-		return "IPv6"
-	}
-	return string(f)
 }
 
 // at formats t and says how long before the snapshot it was.

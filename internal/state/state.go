@@ -126,6 +126,17 @@ const (
 // Endpoints with the same protocol are sorted in this order. Do not modify.
 var Families = []Family{IPv4, IPv6}
 
+// Title is how people write the family: "IPv4", "IPv6".
+func (f Family) Title() string {
+	switch f {
+	case IPv4:
+		return "IPv4"
+	case IPv6:
+		return "IPv6"
+	}
+	return string(f)
+}
+
 // Valid reports whether f is one of [Families].
 func (f Family) Valid() bool { return index(Families, f) >= 0 }
 
