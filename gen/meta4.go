@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/filehash"
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
@@ -126,8 +126,8 @@ func variantOf(vs []inventory.Variant, rel string) int {
 // (.asc, or a .sig that is armoured), or "".
 func signature(originDir, rel string) string {
 	for _, ext := range []string{".asc", ".sig"} {
-		b, err := os.ReadFile(filepath.Join(originDir, filepath.FromSlash(rel+ext)))
-		if err == nil && len(b) < 64<<10 && bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN PGP SIGNATURE-----")) {
+		b, err := fileio.ReadFile(filepath.Join(originDir, filepath.FromSlash(rel+ext)), 64<<10)
+		if err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN PGP SIGNATURE-----")) {
 			return string(b)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
@@ -40,7 +41,7 @@ type alternate struct {
 func readRepomd(originDir string, v *inventory.Variant, snap *state.Snapshot, maxLag time.Duration) (*repomd, error) {
 	rel := v.Path() + "repodata/repomd.xml"
 	full := filepath.Join(originDir, filepath.FromSlash(rel))
-	data, err := os.ReadFile(full)
+	data, err := fileio.ReadFile(full, fileio.MaxSmall)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

@@ -236,6 +236,17 @@ func TestLookupByAddress(t *testing.T) {
 	}
 }
 
+// TestLookupRefusesBadAddresses: an address lookup cannot place is a
+// usage error, not a client sent to the world list.
+func TestLookupRefusesBadAddresses(t *testing.T) {
+	for _, ip := range []string{"2001:db8:3320::1%eth0", "fe80::1%1", "81.1.2", "81.1.2.3/24", "example.org"} {
+		r := mirrorsteer(t, "lookup", "-c", example, "--ip", ip)
+		if r.code != 2 || !strings.Contains(r.stderr, "--ip \""+ip+"\"") || r.stdout != "" {
+			t.Errorf("--ip %s: exit %d, stdout %q, stderr %q; want exit 2 naming the address", ip, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
 func TestGeoIPCityPlacesMirrorsWithoutCoordinates(t *testing.T) {
 	dir := t.TempDir()
 	city, _, err := geotest.Write(dir, geotest.Demo())
@@ -353,4 +364,28 @@ func readFile(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestEndlessInputsAreRefused: a device or a huge file given as an input
+// fails at once with the file's name, instead of reading without end.
+func TestEndlessInputsAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"check of /dev/zero", []string{"check", "-c", "/dev/zero"}, "/dev/zero: larger than 16 MiB: is this the inventory?"},
+		{"gen with -s /dev/zero", []string{"gen", "-c", example, "-s", "/dev/zero", "-o", filepath.Join(dir, "out")}, "/dev/zero: larger than 256 MiB"},
+		{"lookup with -s /dev/zero", []string{"lookup", "-c", example, "-s", "/dev/zero", "--country", "DE"}, "/dev/zero: larger than 256 MiB"},
+	}
+	for _, tc := range tests {
+		r := mirrorsteer(t, tc.args...)
+		if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 and %q", tc.name, r.code, r.stderr, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+		t.Errorf("a refused snapshot made out/: %v", err)
+	}
 }

@@ -64,6 +64,11 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return usagef("--ip %q is not an IP address", *ipFlag)
 		}
+		if a.Zone() != "" {
+			// A zone names a link on this machine: it says nothing of
+			// where a client is, and GeoIP ignores it.
+			return usagef("--ip %q has a zone (%%%s); give the address without it", *ipFlag, a.Zone())
+		}
 		a = a.Unmap()
 		db, err := geo.Open(*cityDB, *asnDB)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 	"github.com/mirrorsteer/mirrorsteer/probe"
@@ -90,7 +91,7 @@ func runProbe(fset *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 	cfg.ReturnAfter = pick("return-after", *ret, p.ReturnAfter)
 	cfg.UserAgent = fmt.Sprintf("mirrorsteer/%s (+%s)", version, projectURL)
 	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
+		pem, err := fileio.ReadFile(*caFile, fileio.MaxSmall)
 		if err != nil {
 			return fmt.Errorf("--ca-file: %w", err)
 		}

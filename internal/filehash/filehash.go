@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 )
 
 // Sum is what a metalink needs to know of one file.
@@ -112,6 +114,10 @@ type Cache struct {
 // a cache never is the only copy of anything.
 const cacheSchema = 1
 
+// maxCache bounds the hash cache read: a few hundred bytes a file, so
+// about a million files.
+const maxCache = 256 << 20
+
 type cacheFile struct {
 	Schema int            `json:"schema"`
 	Files  map[string]Sum `json:"files"`
@@ -122,12 +128,12 @@ type cacheFile struct {
 // treated as empty, since everything in it can be computed again.
 func Open(path string) (*Cache, error) {
 	c := &Cache{path: path, old: map[string]Sum{}, used: map[string]Sum{}}
-	data, err := os.ReadFile(path)
+	data, err := fileio.ReadFile(path, maxCache)
 	if errors.Is(err, os.ErrNotExist) {
 		return c, nil
 	}
 	if err != nil {
-		return c, fmt.Errorf("hash cache %s: %w; hashing everything again", path, errors.Unwrap(err))
+		return c, fmt.Errorf("hash cache: %w; hashing everything again", err)
 	}
 	var f cacheFile
 	if err := json.Unmarshal(data, &f); err != nil || f.Schema != cacheSchema {

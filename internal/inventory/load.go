@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math"
 	"net/netip"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -22,6 +22,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/didyoumean"
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
@@ -144,9 +145,13 @@ func (es Errors) Error() string {
 // Load reads and validates the inventory at path. Subnet files are read
 // relative to the directory of path. The error, if any, is an Errors.
 func Load(path string) (*Inventory, error) {
-	data, err := os.ReadFile(path)
+	data, err := fileio.ReadFile(path, fileio.MaxInventory)
 	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read the inventory: %v", errors.Unwrap(err))}}
+		var tl *fileio.TooLargeError
+		if errors.As(err, &tl) {
+			return nil, Errors{{File: path, Msg: fmt.Sprintf("larger than %d MiB: is this the inventory? (mirrors.toml of 10,000 mirrors takes about 3 MiB)", fileio.MaxInventory>>20)}}
+		}
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read the inventory: %v", reason(err))}}
 	}
 	return Parse(path, data, filepath.Dir(path))
 }
@@ -1273,12 +1278,11 @@ func (v *validator) zoneFile(d *DNS) {
 	bad := func(format string, args ...any) {
 		v.errorf("dns.zone_file", "[dns] zone_file %s: %s", d.ZoneFile, fmt.Sprintf(format, args...))
 	}
-	f, err := os.Open(d.ZoneFile)
+	data, err := fileio.ReadFile(d.ZoneFile, fileio.MaxZoneFile)
 	if err != nil {
-		bad("cannot read it: %v; fix the path (relative to %s) or remove the key", errors.Unwrap(err), v.file)
+		bad("cannot read it: %v; fix the path (relative to %s) or remove the key", reason(err), v.file)
 		return
 	}
-	defer f.Close()
 	steered := map[string]string{}
 	for _, n := range d.Names {
 		steered[n.Label+"."+d.Zone] = n.Label
@@ -1288,7 +1292,7 @@ func (v *validator) zoneFile(d *DNS) {
 		glue[ns.Name] = true
 	}
 	whoami := "_whoami." + d.Zone
-	zp := dns.NewZoneParser(f, d.Zone, d.ZoneFile)
+	zp := dns.NewZoneParser(bytes.NewReader(data), d.Zone, d.ZoneFile)
 	seen := map[string]bool{}
 	types := map[string]map[uint16]bool{} // owner -> types
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
@@ -1366,4 +1370,18 @@ func (v *validator) zoneFile(d *DNS) {
 			bad("%s is a name server of [dns] ns and must not be a CNAME (RFC 2181 10.3)", ns.Name)
 		}
 	}
+}
+
+// reason is what went wrong reading a file, without the path the message
+// already names.
+func reason(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var tl *fileio.TooLargeError
+	if errors.As(err, &tl) {
+		return fmt.Errorf("larger than %d MiB", tl.Limit>>20)
+	}
+	return err
 }

@@ -6,16 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
-)
 
-// maxRangesFile bounds what ReadRanges will read: published cloud ranges
-// are a few MB; anything far larger is a wrong path.
-const maxRangesFile = 64 << 20
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
+)
 
 // ReadRanges reads the networks a mirror serves first from a file: either
 // plain text, one CIDR prefix a line ("#" starts a comment), or JSON, in
@@ -25,14 +21,9 @@ const maxRangesFile = 64 << 20
 // their layouts; cut such a file down to the regions a mirror serves
 // before pointing at it (for example with jq).
 func ReadRanges(path string) ([]netip.Prefix, error) {
-	f, err := os.Open(path)
+	data, err := fileio.ReadFile(path, fileio.MaxRanges)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", path, errors.Unwrap(err))
-	}
-	defer f.Close()
-	data, err := readLimited(f, maxRangesFile)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("cannot read %s: %w", path, reason(err))
 	}
 	var out []netip.Prefix
 	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
@@ -74,21 +65,6 @@ func ReadRanges(path string) ([]netip.Prefix, error) {
 	}
 	slices.SortFunc(out, comparePrefix)
 	return slices.Compact(out), nil
-}
-
-func readLimited(f *os.File, limit int64) ([]byte, error) {
-	tooLarge := fmt.Errorf("larger than %d MiB; is this the right file?", limit>>20)
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > limit {
-		return nil, tooLarge
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, tooLarge
-	}
-	return data, nil
 }
 
 func collectPrefixes(v any, out *[]netip.Prefix) {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -129,7 +131,7 @@ func TestReadRangesMissingFile(t *testing.T) {
 func TestReadRangesTooLarge(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "huge.json", "")
 	// Sparse: no data is written, so this is fast; one byte over the limit.
-	if err := os.Truncate(path, maxRangesFile+1); err != nil {
+	if err := os.Truncate(path, fileio.MaxRanges+1); err != nil {
 		t.Fatal(err)
 	}
 	_, err := ReadRanges(path)

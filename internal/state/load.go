@@ -8,17 +8,17 @@ import (
 	"io"
 	"io/fs"
 	"net/netip"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/didyoumean"
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 )
 
 // Load reads and parses the state file at path; see [Parse].
 func Load(path string) (*Snapshot, error) {
-	data, err := os.ReadFile(path)
+	data, err := fileio.ReadFile(path, fileio.MaxState)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w; run mirrorsteer probe to create it, or fix the state file path", err)

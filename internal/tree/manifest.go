@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 )
 
 // ManifestName is the name of the manifest file at the root of every tree
@@ -52,7 +53,7 @@ type Entry struct {
 // unique.
 func ReadManifest(dir string) (Manifest, error) {
 	name := filepath.Join(dir, ManifestName)
-	b, err := readFileLimit(name)
+	b, err := fileio.ReadFile(name, maxManifestSize)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -61,22 +62,6 @@ func ReadManifest(dir string) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return m, nil
-}
-
-func readFileLimit(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	if len(b) > maxManifestSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxManifestSize)
-	}
-	return b, nil
 }
 
 // parseManifest decodes and validates a manifest document.

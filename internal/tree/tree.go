@@ -38,6 +38,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -327,7 +328,7 @@ func (w *Writer) openTarget() error {
 		return fmt.Errorf("refusing to write a tree at %s: its %s is not a regular file, so it was not written by this tool; move the directory's contents elsewhere, or choose another output directory",
 			w.dir, ManifestName)
 	}
-	b, err := readFileLimit(filepath.Join(w.dir, ManifestName))
+	b, err := fileio.ReadFile(filepath.Join(w.dir, ManifestName), maxManifestSize)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,137 @@
+// Package fileio reads input files with a bound on their size and replaces
+// output files atomically and durably. Every file mirrorsteer reads may be
+// the wrong one (a device, a log, a hostile upload) and must not make it
+// read without end; every file it replaces must be either the old one or
+// the whole new one, also after a crash.
+package fileio
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Size limits of the inputs. Each is well above what a real network of
+// thousands of mirrors needs and well below what would hurt the machine.
+const (
+	MaxInventory = 16 << 20  // mirrors.toml
+	MaxZoneFile  = 16 << 20  // dnsd's RFC 1035 zone file
+	MaxRanges    = 64 << 20  // a subnet file (AWS's ip-ranges.json is about 2 MiB)
+	MaxState     = 256 << 20 // state.json (10,000 endpoints take about 20 MiB)
+	MaxSmall     = 1 << 20   // keys, certificates, small control files
+)
+
+// TooLargeError is the error of a file over its limit.
+type TooLargeError struct {
+	Path  string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s: larger than %s, the most mirrorsteer reads from such a file; is this the right file?", e.Path, size(e.Limit))
+}
+
+func size(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// ReadFile reads the file at path, or fails with a *TooLargeError when it
+// holds more than limit bytes. Devices and pipes are read up to the limit
+// and no further, so "-c /dev/zero" fails at once instead of filling the
+// memory.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadAll(f, path, limit)
+}
+
+// ReadAll reads r to its end, or fails with a *TooLargeError naming name
+// when it holds more than limit bytes.
+func ReadAll(r io.Reader, name string, limit int64) ([]byte, error) {
+	if f, ok := r.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > limit {
+			return nil, &TooLargeError{Path: name, Limit: limit}
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, &TooLargeError{Path: name, Limit: limit}
+	}
+	return data, nil
+}
+
+// Test hooks: where a write or a rename fails.
+var (
+	writeData = func(f *os.File, data []byte) error { _, err := f.Write(data); return err }
+	rename    = os.Rename
+)
+
+// WriteFile replaces the file at path with data, atomically and durably:
+// the data goes to a temporary file in the same directory, which is
+// synced, given mode perm and renamed over path, and then the directory
+// is synced. A reader sees the old file or the new one, never a part; on
+// error the old file is untouched and the temporary file is removed. If
+// path is a symbolic link, the file it points to is replaced and the link
+// kept.
+func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := writeData(f, data); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := rename(tmp, path); err != nil {
+		return err
+	}
+	// Make the rename durable. The new file is in place whatever happens.
+	return SyncDir(dir)
+}
+
+// SyncDir makes the entries of directory dir durable: a rename or a new
+// file in it survives a crash once SyncDir returns.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(d.Sync(), d.Close()); err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
