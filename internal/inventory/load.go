@@ -178,6 +178,7 @@ func Parse(name string, data []byte, dir string) (*Inventory, error) {
 		}
 	}
 	v.wrongCase(&raw)
+	v.text(&raw)
 	inv := v.build(&raw)
 	if len(v.errs) > 0 {
 		slices.SortStableFunc(v.errs, func(a, b *Error) int {
@@ -451,10 +452,16 @@ type validator struct {
 	dir  string
 	pos  positions
 	errs Errors
+	// refused holds the key paths whose value text already refused: one
+	// report per mistake.
+	refused map[string]bool
 }
 
 // errorf records an error at the key path (dotted, with array indexes).
 func (v *validator) errorf(path, format string, args ...any) {
+	if v.refused[path] {
+		return
+	}
 	e := &Error{File: v.file, Msg: fmt.Sprintf(format, args...)}
 	if p, ok := v.pos.at(path); ok {
 		e.Line, e.Column = p.Line, p.Column
