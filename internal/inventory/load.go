@@ -572,6 +572,8 @@ func (v *validator) network(inv *Inventory, r *rawNetwork) {
 		v.errorf("network", "[network] stamp is missing; name the file under every base URL that holds the last sync time, e.g. stamp = \"TIME\"")
 	case !relativePath(r.Stamp) || strings.HasSuffix(r.Stamp, "/"):
 		v.errorf("network.stamp", "[network] stamp %q must be a relative file path without \"..\", e.g. \"TIME\"", r.Stamp)
+	case firstBad(r.Stamp, pathChar) >= 0:
+		v.errorf("network.stamp", "[network] stamp %q has %s; %s", r.Stamp, describeByte(r.Stamp, firstBad(r.Stamp, pathChar)), pathChars)
 	default:
 		n.Stamp = r.Stamp
 	}
@@ -604,26 +606,27 @@ func relativePath(p string) bool {
 }
 
 // baseURL checks a base URL. scheme is the scheme it must have, or "" for
-// http or https.
+// http or https. Base URLs go raw into every list, metalink and the API,
+// and clients append paths to them, so they must need no escaping and
+// hold nothing a client would read as anything else.
 func (v *validator) baseURL(path, what, s, scheme string) (string, bool) {
-	u, err := url.Parse(s)
-	if err != nil {
-		v.errorf(path, "%s %q is not a URL: %v", what, s, errors.Unwrap(err))
+	schemes := []string{scheme}
+	if scheme == "" {
+		schemes = []string{"http", "https"}
+	}
+	u, ok := v.parseURL(path, what, s, schemes...)
+	if !ok {
 		return "", false
 	}
-	want := scheme
-	if want == "" && u.Scheme != "http" && u.Scheme != "https" {
-		want = "http or https"
-	}
-	switch {
-	case want != "" && u.Scheme != scheme:
-		v.errorf(path, "%s %q must start with %s://", what, s, strings.ReplaceAll(want, " or ", ":// or "))
-	case u.Host == "" || u.Hostname() == "":
-		v.errorf(path, "%s %q has no host", what, s)
-	case u.User != nil:
-		v.errorf(path, "%s %q carries credentials; list only public URLs", what, s)
+	// The part after the host: the path, and what must not be there.
+	rest := s[len(u.Scheme)+len("://")+len(u.Host):]
+	switch i := firstBad(rest, func(c byte) bool { return c != '[' && c != ']' && uriChar(c) }); {
 	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(s, "?#"):
 		v.errorf(path, "%s %q has a query or fragment; give the plain base URL", what, s)
+	case i >= 0:
+		v.errorf(path, "%s %q has %s, which a URL cannot hold as it is (lists carry URLs raw, and clients split lines at spaces); write %q", what, s, describeByte(rest, i), s[:len(s)-len(rest)]+escapeURL(rest))
+	case strings.Contains(rest, "$"):
+		v.errorf(path, "%s %q has a \"$\", which pacman reads as the start of a variable ($repo, $arch) in its Server lines, and dnf in mirror URLs; write it as %%24: %q", what, s, strings.ReplaceAll(s, "$", "%24"))
 	case !strings.HasSuffix(u.Path, "/"):
 		v.errorf(path, "%s %q must end with \"/\" (it is a base URL that paths are appended to); write %q", what, s, s+"/")
 	case strings.Contains(u.Path, "/../") || strings.Contains(u.Path, "/./"):
@@ -848,6 +851,27 @@ func (v *validator) dns(r *rawDNS) *DNS {
 	return d
 }
 
+// mailbox reports whether s, fully qualified, is a mailbox in DNS form
+// (an SOA RNAME, RFC 1035 8): a local part of letters, digits, "_", "+"
+// and "-", its dots escaped ("john\.doe"), then the host name of the mail
+// domain. Other escapes (\DDD) could put any octet there, a line feed
+// included.
+func mailbox(s string) bool {
+	if strings.IndexByte(s, 0) >= 0 {
+		return false
+	}
+	local, domain, ok := strings.Cut(strings.ReplaceAll(s, `\.`, "\x00"), ".")
+	if !ok || local == "" || len(local) > 63 || strings.HasPrefix(local, "\x00") || strings.HasSuffix(local, "\x00") || strings.Contains(local, "\x00\x00") {
+		return false
+	}
+	for i := range len(local) {
+		if c := local[i]; c != 0 && c != '_' && c != '+' && c != '-' && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return hostName(domain)
+}
+
 var dnsLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 
 // hostName reports whether s, fully qualified, is a host name: labels of
@@ -865,9 +889,23 @@ func hostName(s string) bool {
 	return true
 }
 
+// pathChars says what a stamp or repository path may hold: they are both
+// URL paths (appended to base URLs in lists and probe requests) and file
+// paths (under gen's --origin-dir), so nothing in them may need escaping.
+const pathChars = "it is appended to URLs as it is and read as a file path, so use letters, digits and - . _ ~ ! & ' ( ) * + , ; = : @ / only"
+
+// nginxMapWords are the words nginx's map block reads as its own
+// parameters, even quoted: edge/nginx-http.conf maps repository names, and
+// a repository called "include" would make nginx include a file.
+var nginxMapWords = []string{"default", "hostnames", "include", "volatile"}
+
 func (v *validator) repo(i int, r *rawRepo) *Repo {
 	at := fmt.Sprintf("repo.%d", i)
 	if !v.name(at+".name", "[[repo]] name", r.Name) {
+		return nil
+	}
+	if slices.Contains(nginxMapWords, strings.ToLower(r.Name)) {
+		v.errorf(at+".name", "[[repo]] name %q is a word nginx's map reads as its own (%s), and edge/nginx-http.conf maps repository names; choose another name", r.Name, strings.Join(nginxMapWords, ", "))
 		return nil
 	}
 	what := fmt.Sprintf("[[repo]] %q", r.Name)
@@ -892,6 +930,9 @@ func (v *validator) repo(i int, r *rawRepo) *Repo {
 		ok = false
 	case strings.ContainsAny(rest, "{}$?#"):
 		v.errorf(at+".path", "%s: path %q has a placeholder other than {release} and {arch} (and, for format \"arch\", $repo and $arch)", what, r.Path)
+		ok = false
+	case firstBad(rest, pathChar) >= 0:
+		v.errorf(at+".path", "%s: path %q has %s; %s", what, r.Path, describeByte(rest, firstBad(rest, pathChar)), pathChars)
 		ok = false
 	case rp.Format != FormatArch && !strings.HasSuffix(r.Path, "/"):
 		v.errorf(at+".path", "%s: path %q must end with \"/\": clients append their own file names", what, r.Path)
@@ -940,7 +981,7 @@ func (v *validator) mirror(inv *Inventory, i int, r *rawMirror, allArchs map[str
 	m := &Mirror{Name: r.Name, Sponsor: r.Sponsor, Weight: DefaultWeight, Public: true, URLs: map[Protocol]string{}}
 	nerr := len(v.errs)
 	if r.SponsorURL != "" {
-		if u, ok := v.baseURLLoose(at+".sponsor_url", what+": sponsor_url", r.SponsorURL); ok {
+		if u, ok := v.sponsorURL(at+".sponsor_url", what+": sponsor_url", r.SponsorURL); ok {
 			m.SponsorURL = u
 		}
 	}
@@ -1083,10 +1124,17 @@ func (v *validator) mirror(inv *Inventory, i int, r *rawMirror, allArchs map[str
 	return m
 }
 
-func (v *validator) baseURLLoose(path, what, s string) (string, bool) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.errorf(path, "%s %q is not an http(s) URL", what, s)
+// sponsorURL checks a sponsor's link. It is for people: a query or a
+// fragment may make sense, and characters such as '"' or '<' reach only
+// the status pages and the JSON API, which escape them (html/template,
+// encoding/json). Credentials, a host or port that does not exist, and
+// spaces (which end the link in plain text) are refused.
+func (v *validator) sponsorURL(path, what, s string) (string, bool) {
+	if _, ok := v.parseURL(path, what, s, "http", "https"); !ok {
+		return "", false
+	}
+	if strings.Contains(s, " ") {
+		v.errorf(path, "%s %q has a space, which ends a link in plain text; write it as %%20: %q", what, s, strings.ReplaceAll(s, " ", "%20"))
 		return "", false
 	}
 	return s, true
@@ -1223,8 +1271,8 @@ func (v *validator) dnsd(inv *Inventory, r *rawDNS) {
 		if !strings.HasSuffix(h, ".") {
 			h += "."
 		}
-		if _, ok := dns.IsDomainName(h); !ok || strings.Count(h, ".") < 2 || strings.ContainsAny(h, " @") {
-			v.errorf("dns.hostmaster", "[dns] hostmaster %q is not a mailbox in DNS form; write the address with its @ as a dot, e.g. hostmaster = \"hostmaster.example.org.\"", r.Hostmaster)
+		if !mailbox(h) {
+			v.errorf("dns.hostmaster", "[dns] hostmaster %q is not a mailbox in DNS form; write the address with its @ as a dot, e.g. hostmaster = \"hostmaster.example.org.\" (the part before the @ is letters, digits, _ + - and dots written \\\\., as in \"john\\\\.doe.example.org.\")", r.Hostmaster)
 		} else {
 			d.Hostmaster = h
 		}

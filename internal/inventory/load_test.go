@@ -347,7 +347,7 @@ name = "b`,
 		{"URL of another mirror, in another case", add(strings.Replace(mirrorB, `"https://b.example.net/pub/"`, `"HTTPS://A.Example.NET/pub/"`, 1)), `https = "HTTPS`,
 			[]string{`[[mirror]] "b.example.net": https URL HTTPS://A.Example.NET/pub/ is already the URL of mirror "a.example.net"`}},
 		{"sponsor_url not http", add("sponsor_url = \"ftp://sponsor.example/\"\n"), `sponsor_url`,
-			[]string{`sponsor_url "ftp://sponsor.example/" is not an http(s) URL`}},
+			[]string{`sponsor_url "ftp://sponsor.example/" must start with http:// or https://`}},
 
 		// [[mirror]]: the rest.
 		{"weight zero", add("weight = 0\n"), `weight`, []string{`weight = 0 is out of range; use 1 to 1000000`}},
