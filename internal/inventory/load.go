@@ -781,6 +781,9 @@ func (v *validator) dns(r *rawDNS) *DNS {
 	zoneOK := hostName(zone)
 	if !zoneOK {
 		v.errorf("dns.zone", "[dns] zone %q is not a domain name; write e.g. zone = \"example.org.\"", r.Zone)
+	} else if msg := tooLong(zone); msg != "" {
+		v.errorf("dns.zone", "[dns] zone %s; shorten it", msg)
+		zoneOK = false
 	}
 	d.Zone = zone
 	if r.TTL != nil {
@@ -805,6 +808,10 @@ func (v *validator) dns(r *rawDNS) *DNS {
 		// which is reported once, above.
 		if !hostName(own) || (zoneOK && !hostName(fq)) {
 			v.errorf(path, "[dns] ns %q is not a host name; use letters, digits, - and dots, e.g. ns1 or ns1.example.net.", name)
+			continue
+		}
+		if msg := tooLong(fq); zoneOK && msg != "" {
+			v.errorf(path, "[dns] ns %q: %s; shorten it (or the zone)", name, msg)
 			continue
 		}
 		if slices.ContainsFunc(d.NS, func(ns NameServer) bool { return ns.Name == fq }) {
@@ -1316,14 +1323,18 @@ func (v *validator) dnsd(inv *Inventory, r *rawDNS) {
 			d.Whoami = append(d.Whoami, p)
 		}
 	}
+	zoneOK := hostName(d.Zone) && tooLong(d.Zone) == ""
 	if r.ZoneFile != "" {
 		d.ZoneFile = r.ZoneFile
 		if !filepath.IsAbs(d.ZoneFile) {
 			d.ZoneFile = filepath.Join(v.dir, d.ZoneFile)
 		}
-		if hostName(d.Zone) {
+		if zoneOK {
 			v.zoneFile(d)
 		}
+	}
+	if zoneOK {
+		v.derivedNames(d, r)
 	}
 }
 
@@ -1355,6 +1366,14 @@ func (v *validator) zoneFile(d *DNS) {
 		h.Name = strings.ToLower(h.Name)
 		owner, t := h.Name, h.Rrtype
 		what := owner + " " + dns.TypeToString[t]
+		if msg := tooLong(owner); msg != "" {
+			bad("%s record: its owner %s; shorten it", dns.TypeToString[t], msg)
+			continue
+		}
+		if !fitsWire(rr) {
+			bad("%s: a name in its data is more than 255 octets in DNS wire form (RFC 1035 2.3.4); shorten it", what)
+			continue
+		}
 		if !dns.IsSubDomain(d.Zone, owner) {
 			bad("%s is outside the zone %s; remove it", what, d.Zone)
 			continue
