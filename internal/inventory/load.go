@@ -498,6 +498,7 @@ func (v *validator) build(raw *rawFile) *Inventory {
 		v.dnsd(inv, raw.DNS)
 	}
 	allArchs := map[string]bool{}
+	repoNames := folded{}
 	for i := range raw.Repo {
 		r := v.repo(i, &raw.Repo[i])
 		if r == nil {
@@ -505,6 +506,10 @@ func (v *validator) build(raw *rawFile) *Inventory {
 		}
 		if inv.repos[r.Name] != nil {
 			v.errorf(fmt.Sprintf("repo.%d.name", i), "[[repo]] %q is defined twice; give each repository its own name", r.Name)
+			continue
+		}
+		if prev := repoNames.add(r.Name, fmt.Sprintf("repo.%d.name", i)); prev.name != "" {
+			v.caseClash(fmt.Sprintf("repo.%d.name", i), "[[repo]]", r.Name, prev, "repository names are nginx map keys in edge/nginx-http.conf, which ignore case (nginx -t fails), and directories under out/, which case-insensitive file systems and CDNs take for one")
 			continue
 		}
 		inv.repos[r.Name] = r
@@ -517,7 +522,8 @@ func (v *validator) build(raw *rawFile) *Inventory {
 		v.errorf("", "no [[repo]] is defined; add at least one (name, path, format) so there is something to list")
 	}
 	urls := map[string]string{}
-	labels := map[string]string{}
+	labels := folded{}
+	names := folded{}
 	for i := range raw.Mirror {
 		m := v.mirror(inv, i, &raw.Mirror[i], allArchs)
 		if m == nil {
@@ -525,6 +531,10 @@ func (v *validator) build(raw *rawFile) *Inventory {
 		}
 		if prev := inv.byName[m.Name]; prev != nil {
 			v.errorf(fmt.Sprintf("mirror.%d.name", i), "[[mirror]] %q is defined twice; mirror names must be unique", m.Name)
+			continue
+		}
+		if prev := names.add(m.Name, fmt.Sprintf("mirror.%d.name", i)); prev.name != "" {
+			v.caseClash(fmt.Sprintf("mirror.%d.name", i), "[[mirror]]", m.Name, prev, "mirror names name the status site's pages, which case-insensitive file systems and CDNs take for one")
 			continue
 		}
 		dup := false
@@ -543,12 +553,12 @@ func (v *validator) build(raw *rawFile) *Inventory {
 		if dup {
 			continue
 		}
-		if m.Label != "" && labels[m.Label] != "" {
-			v.errorf(fmt.Sprintf("mirror.%d.label", i), "[[mirror]] %q: label %q is already the label of mirror %q; labels name one mirror each (case-insensitive)", m.Name, m.Label, labels[m.Label])
+		if prev, ok := labels[m.Label]; m.Label != "" && ok {
+			v.errorf(fmt.Sprintf("mirror.%d.label", i), "[[mirror]] %q: label %q is already the label of mirror %q (%s); labels name one mirror each (case-insensitive: they are DNS labels)", m.Name, raw.Mirror[i].Label, prev.name, v.where(prev.path))
 			continue
 		}
 		if m.Label != "" {
-			labels[m.Label] = m.Name
+			labels[m.Label] = foldedName{m.Name, fmt.Sprintf("mirror.%d.label", i)}
 		}
 		inv.byName[m.Name] = m
 		inv.Mirrors = append(inv.Mirrors, m)
@@ -963,6 +973,7 @@ func (v *validator) repo(i int, r *rawRepo) *Repo {
 
 func (v *validator) nameList(path, what string, list []string) []string {
 	seen := map[string]bool{}
+	fold := folded{}
 	var out []string
 	for i, s := range list {
 		p := fmt.Sprintf("%s.%d", path, i)
@@ -971,6 +982,10 @@ func (v *validator) nameList(path, what string, list []string) []string {
 		}
 		if seen[s] {
 			v.errorf(p, "%s %q is listed twice", what, s)
+			continue
+		}
+		if prev := fold.add(s, p); prev.name != "" {
+			v.caseClash(p, what, s, prev, "each is a directory under out/, which case-insensitive file systems and CDNs take for one")
 			continue
 		}
 		seen[s] = true
