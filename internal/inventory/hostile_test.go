@@ -290,3 +290,24 @@ func TestShippedInventoriesPass(t *testing.T) {
 		}
 	}
 }
+
+// TestPreferenceNameTooLongWarns checks the warning for a mirror label
+// whose preference name (<label>.<name>.<zone>) cannot fit in a query:
+// legal, but useless.
+func TestPreferenceNameTooLongWarns(t *testing.T) {
+	zone240 := strings.Repeat("x", 63) + "." + strings.Repeat("y", 63) + "." + strings.Repeat("x", 63) + "." + strings.Repeat("y", 42) + ".org."
+	doc := edit(`zone = "example.org."`, `zone = "`+zone240+`"`)
+	for _, tt := range []struct {
+		label string
+		want  bool
+	}{{"a", false}, {"abcdefgh", true}} {
+		inv, err := parse(t, strings.Replace(doc, `dns = ["download"]`, `dns = ["download"]`+"\n"+`label = "`+tt.label+`"`, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws := strings.Join(inv.Warnings(), "\n")
+		if got := strings.Contains(ws, `[[mirror]] "a.example.net": its preference name `+tt.label+`.download.`); got != tt.want {
+			t.Errorf("label %q: warned %v, want %v:\n%s", tt.label, got, tt.want, ws)
+		}
+	}
+}

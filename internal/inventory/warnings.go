@@ -82,6 +82,15 @@ func (inv *Inventory) Warnings() []string {
 				add("dns.names."+n.Label, "[dns] name %q: no mirror lists it in its dns key, so dnsd can only answer the fallback", n.Label)
 			}
 		}
+		// A preference name is at least <label>.<name>.<zone>: longer
+		// than 255 octets, no query can carry it.
+		for i, m := range inv.Mirrors {
+			for _, name := range m.DNS {
+				if msg := tooLong(m.Label + "." + name + "." + inv.DNS.Zone); m.Label != "" && msg != "" {
+					add(fmt.Sprintf("mirror.%d.label", i), "[[mirror]] %q: its preference name %s, so no resolver can ask for it; shorten the label, the name or the zone", m.Name, msg)
+				}
+			}
+		}
 	}
 	slices.SortStableFunc(ws, func(a, b warning) int {
 		if a.line != b.line {
