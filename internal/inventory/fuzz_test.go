@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,17 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(add("location.city = \"x\"\n[\"a\\nb\".c]\nd = 1\n")))
 	f.Add([]byte("[[mirror]]\nname = \"a\"\nsubnet_files = [\"\"]\n"))
 	f.Add([]byte{})
+	hostile, err := filepath.Glob("testdata/hostile/*.toml")
+	if err != nil || len(hostile) == 0 {
+		f.Fatalf("no fixtures in testdata/hostile: %v", err)
+	}
+	for _, name := range hostile {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 
 	dir := f.TempDir()
 	const file = "mirrors.toml"
@@ -63,5 +75,68 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("variant dir %q escapes out/", d)
 			}
 		}
+		checkAccepted(t, inv)
 	})
+}
+
+// checkAccepted fails t when an accepted inventory holds what issue 9
+// items 2, 4 and 6 refuse: text no output can hold, a URL that needs
+// escaping, a name dnsd cannot pack, names that differ only in case.
+func checkAccepted(t *testing.T, inv *Inventory) {
+	t.Helper()
+	text := []string{inv.Network.Name, inv.Network.Origin, inv.Network.Stamp}
+	urls := []string{inv.Network.Origin}
+	folded := map[string]string{}
+	twin := func(kind, s string) {
+		if prev, ok := folded[kind+strings.ToLower(s)]; ok && prev != s {
+			t.Errorf("accepted %s %q and %q, which differ only in case", kind, prev, s)
+		}
+		folded[kind+strings.ToLower(s)] = s
+	}
+	for _, r := range inv.Repos {
+		text = append(append(append(text, r.Name, r.Path), r.Releases...), r.Archs...)
+		twin("repo", r.Name)
+		for _, rel := range r.Releases {
+			twin("release of "+r.Name, rel)
+		}
+		for _, a := range r.Archs {
+			twin("arch of "+r.Name, a)
+		}
+	}
+	for _, m := range inv.Mirrors {
+		text = append(text, m.Name, m.Sponsor, m.SponsorURL, m.Label)
+		twin("mirror", m.Name)
+		for _, u := range m.URLs {
+			text, urls = append(text, u), append(urls, u)
+		}
+	}
+	for _, s := range text {
+		if what, _ := refusedText(s); what != "" {
+			t.Errorf("accepted %q, which has %s", s, what)
+		}
+	}
+	for _, u := range urls {
+		if i := strings.IndexFunc(u, func(r rune) bool { return r > 0x7e || r <= ' ' || strings.ContainsRune("$\"<>\\^`{|}", r) }); i >= 0 {
+			t.Errorf("accepted base URL %q, which needs escaping", u)
+		}
+	}
+	if d := inv.DNS; d != nil {
+		names := []string{d.Zone, "_whoami." + d.Zone, d.Hostmaster, d.Fallback}
+		for _, n := range d.Names {
+			names = append(names, n.Label+"."+d.Zone)
+		}
+		for _, ns := range d.NS {
+			names = append(names, ns.Name)
+		}
+		for _, n := range names {
+			if wireLen(n) > maxWire {
+				t.Errorf("accepted %s, %d octets in DNS wire form", n, wireLen(n))
+			}
+		}
+		for _, rr := range d.Records {
+			if !fitsWire(rr) {
+				t.Errorf("accepted the record %s, which does not fit in DNS wire form", rr)
+			}
+		}
+	}
 }
