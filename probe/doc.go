@@ -10,7 +10,7 @@
 // pacman core.db), and compares its SHA-256 with the origin's recent
 // versions. HTTP(S) goes through net/http with a dialer pinned to the
 // family, FTP through github.com/jlaffaye/ftp, rsync through the rsync
-// program (one --list-only and one batched copy per endpoint).
+// program (one batched copy per endpoint).
 //
 // Inputs: the inventory, the previous snapshot (or nil) and a [Config]
 // with the bounds: per-request timeout, run deadline, global and per-host
