@@ -26,7 +26,8 @@ const (
 	Reset Behaviour = "reset"
 	// Hang accepts the connection and never answers.
 	Hang Behaviour = "hang"
-	// SlowBody sends the headers at once and then one byte every 100ms.
+	// SlowBody sends the headers at once and then one byte every Delay
+	// (default 100ms).
 	SlowBody Behaviour = "slow-body"
 	// HugeBody answers every request with an endless body.
 	HugeBody Behaviour = "huge-body"

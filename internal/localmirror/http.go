@@ -145,7 +145,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if b == SlowBody {
 		f, _ := w.(http.Flusher)
-		tick := time.NewTicker(100 * time.Millisecond)
+		tick := time.NewTicker(cmp.Or(s.spec.Delay, 100*time.Millisecond))
 		defer tick.Stop()
 		for i := range body {
 			if _, err := w.Write(body[i : i+1]); err != nil {

@@ -31,7 +31,8 @@ type Spec struct {
 	// year).
 	AheadBy time.Duration
 	// Delay is how long a SlowAnswer mirror waits before each answer
-	// (default 1s).
+	// (default 1s), and a SlowBody mirror between two bytes (default
+	// 100ms).
 	Delay time.Duration
 	// PartialRepo is the repository a Partial mirror lacks (default the
 	// first deb repository).
