@@ -23,7 +23,8 @@ import (
 // snapshot, the API or the site, however the check fails. Each mirror
 // answers with localmirror.Secret where a careless prober would quote it:
 // a stamp that is not a time, a reason phrase, garbage instead of HTTP,
-// FTP or rsync, a Location that is no URL, a certificate's names.
+// FTP or rsync, a Location that is no URL, a certificate's names. The
+// site explains the classes of mirrors that lie or point elsewhere.
 func TestNoAnswerIsPublished(t *testing.T) {
 	haveRsync(t)
 	all := []string{"http", "ftp", "rsync"}
@@ -40,6 +41,10 @@ func TestNoAnswerIsPublished(t *testing.T) {
 			{Behaviour: localmirror.LeakGarbage, Protocols: all},
 			{Behaviour: localmirror.LeakRedirect},
 			{Behaviour: localmirror.LeakCert},
+			// And the new classes, to see the site explain them.
+			{Behaviour: localmirror.Ahead},
+			{Behaviour: localmirror.RedirectOrigin},
+			{Behaviour: localmirror.RedirectPrivate},
 		},
 	})
 	snap, rep, err := probe.Run(context.Background(), inv, nil, cfg)
@@ -108,6 +113,16 @@ func TestNoAnswerIsPublished(t *testing.T) {
 	}
 	if files < 10 {
 		t.Errorf("only %d files were looked at", files)
+	}
+	for mirror, text := range map[string]string{
+		"ahead":            "its stamp claims a sync later than the origin&#39;s",
+		"redirect-origin":  "it redirects its clients to the origin",
+		"redirect-private": "leads to an address the probe does not connect to",
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, "out", "mirror", mirror+".html"))
+		if err != nil || !strings.Contains(string(b), text) {
+			t.Errorf("the page of %s does not explain its class with %q (%v)", mirror, text, err)
+		}
 	}
 }
 
