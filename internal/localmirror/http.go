@@ -167,11 +167,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// endlessChunk is what an endless body repeats; one for all, so that
+// serving endless bodies costs the test process no memory.
+var endlessChunk = []byte(strings.Repeat("1234567890", 6554))
+
 // endless sends a body without a length that goes on (4 GiB) until the
 // client hangs up.
 func endless(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain")
-	chunk := []byte(strings.Repeat("1234567890", 6554))
+	chunk := endlessChunk
 	for sent := 0; sent < 4<<30; sent += len(chunk) {
 		if _, err := w.Write(chunk); err != nil {
 			return
