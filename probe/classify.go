@@ -73,6 +73,11 @@ func (e *toOriginError) Error() string {
 	return fmt.Sprintf("its request for %s is redirected to the origin: it does not serve the file itself", e.path)
 }
 
+// tlsError is a TLS failure the TLS library has no type for.
+type tlsError struct{}
+
+func (e *tlsError) Error() string { return "the TLS handshake failed" }
+
 // timeoutError is a request that ran out of time.
 type timeoutError struct{ msg string }
 
@@ -85,8 +90,8 @@ func classify(err error) (class, msg string) {
 	if class, msg, ok := describe(err); ok {
 		return class, msg
 	}
-	if strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:") {
-		return ClassTLS, "the TLS handshake failed"
+	if isTLS(err) {
+		return ClassTLS, (&tlsError{}).Error()
 	}
 	return ClassProtocol, "an answer that is not valid in its protocol"
 }
@@ -105,6 +110,7 @@ func describe(err error) (class, msg string, ok bool) {
 		large     *tooLargeError
 		redir     *redirectError
 		tmo       *timeoutError
+		tlsErr    *tlsError
 		unknown   x509.UnknownAuthorityError
 		hostErr   x509.HostnameError
 		invalid   x509.CertificateInvalidError
@@ -145,7 +151,7 @@ func describe(err error) (class, msg string, ok bool) {
 	case errors.As(err, &unknown):
 		return ClassTLS, "the certificate is not signed by a trusted CA", true
 	case errors.As(err, &hostErr):
-		return ClassTLS, "the certificate is not valid for the mirror's host name", true
+		return ClassTLS, "the certificate is not valid for the host name asked for", true
 	case errors.As(err, &invalid):
 		if invalid.Reason == x509.Expired {
 			return ClassTLS, "the certificate has expired or is not valid yet", true
@@ -157,6 +163,8 @@ func describe(err error) (class, msg string, ok bool) {
 		return ClassTLS, fmt.Sprintf("the server ended the TLS handshake (alert %d)", uint8(alert)), true
 	case errors.As(err, &record):
 		return ClassTLS, "the server does not speak TLS there", true
+	case errors.As(err, &tlsErr):
+		return ClassTLS, tlsErr.Error(), true
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return ClassTimeout, "no answer in time", true
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -167,6 +175,11 @@ func describe(err error) (class, msg string, ok bool) {
 		return ClassReset, "connection reset by the server", true
 	}
 	return "", "", false
+}
+
+// isTLS reports whether err is one of the TLS library's untyped errors.
+func isTLS(err error) bool {
+	return strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:")
 }
 
 // retryable reports whether err may go away if the request is repeated at

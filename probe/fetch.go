@@ -171,8 +171,11 @@ func httpError(err error) error {
 	if _, _, ok := describe(err); ok {
 		return err
 	}
-	if strings.Contains(err.Error(), "failed to parse Location header") { // net/http has no type for it
+	switch {
+	case strings.Contains(err.Error(), "failed to parse Location header"): // net/http has no type for it
 		return &redirectError{"a redirect whose Location is not a URL"}
+	case isTLS(err):
+		return &tlsError{}
 	}
 	return &protocolError{"not a valid HTTP answer"}
 }

@@ -65,7 +65,7 @@ func TestNoAnswerIsPublished(t *testing.T) {
 		{"leak-garbage", "ftp", "protocol", "ftp: the server answered 530"},
 		{"leak-garbage", "rsync", "protocol", "rsync exited with status 5"},
 		{"leak-redirect", "http", "redirect", "a redirect whose Location is not a URL"},
-		{"leak-cert", "https", "tls", "the certificate is not valid for the mirror's host name"},
+		{"leak-cert", "https", "tls", "the certificate is not valid for the host name asked for"},
 	} {
 		e := snap.Endpoint(c.mirror, c.proto, state.IPv4)
 		if e == nil || e.Up || e.Class != c.class || !strings.Contains(e.Error, c.msg) {
