@@ -96,10 +96,10 @@ func newHTTPFetcher(ep endpoint) *httpFetcher {
 		IdleConnTimeout:        ep.cfg.Timeout,
 	}
 	c := &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if len(via) > maxRedirects {
-			return &redirectError{fmt.Sprintf("more than %d redirects (a redirect loop?), last to %s", maxRedirects, req.URL.Redacted())}
-		}
 		// The Location is the mirror's word: errors do not repeat it.
+		if len(via) > maxRedirects {
+			return &redirectError{fmt.Sprintf("more than %d redirects (a redirect loop?)", maxRedirects)}
+		}
 		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 			return &redirectError{"a redirect to a scheme other than http or https"}
 		}
