@@ -8,34 +8,47 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
+	"net/http"
 	"strings"
 	"syscall"
 )
 
 // The error classes an endpoint can fail with (state.json "class").
 const (
-	ClassDNS         = "dns"         // the host name does not resolve
-	ClassNoAddress   = "no-address"  // it resolves, but not in this family
-	ClassRefused     = "refused"     // connection refused
-	ClassUnreachable = "unreachable" // no route to the address
-	ClassTimeout     = "timeout"     // a request took longer than the timeout
-	ClassReset       = "reset"       // the connection was reset or cut
-	ClassTLS         = "tls"         // handshake or certificate failure
-	ClassHTTPStatus  = "http-status" // an HTTP status other than 200
-	ClassNotFound    = "not-found"   // ftp or rsync: the file is not there
-	ClassRedirect    = "redirect"    // a redirect loop or a forbidden target
-	ClassProtocol    = "protocol"    // a malformed answer: bad stamp, too large, ftp/rsync errors
-	ClassStale       = "stale"       // up, but its stamp is more than max_lag behind the origin
+	ClassDNS               = "dns"                 // the host name does not resolve
+	ClassNoAddress         = "no-address"          // it resolves, but not in this family
+	ClassForbiddenAddress  = "forbidden-address"   // its name or a redirect leads where probe does not connect
+	ClassRefused           = "refused"             // connection refused
+	ClassUnreachable       = "unreachable"         // no route to the address
+	ClassTimeout           = "timeout"             // the endpoint's requests took longer than the timeout
+	ClassReset             = "reset"               // the connection was reset or cut
+	ClassTLS               = "tls"                 // handshake or certificate failure
+	ClassHTTPStatus        = "http-status"         // an HTTP status other than 200
+	ClassNotFound          = "not-found"           // ftp or rsync: the file is not there
+	ClassRedirect          = "redirect"            // a redirect loop or to another scheme
+	ClassRedirectsToOrigin = "redirects-to-origin" // it sends its clients to the origin: it carries nothing
+	ClassProtocol          = "protocol"            // a malformed answer: bad stamp, too large, ftp/rsync errors
+	ClassStale             = "stale"               // up, but its stamp is more than max_lag behind the origin
+	ClassAhead             = "ahead"               // up, but its stamp is later than the origin's
 )
+
+// The errors below carry messages the probe makes from facts it knows (a
+// status code, an address, a path from the inventory, a limit): never a
+// byte of what a server answered, which could be anything, including what
+// an internal service would tell.
 
 // statusError is an HTTP answer other than 200 OK.
 type statusError struct {
-	code   int
-	status string
+	code int
+	path string
 }
 
-func (e *statusError) Error() string { return "HTTP " + e.status }
+func (e *statusError) Error() string {
+	if text := http.StatusText(e.code); text != "" {
+		return fmt.Sprintf("HTTP %d %s for %s", e.code, text, e.path)
+	}
+	return fmt.Sprintf("HTTP %d for %s", e.code, e.path)
+}
 
 // notFoundError is a file that an FTP or rsync server does not have.
 type notFoundError struct{ msg string }
@@ -52,91 +65,121 @@ type redirectError struct{ msg string }
 
 func (e *redirectError) Error() string { return e.msg }
 
+// toOriginError is a request of a mirror that a redirect sends to the
+// origin: the mirror does not serve the file itself.
+type toOriginError struct{ path string }
+
+func (e *toOriginError) Error() string {
+	return fmt.Sprintf("its request for %s is redirected to the origin: it does not serve the file itself", e.path)
+}
+
+// tlsError is a TLS failure the TLS library has no type for.
+type tlsError struct{}
+
+func (e *tlsError) Error() string { return "the TLS handshake failed" }
+
 // timeoutError is a request that ran out of time.
 type timeoutError struct{ msg string }
 
 func (e *timeoutError) Error() string { return e.msg }
 
-// classify returns the class of err and a plain description.
+// classify returns the class of err and a plain description of it, made
+// by the probe: an error it cannot describe in its own words (a library's,
+// which may quote the answer) is a protocol error with a fixed message.
 func classify(err error) (class, msg string) {
-	var (
-		dnsErr   *net.DNSError
-		noAddr   *noAddressError
-		status   *statusError
-		notFound *notFoundError
-		proto    *protocolError
-		redir    *redirectError
-		blocked  *blockedError
-		tmo      *timeoutError
-		certErr  *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		alert    tls.AlertError
-		record   tls.RecordHeaderError
-		netErr   net.Error
-	)
-	msg = describe(err)
-	switch {
-	case errors.As(err, &tmo):
-		return ClassTimeout, tmo.msg
-	case errors.As(err, &noAddr):
-		return ClassNoAddress, noAddr.Error()
-	case errors.As(err, &dnsErr):
-		if dnsErr.IsNotFound {
-			return ClassDNS, fmt.Sprintf("%s does not resolve (no such host)", dnsErr.Name)
-		}
-		if dnsErr.IsTimeout {
-			return ClassDNS, fmt.Sprintf("looking up %s timed out", dnsErr.Name)
-		}
-		return ClassDNS, fmt.Sprintf("looking up %s: %s", dnsErr.Name, dnsErr.Err)
-	case errors.As(err, &blocked):
-		return ClassRedirect, blocked.Error()
-	case errors.As(err, &redir):
-		return ClassRedirect, redir.msg
-	case errors.As(err, &status):
-		return ClassHTTPStatus, msg
-	case errors.As(err, &notFound):
-		return ClassNotFound, notFound.msg
-	case errors.As(err, &proto):
-		return ClassProtocol, proto.msg
-	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &invalid),
-		errors.As(err, &alert), errors.As(err, &record):
-		return ClassTLS, msg
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return ClassTimeout, msg
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return ClassRefused, "connection refused"
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EADDRNOTAVAIL):
-		return ClassUnreachable, msg
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.EPIPE):
-		return ClassReset, "connection reset by the server"
+	if class, msg, ok := describe(err); ok {
+		return class, msg
 	}
-	if strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") {
-		return ClassTLS, msg
+	if isTLS(err) {
+		return ClassTLS, (&tlsError{}).Error()
 	}
-	return ClassProtocol, msg
+	return ClassProtocol, "an answer that is not valid in its protocol"
 }
 
-// describe strips Go's wrapping ("Get \"http://...\": dial tcp ...:") down
-// to what went wrong.
-func describe(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		if se, ok := oe.Err.(*net.AddrError); ok {
-			return se.Error()
+// describe classifies the errors the probe knows and describes them in its
+// own words; ok is false for any other.
+func describe(err error) (class, msg string, ok bool) {
+	var (
+		dnsErr    *net.DNSError
+		noAddr    *noAddressError
+		forbidden *forbiddenError
+		toOrigin  *toOriginError
+		status    *statusError
+		notFound  *notFoundError
+		proto     *protocolError
+		large     *tooLargeError
+		redir     *redirectError
+		tmo       *timeoutError
+		tlsErr    *tlsError
+		unknown   x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		certErr   *tls.CertificateVerificationError
+		alert     tls.AlertError
+		record    tls.RecordHeaderError
+		netErr    net.Error
+	)
+	switch {
+	case errors.As(err, &tmo):
+		return ClassTimeout, tmo.msg, true
+	case errors.As(err, &noAddr):
+		return ClassNoAddress, noAddr.Error(), true
+	case errors.As(err, &dnsErr):
+		// The name is the inventory's: a redirect's is never looked up
+		// without its error being replaced.
+		switch {
+		case dnsErr.IsNotFound:
+			return ClassDNS, fmt.Sprintf("%s does not resolve (no such host)", dnsErr.Name), true
+		case dnsErr.IsTimeout:
+			return ClassDNS, fmt.Sprintf("looking up %s timed out", dnsErr.Name), true
 		}
-		inner := oe.Err.Error()
-		if oe.Addr != nil {
-			return fmt.Sprintf("%s %s: %s", oe.Op, oe.Addr, inner)
+		return ClassDNS, fmt.Sprintf("looking up %s failed", dnsErr.Name), true
+	case errors.As(err, &forbidden):
+		return ClassForbiddenAddress, forbidden.Error(), true
+	case errors.As(err, &toOrigin):
+		return ClassRedirectsToOrigin, toOrigin.Error(), true
+	case errors.As(err, &redir):
+		return ClassRedirect, redir.msg, true
+	case errors.As(err, &status):
+		return ClassHTTPStatus, status.Error(), true
+	case errors.As(err, &notFound):
+		return ClassNotFound, notFound.msg, true
+	case errors.As(err, &large):
+		return ClassProtocol, large.Error(), true
+	case errors.As(err, &proto):
+		return ClassProtocol, proto.msg, true
+	case errors.As(err, &unknown):
+		return ClassTLS, "the certificate is not signed by a trusted CA", true
+	case errors.As(err, &hostErr):
+		return ClassTLS, "the certificate is not valid for the host name asked for", true
+	case errors.As(err, &invalid):
+		if invalid.Reason == x509.Expired {
+			return ClassTLS, "the certificate has expired or is not valid yet", true
 		}
-		return inner
+		return ClassTLS, "the certificate is not valid for a server", true
+	case errors.As(err, &certErr):
+		return ClassTLS, "the certificate could not be verified", true
+	case errors.As(err, &alert):
+		return ClassTLS, fmt.Sprintf("the server ended the TLS handshake (alert %d)", uint8(alert)), true
+	case errors.As(err, &record):
+		return ClassTLS, "the server does not speak TLS there", true
+	case errors.As(err, &tlsErr):
+		return ClassTLS, tlsErr.Error(), true
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return ClassTimeout, "no answer in time", true
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ClassRefused, "connection refused", true
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EADDRNOTAVAIL):
+		return ClassUnreachable, "no route to the address", true
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.EPIPE):
+		return ClassReset, "connection reset by the server", true
 	}
-	return err.Error()
+	return "", "", false
+}
+
+// isTLS reports whether err is one of the TLS library's untyped errors.
+func isTLS(err error) bool {
+	return strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:")
 }
 
 // retryable reports whether err may go away if the request is repeated at

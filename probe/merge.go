@@ -2,6 +2,7 @@ package probe
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -13,12 +14,13 @@ import (
 // with its previous state.
 //
 // A run is good when the endpoint answered and its stamp is within
-// max_lag. Consecutive good and failed runs are counted; an endpoint that
-// was healthy stays so until LeaveAfter failed runs in a row, one that was
-// not (or is new) becomes healthy after ReturnAfter good runs. Freshness
-// is never carried on trust: a stale endpoint is unhealthy at once, and one
-// kept healthy through a failure is judged by the last stamp it showed
-// against the origin's stamp of this run.
+// max_lag, and not ahead of the origin's. Consecutive good and failed runs
+// are counted; an endpoint that was healthy stays so until LeaveAfter
+// failed runs in a row, one that was not (or is new) becomes healthy after
+// ReturnAfter good runs. Freshness is never carried on trust: a stale or
+// ahead endpoint is unhealthy at once, and one kept healthy through a
+// failure is judged by the last stamp it showed against the origin's stamp
+// of this run.
 func (r *run) endpoint(j *job, out *outcome) state.Endpoint {
 	limit := r.inv.LagLimit(j.mirror)
 	prev := j.prev
@@ -37,13 +39,22 @@ func (r *run) endpoint(j *job, out *outcome) state.Endpoint {
 		e.CertExpiry = out.certExpiry
 	}
 	stale := true // unknown freshness counts as stale
+	ahead := time.Duration(0)
 	if !e.Stamp.IsZero() && !r.origin.Stamp.IsZero() {
 		lag := max(r.origin.Stamp.Sub(e.Stamp), 0)
 		e.Lag = state.DurationOf(lag)
 		stale = lag > limit
+		// A stamp the origin never had: its freshness is unknown.
+		if d := e.Stamp.Sub(r.latest); d > aheadTolerance {
+			ahead, stale = d, true
+		}
 	}
 	good := e.Up && !stale
-	if e.Up && stale {
+	switch {
+	case e.Up && ahead > 0:
+		e.Class = ClassAhead
+		e.Error = fmt.Sprintf("its stamp %s is %v ahead of the origin's newest (more than the %v allowed): a mirror copies the origin's stamp, it cannot be newer", e.Stamp.Format(time.RFC3339), ahead.Round(time.Second), aheadTolerance)
+	case e.Up && stale:
 		e.Class = ClassStale
 		e.Error = fmt.Sprintf("its stamp is %v behind the origin's (max_lag %v)", e.Lag.Duration, limit)
 	}
@@ -67,7 +78,7 @@ func (r *run) endpoint(j *job, out *outcome) state.Endpoint {
 	e.Healthy = e.Healthy && !stale
 
 	if e.Up {
-		e.Repos = r.repos(j, out, stale, limit)
+		e.Repos = r.repos(j, out, stale, ahead > 0, limit)
 	} else if prev != nil {
 		// Not reached this time: what it carried, as long as its last
 		// stamp keeps it within max_lag.
@@ -86,7 +97,7 @@ func (r *run) endpoint(j *job, out *outcome) state.Endpoint {
 // origin's current version is fresh; an older one the origin had is
 // fresh while it was superseded no more than max_lag ago; anything else
 // is not.
-func (r *run) repos(j *job, out *outcome, stale bool, limit time.Duration) []state.Repo {
+func (r *run) repos(j *job, out *outcome, stale, ahead bool, limit time.Duration) []state.Repo {
 	list := []state.Repo{}
 	for _, v := range r.inv.Variants() {
 		if !j.mirror.Carries(v) {
@@ -96,7 +107,10 @@ func (r *run) repos(j *job, out *outcome, stale bool, limit time.Duration) []sta
 		rep := state.Repo{Repo: k.repo, Release: k.release, Arch: k.arch}
 		paths := metadataPaths(v)
 		cur, known := r.current[k]
+		var large *tooLargeError
 		switch {
+		case ahead:
+			rep.Error = "the mirror's stamp is ahead of the origin's, so nothing it serves counts as fresh"
 		case len(paths) == 0: // files: the stamp says it all
 			rep.Fresh = !stale
 			if stale {
@@ -106,6 +120,10 @@ func (r *run) repos(j *job, out *outcome, stale bool, limit time.Duration) []sta
 			rep.Error = "the origin has no metadata for it, so it cannot be verified"
 		default:
 			got := out.metas[cur.path]
+			if errors.As(got.err, &large) && large.limit < r.cfg.MaxBody {
+				rep.Error = fmt.Sprintf("%s does not match the origin: it is larger than any of the origin's %d recent versions (%d bytes)", cur.path, len(r.history[k]), large.limit)
+				break
+			}
 			if got.err != nil {
 				_, msg := classify(got.err)
 				rep.Error = msg
@@ -124,7 +142,7 @@ func (r *run) repos(j *job, out *outcome, stale bool, limit time.Duration) []sta
 						cur.path, hist[i].FirstSeen.Format(time.RFC3339), behind.Round(time.Second), limit)
 				}
 			default:
-				rep.Error = fmt.Sprintf("%s does not match the origin (sha256 %.12s… is none of its %d recent versions)", cur.path, got.sha256, len(hist))
+				rep.Error = fmt.Sprintf("%s does not match the origin (it is none of its %d recent versions)", cur.path, len(hist))
 			}
 		}
 		list = append(list, rep)

@@ -249,8 +249,8 @@ func (loopback) LookupNetIP(context.Context, string, string) ([]netip.Addr, erro
 func TestConcurrencyBounds(t *testing.T) {
 	var mirrors strings.Builder
 	for i := range 8 {
-		fmt.Fprintf(&mirrors, "[[mirror]]\nname = \"shared-%d\"\ncountry = \"DE\"\nhttp = \"http://shared.test:PORT/m%d/\"\n\n", i, i)
-		fmt.Fprintf(&mirrors, "[[mirror]]\nname = \"own-%d\"\ncountry = \"DE\"\nhttp = \"http://own%d.test:PORT/m/\"\n\n", i, i)
+		fmt.Fprintf(&mirrors, "[[mirror]]\nname = \"shared-%d\"\ncountry = \"DE\"\nprobe_networks = [\"127.0.0.0/8\"]\nhttp = \"http://shared.test:PORT/m%d/\"\n\n", i, i)
+		fmt.Fprintf(&mirrors, "[[mirror]]\nname = \"own-%d\"\ncountry = \"DE\"\nprobe_networks = [\"127.0.0.0/8\"]\nhttp = \"http://own%d.test:PORT/m/\"\n\n", i, i)
 	}
 	c, inv, cfg := countingNetwork(t, mirrors.String())
 	cfg.Concurrency, cfg.PerHost = 4, 2
@@ -269,7 +269,7 @@ func TestConcurrencyBounds(t *testing.T) {
 func TestRetriesOnceWithJitterButNeverATimeout(t *testing.T) {
 	mirrors := ""
 	for _, name := range []string{"flaky", "broken"} {
-		mirrors += fmt.Sprintf("[[mirror]]\nname = %q\ncountry = \"DE\"\nhttp = \"http://%s.test:PORT/%s/\"\n\n", name, name, name)
+		mirrors += fmt.Sprintf("[[mirror]]\nname = %q\ncountry = \"DE\"\nprobe_networks = [\"127.0.0.0/8\"]\nhttp = \"http://%s.test:PORT/%s/\"\n\n", name, name, name)
 	}
 	c, inv, cfg := countingNetwork(t, mirrors)
 	c.fail["/flaky/TIME"] = 1   // one 503, then fine
@@ -284,7 +284,7 @@ func TestRetriesOnceWithJitterButNeverATimeout(t *testing.T) {
 
 	// A hanging mirror is asked once: it costs one timeout, not two, and
 	// nothing more is asked of it that run.
-	c2, inv2, cfg2 := countingNetwork(t, "[[mirror]]\nname = \"hang\"\ncountry = \"DE\"\nhttp = \"http://hang.test:PORT/hang/\"\n")
+	c2, inv2, cfg2 := countingNetwork(t, "[[mirror]]\nname = \"hang\"\ncountry = \"DE\"\nprobe_networks = [\"127.0.0.0/8\"]\nhttp = \"http://hang.test:PORT/hang/\"\n")
 	c2.hang["/hang/TIME"] = true
 	cfg2.Timeout = 300 * time.Millisecond
 	snap = run(t, inv2, nil, cfg2)

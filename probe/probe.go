@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/url"
 	"os/exec"
@@ -23,8 +25,10 @@ import (
 // Config bounds and tunes a probe run. The zero value of a field means its
 // default, except Retries, where 0 means no retry: start from Defaults.
 type Config struct {
-	// Timeout bounds each request: connect, TLS, headers and body. A
-	// hanging or slow mirror costs at most one Timeout per endpoint.
+	// Timeout bounds each endpoint: all of its requests, from the name's
+	// lookup to the last byte. A hanging or slow mirror costs at most one
+	// Timeout per endpoint, however many files it is asked for. Each of
+	// the origin's requests has a Timeout of its own.
 	Timeout time.Duration
 	// Deadline bounds the whole run. Endpoints not started by then keep
 	// their previous state.
@@ -39,7 +43,9 @@ type Config struct {
 	// RetryDelay is the mean pause before a retry; the pause is uniform in
 	// [RetryDelay/2, 3*RetryDelay/2).
 	RetryDelay time.Duration
-	// MaxBody is the most read of any file.
+	// MaxBody is the most read of any file of the origin. A mirror's
+	// file is read no further than the largest recent version of it the
+	// origin had; a stamp no further than 4 KiB.
 	MaxBody int64
 	// LeaveAfter is how many consecutive failed runs take a healthy
 	// endpoint out; ReturnAfter how many good ones bring it back.
@@ -64,7 +70,7 @@ type Config struct {
 // Defaults returns the default configuration.
 func Defaults() Config {
 	return Config{
-		Timeout:     10 * time.Second,
+		Timeout:     30 * time.Second,
 		Deadline:    10 * time.Minute,
 		Concurrency: 256,
 		PerHost:     2,
@@ -148,16 +154,33 @@ type fetched struct {
 	err    error
 }
 
+// aheadTolerance is how much later than the origin's a mirror's stamp may
+// be. A mirror copies the origin's stamp file, so an honest one is never
+// later than the origin's newest stamp (read again at the end of the run
+// when a mirror shows a later one, in case the origin published during
+// the run); the tolerance only absorbs rounding and a stamp a sync script
+// rewrites, and is tiny beside any max_lag.
+const aheadTolerance = 5 * time.Minute
+
 type run struct {
 	inv     *inventory.Inventory
 	cfg     Config
 	prev    *state.Snapshot
 	now     time.Time
 	origin  state.Origin
+	latest  time.Time        // the origin's newest stamp seen in the run
+	base    *url.URL         // the origin's
+	limits  map[string]int64 // the most read of each metadata file
 	current map[variantKey]originMeta
 	history map[variantKey][]state.Meta // newest first
 	report  *Report
 }
+
+// The causes of the contexts' ends, to say which time ran out.
+var (
+	errRunDeadline  = errors.New("the run's deadline passed")
+	errEndpointTime = errors.New("the endpoint ran out of time")
+)
 
 type variantKey struct{ repo, release, arch string }
 
@@ -179,13 +202,14 @@ func Run(ctx context.Context, inv *inventory.Inventory, prev *state.Snapshot, cf
 			break
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.Deadline, errRunDeadline)
 	defer cancel()
 	if err := r.checkOrigin(ctx); err != nil {
 		return nil, nil, err
 	}
 	jobs := r.jobs()
 	outs := r.execute(ctx, jobs)
+	r.recheckOrigin(ctx, outs)
 
 	snap := &state.Snapshot{Schema: state.Schema, Taken: r.now, Network: inv.Network.Name, Origin: r.origin, Mirrors: map[string]*state.Mirror{}}
 	for i, j := range jobs {
@@ -241,25 +265,20 @@ func (r *run) checkOrigin(ctx context.Context) error {
 	if err != nil {
 		return &OriginError{raw, err}
 	}
+	r.base = u
 	fail := func(err error) error { return &OriginError{URL: raw, Err: err} }
-	rctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	addrs, err := resolve(rctx, r.cfg.Resolver, u.Hostname(), "")
-	cancel()
+	f, err := r.originFetcher(ctx)
 	if err != nil {
 		return fail(err)
 	}
-	f := newHTTPFetcher(endpoint{base: u, addrs: addrs, cfg: &r.cfg})
 	defer f.close()
 	var lat []time.Duration
-	b, err := r.fetch(ctx, f, r.inv.Network.Stamp, maxStamp, &lat)
+	stamp, err := r.readStamp(ctx, f, &lat, r.cfg.Timeout)
 	if err != nil {
 		return fail(err)
 	}
-	stamp, err := ParseStamp(b)
-	if err != nil {
-		return fail(&protocolError{fmt.Sprintf("%s: %v", r.inv.Network.Stamp, err)})
-	}
 	r.origin = state.Origin{Stamp: stamp, Checked: r.cfg.Now().UTC()}
+	r.latest = stamp
 	r.current = map[variantKey]originMeta{}
 	cache := map[string]*originMeta{}
 	for _, v := range r.inv.Variants() {
@@ -273,7 +292,16 @@ func (r *run) checkOrigin(ctx context.Context) error {
 				}
 				continue
 			}
-			b, err := r.fetch(ctx, f, p, r.cfg.MaxBody, &lat)
+			// The whole file is hashed; its start has the version.
+			h := sha256.New()
+			head := &limitedBuffer{b: new(bytes.Buffer), n: metadataHead}
+			n := &countingWriter{}
+			err := r.attempt(ctx, p, &lat, r.cfg.Timeout, func(rctx context.Context) error {
+				h.Reset()
+				head.b.Reset()
+				n.n = 0
+				return f.get(rctx, p, r.cfg.MaxBody, io.MultiWriter(h, head, n))
+			})
 			if err != nil {
 				if class, _ := classify(err); class == ClassHTTPStatus || class == ClassNotFound {
 					cache[p] = nil
@@ -282,8 +310,7 @@ func (r *run) checkOrigin(ctx context.Context) error {
 				}
 				return fail(err)
 			}
-			sum := sha256.Sum256(b)
-			found = &originMeta{path: p, sha256: hex.EncodeToString(sum[:]), size: int64(len(b)), ts: metadataTimestamp(p, b)}
+			found = &originMeta{path: p, sha256: hex.EncodeToString(h.Sum(nil)), size: n.n, ts: metadataTimestamp(p, head.b.Bytes())}
 			cache[p] = found
 			break
 		}
@@ -294,6 +321,7 @@ func (r *run) checkOrigin(ctx context.Context) error {
 		}
 	}
 	r.updateHistory()
+	r.setLimits()
 	return nil
 }
 
@@ -340,22 +368,77 @@ func (r *run) updateHistory() {
 	}
 }
 
-// fetch gets path with the per-request timeout, retrying what may pass.
-func (r *run) fetch(ctx context.Context, f fetcher, path string, limit int64, lat *[]time.Duration) ([]byte, error) {
-	var b []byte
-	err := r.attempt(ctx, path, lat, func(rctx context.Context) (err error) {
-		b, err = f.get(rctx, path, limit)
-		return err
-	})
-	return b, err
+// metadataHead is how much of the start of an origin's metadata file is
+// kept to read its version (a repomd.xml's revision, a Release's Date).
+const metadataHead = 64 << 10
+
+// countingWriter counts what is written to it.
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
 }
 
-// attempt runs op with the per-request timeout, and again after a jittered
-// pause when it failed in a way that may pass. what names the request in
-// errors; the latency of a success is appended to lat.
-func (r *run) attempt(ctx context.Context, what string, lat *[]time.Duration, op func(context.Context) error) error {
+// originFetcher resolves the origin's host and returns a fetcher for it.
+func (r *run) originFetcher(ctx context.Context) (fetcher, error) {
+	rctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	addrs, err := resolve(rctx, r.cfg.Resolver, r.base.Hostname(), "")
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	return newHTTPFetcher(endpoint{base: r.base, addrs: addrs, policy: originPolicy(addrs), cfg: &r.cfg}), nil
+}
+
+// readStamp reads and parses the stamp file, each attempt within
+// perRequest when it is not 0 (the origin's), else within ctx alone.
+func (r *run) readStamp(ctx context.Context, f fetcher, lat *[]time.Duration, perRequest time.Duration) (time.Time, error) {
+	var b bytes.Buffer
+	path := r.inv.Network.Stamp
+	err := r.attempt(ctx, path, lat, perRequest, func(rctx context.Context) error {
+		b.Reset()
+		return f.get(rctx, path, maxStamp, &b)
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	stamp, err := ParseStamp(b.Bytes())
+	if err != nil {
+		// ParseStamp quotes the file; what a mirror wrote is not repeated.
+		return time.Time{}, &protocolError{fmt.Sprintf("the stamp file %s is not a time (a unix time or RFC 3339 is expected)", path)}
+	}
+	return stamp, nil
+}
+
+// recheckOrigin reads the origin's stamp again when a mirror showed a
+// later one than it had at the start: the origin may have published
+// while the run went on, and a mirror that copied that is not ahead.
+func (r *run) recheckOrigin(ctx context.Context, outs []outcome) {
+	if !slices.ContainsFunc(outs, func(o outcome) bool { return o.stamp.Sub(r.origin.Stamp) > aheadTolerance }) {
+		return
+	}
+	f, err := r.originFetcher(ctx)
+	if err != nil {
+		return // the start's stamp stands
+	}
+	defer f.close()
+	var lat []time.Duration
+	if stamp, err := r.readStamp(ctx, f, &lat, r.cfg.Timeout); err == nil && stamp.After(r.latest) {
+		r.latest = stamp
+	}
+}
+
+// attempt runs op, and again after a jittered pause when it failed in a
+// way that may pass and time remains. Each attempt has perRequest, when
+// not 0, else the time left in ctx. what names the request in errors; the
+// latency of a success is appended to lat.
+func (r *run) attempt(ctx context.Context, what string, lat *[]time.Duration, perRequest time.Duration, op func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
-		rctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if perRequest > 0 {
+			rctx, cancel = context.WithTimeout(ctx, perRequest)
+		}
 		start := time.Now()
 		err := op(rctx)
 		timedOut := errors.Is(rctx.Err(), context.DeadlineExceeded)
@@ -365,10 +448,10 @@ func (r *run) attempt(ctx context.Context, what string, lat *[]time.Duration, op
 			return nil
 		}
 		if ctx.Err() != nil {
-			return &timeoutError{fmt.Sprintf("%s: the run's deadline (%v) passed", what, r.cfg.Deadline)}
+			return r.outOfTime(ctx, what)
 		}
 		if timedOut || errors.Is(err, context.DeadlineExceeded) {
-			return &timeoutError{fmt.Sprintf("no complete answer for %s within %v", what, r.cfg.Timeout)}
+			return &timeoutError{fmt.Sprintf("no complete answer for %s within %v", what, perRequest)}
 		}
 		if attempt >= r.cfg.Retries || !retryable(err) {
 			return err
@@ -380,6 +463,19 @@ func (r *run) attempt(ctx context.Context, what string, lat *[]time.Duration, op
 			return err
 		}
 	}
+}
+
+// outOfTime says which time ran out for the request what ("" for one not
+// made): the endpoint's or the run's.
+func (r *run) outOfTime(ctx context.Context, what string) error {
+	which := fmt.Sprintf("the endpoint ran out of time (%v for all its requests)", r.cfg.Timeout)
+	if !errors.Is(context.Cause(ctx), errEndpointTime) {
+		which = fmt.Sprintf("the run's deadline (%v) passed", r.cfg.Deadline)
+	}
+	if what == "" {
+		return &timeoutError{"not checked: " + which}
+	}
+	return &timeoutError{fmt.Sprintf("no complete answer for %s: %s", what, which)}
 }
 
 // execute checks the jobs within the concurrency bounds and returns their
@@ -433,21 +529,20 @@ func (r *run) execute(ctx context.Context, jobs []job) []outcome {
 }
 
 // check checks one endpoint: resolve, read the stamp, read the metadata
-// of every variant the mirror carries. After a timeout the endpoint's
-// remaining requests are skipped, so it costs one timeout at most.
+// of every variant the mirror carries, all within one Timeout: however
+// slowly it answers, an endpoint costs one timeout at most.
 func (r *run) check(ctx context.Context, j *job) (out outcome) {
 	defer func() { out.checked = r.cfg.Now().UTC() }()
-	rctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	addrs, err := resolve(rctx, r.cfg.Resolver, j.base.Hostname(), j.family)
-	expired := errors.Is(rctx.Err(), context.DeadlineExceeded)
-	cancel()
+	ctx, cancel := context.WithTimeoutCause(ctx, r.cfg.Timeout, errEndpointTime)
+	defer cancel()
+	addrs, err := resolve(ctx, r.cfg.Resolver, j.base.Hostname(), j.family)
 	if err != nil {
-		if expired && ctx.Err() == nil {
-			err = &timeoutError{fmt.Sprintf("looking up %s took longer than %v", j.base.Hostname(), r.cfg.Timeout)}
+		if ctx.Err() != nil {
+			err = r.outOfTime(ctx, "looking up "+j.base.Hostname())
 		}
 		return outcome{err: err}
 	}
-	ep := endpoint{base: j.base, family: j.family, addrs: addrs, cfg: &r.cfg}
+	ep := endpoint{base: j.base, family: j.family, addrs: addrs, policy: mirrorPolicy(j.mirror), origin: r.base, cfg: &r.cfg}
 	var f fetcher
 	switch j.proto {
 	case inventory.FTP:
@@ -462,57 +557,74 @@ func (r *run) check(ctx context.Context, j *job) (out outcome) {
 		f = newHTTPFetcher(ep)
 	}
 	defer f.close()
+	var paths []string // the metadata files to compare, each once
+	for _, v := range r.inv.Variants() {
+		if cur, ok := r.current[keyOf(v)]; ok && j.mirror.Carries(v) && !slices.Contains(paths, cur.path) {
+			paths = append(paths, cur.path)
+		}
+	}
 	if pf, ok := f.(prefetcher); ok {
 		// Fetch everything at once: one rsync run instead of one per file.
-		paths := []string{r.inv.Network.Stamp}
-		for _, v := range r.inv.Variants() {
-			if cur, ok := r.current[keyOf(v)]; ok && j.mirror.Carries(v) && !slices.Contains(paths, cur.path) {
-				paths = append(paths, cur.path)
-			}
+		limit := int64(maxStamp)
+		for _, p := range paths {
+			limit = max(limit, r.limit(p))
 		}
-		if err := r.attempt(ctx, "the stamp and metadata", &out.latencies, func(rctx context.Context) error {
-			return pf.prefetch(rctx, paths, r.cfg.MaxBody)
+		if err := r.attempt(ctx, "the stamp and metadata", &out.latencies, 0, func(rctx context.Context) error {
+			return pf.prefetch(rctx, append([]string{r.inv.Network.Stamp}, paths...), limit)
 		}); err != nil {
 			out.err = err
 			return out
 		}
 	}
-	b, err := r.fetch(ctx, f, r.inv.Network.Stamp, maxStamp, &out.latencies)
 	if hf, ok := f.(*httpFetcher); ok {
 		defer func() { out.certExpiry = hf.expiry() }()
 	}
-	if err != nil {
-		out.err = err
-		return out
-	}
-	if out.stamp, err = ParseStamp(b); err != nil {
-		out.err = &protocolError{fmt.Sprintf("%s: %v", r.inv.Network.Stamp, err)}
+	if out.stamp, out.err = r.readStamp(ctx, f, &out.latencies, 0); out.err != nil {
 		return out
 	}
 	out.metas = map[string]fetched{}
-	var timedOut error
-	for _, v := range r.inv.Variants() {
-		cur, ok := r.current[keyOf(v)]
-		if !ok || !j.mirror.Carries(v) {
+	for _, p := range paths {
+		if ctx.Err() != nil {
+			out.metas[p] = fetched{err: r.outOfTime(ctx, "")}
 			continue
 		}
-		if _, done := out.metas[cur.path]; done {
-			continue
-		}
-		if timedOut != nil {
-			out.metas[cur.path] = fetched{err: fmt.Errorf("not checked: an earlier request to this endpoint timed out")}
-			continue
-		}
-		b, err := r.fetch(ctx, f, cur.path, r.cfg.MaxBody, &out.latencies)
+		h := sha256.New()
+		err := r.attempt(ctx, p, &out.latencies, 0, func(rctx context.Context) error {
+			h.Reset()
+			return f.get(rctx, p, r.limit(p), h)
+		})
 		if err != nil {
-			if class, _ := classify(err); class == ClassTimeout {
-				timedOut = err
-			}
-			out.metas[cur.path] = fetched{err: err}
+			out.metas[p] = fetched{err: err}
 			continue
 		}
-		sum := sha256.Sum256(b)
-		out.metas[cur.path] = fetched{sha256: hex.EncodeToString(sum[:])}
+		out.metas[p] = fetched{sha256: hex.EncodeToString(h.Sum(nil))}
 	}
 	return out
+}
+
+// limit is the most read of a mirror's copy of the metadata file path.
+func (r *run) limit(path string) int64 {
+	if n, ok := r.limits[path]; ok {
+		return n
+	}
+	return r.cfg.MaxBody
+}
+
+// setLimits sets each metadata file's limit: the size of the largest
+// recent version the origin had (a larger file matches none), never more
+// than MaxBody; MaxBody when a version's size is unknown.
+func (r *run) setLimits() {
+	r.limits = map[string]int64{}
+	unknown := map[string]bool{}
+	for _, hist := range r.history {
+		for _, m := range hist {
+			if m.Size <= 0 {
+				unknown[m.Path] = true // an old snapshot's
+			}
+			r.limits[m.Path] = min(max(r.limits[m.Path], m.Size), r.cfg.MaxBody)
+		}
+	}
+	for p := range unknown {
+		r.limits[p] = r.cfg.MaxBody
+	}
 }

@@ -42,16 +42,24 @@ func (nxdomain) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, er
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
-// timeout is short, but long enough for a few rsync processes under -race.
-const timeout = time.Second
+// timeout is short, but long enough for all of an endpoint's requests,
+// two rsync processes included, under -race on a busy machine.
+const timeout = 5 * time.Second
 
 // start runs a local network and returns it, its inventory and a probe
 // configuration that uses its resolver, CA and a clock at the origin's
 // time.
 func start(t *testing.T, specs ...localmirror.Spec) (*localmirror.Network, *inventory.Inventory, probe.Config, *clock) {
 	t.Helper()
+	return startNetwork(t, localmirror.Options{Mirrors: specs})
+}
+
+// startNetwork is start with more options than the mirrors.
+func startNetwork(t *testing.T, opts localmirror.Options) (*localmirror.Network, *inventory.Inventory, probe.Config, *clock) {
+	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
-	n, err := localmirror.Start(localmirror.Options{Time: now, Mirrors: specs})
+	opts.Time = now
+	n, err := localmirror.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,12 +126,13 @@ func TestEveryBehaviourIsClassified(t *testing.T) {
 		localmirror.Spec{Behaviour: localmirror.ServerError},
 		localmirror.Spec{Behaviour: localmirror.Reset},
 		localmirror.Spec{Behaviour: localmirror.Hang},
-		localmirror.Spec{Behaviour: localmirror.SlowBody},
+		localmirror.Spec{Behaviour: localmirror.SlowBody, Delay: timeout / 10}, // the stamp alone takes two timeouts
 		localmirror.Spec{Behaviour: localmirror.HugeBody},
 		localmirror.Spec{Behaviour: localmirror.RedirectLoop},
 		localmirror.Spec{Behaviour: localmirror.RedirectPrivate},
 		localmirror.Spec{Behaviour: localmirror.RedirectMetadata},
 		localmirror.Spec{Behaviour: localmirror.RedirectOrigin},
+		localmirror.Spec{Behaviour: localmirror.Ahead},
 		localmirror.Spec{Behaviour: localmirror.BadCert},
 		localmirror.Spec{Behaviour: localmirror.ExpiringCert},
 		localmirror.Spec{Behaviour: localmirror.IPv6Down},
@@ -170,9 +179,10 @@ func TestEveryBehaviourIsClassified(t *testing.T) {
 		{"slow-body", "http", "ipv4", down("timeout")},
 		{"huge-body", "http", "ipv4", down("protocol")},
 		{"redirect-loop", "http", "ipv4", down("redirect")},
-		{"redirect-private", "http", "ipv4", down("redirect")},
-		{"redirect-metadata", "http", "ipv4", down("redirect")},
-		{"redirect-origin", "http", "ipv4", ok},
+		{"redirect-private", "http", "ipv4", down("forbidden-address")},
+		{"redirect-metadata", "http", "ipv4", down("forbidden-address")},
+		{"redirect-origin", "http", "ipv4", down("redirects-to-origin")},
+		{"ahead", "http", "ipv4", want{true, "ahead", false, "none"}},
 		{"bad-cert", "https", "ipv4", down("tls")},
 		{"expiring-cert", "https", "ipv4", ok},
 		{"ipv6-down", "http", "ipv4", ok},

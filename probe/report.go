@@ -33,8 +33,8 @@ type Report struct {
 type Row struct {
 	Protocol state.Protocol
 	Family   state.Family
-	// Up answered and is within max_lag; Stale answered but is behind;
-	// Down did not answer. Healthy is the verdict after hysteresis: what
+	// Up answered and is within max_lag; Stale answered but is behind
+	// (or claims to be ahead of the origin); Down did not answer. Healthy is the verdict after hysteresis: what
 	// the lists use.
 	Up, Stale, Down, Healthy int
 }
@@ -60,7 +60,7 @@ func (rep *Report) add(j *job, e *state.Endpoint, out outcome, cfg Config) {
 	switch {
 	case !e.Up:
 		row.Down++
-	case e.Class == ClassStale:
+	case e.Class == ClassStale, e.Class == ClassAhead:
 		row.Stale++
 	default:
 		row.Up++

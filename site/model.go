@@ -77,6 +77,12 @@ var classText = map[string]string{
 	"no-address":  "its host name has no address of this family",
 	"reset":       "the connection was reset",
 	"content":     "it served content that does not match the origin",
+
+	// Mirrors that lie about their stamp, send clients to the origin or
+	// point the probe at addresses it does not reach (probe/README.md).
+	"ahead":               "its stamp claims a sync later than the origin's, so its freshness is unknown",
+	"redirects-to-origin": "it redirects its clients to the origin: it serves nothing itself",
+	"forbidden-address":   "its host name or a redirect leads to an address the probe does not connect to (private, loopback, link-local or cloud metadata)",
 }
 
 // view is everything the pages are made of, computed once.

@@ -31,17 +31,17 @@ func runProbe(fset *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 	d := probe.Defaults()
 	config := fset.String("c", "mirrors.toml", "the inventory `file`")
 	out := fset.String("o", "state.json", "the snapshot `file` to write; when it exists it is also the previous state that this run is merged with")
-	timeout := fset.Duration("timeout", d.Timeout, "per-request `timeout` (connect, TLS, headers and body); [probe] timeout")
+	timeout := fset.Duration("timeout", d.Timeout, "per-endpoint `timeout`: all of an endpoint's requests, lookup to last byte (each of the origin's requests has its own); [probe] timeout")
 	deadline := fset.Duration("deadline", d.Deadline, "bound on the whole `run`; endpoints not started by then keep their state; [probe] deadline")
 	concurrency := fset.Int("concurrency", d.Concurrency, "endpoints checked at once; [probe] concurrency")
 	perHost := fset.Int("per-host", d.PerHost, "endpoints of one host checked at once; [probe] per_host")
 	retries := fset.Int("retries", d.Retries, "retries of a request that was reset or got a 5xx (never of a timeout); [probe] retries")
-	maxBody := fset.Int64("max-body", d.MaxBody, "most `bytes` read of any file; [probe] max_body")
+	maxBody := fset.Int64("max-body", d.MaxBody, "most `bytes` read of any origin file (a mirror's is read no further than the origin's largest recent version); [probe] max_body")
 	leave := fset.Int("leave-after", d.LeaveAfter, "consecutive failed runs that take a healthy endpoint out; [probe] leave_after")
 	ret := fset.Int("return-after", d.ReturnAfter, "consecutive good runs that bring an endpoint back; [probe] return_after")
 	caFile := fset.String("ca-file", "", "PEM `file` of extra CA certificates to trust for https")
 	var resolve resolveFlag
-	fset.Var(&resolve, "resolve", "use these addresses for a host name instead of DNS, like curl's --resolve: `host=addr[,addr]` (repeatable)")
+	fset.Var(&resolve, "resolve", "use these addresses for a host name instead of DNS, like curl's --resolve: `host=addr[,addr]` (repeatable); they are held to the same rule as DNS answers (global addresses, or the mirror's probe_networks)")
 	quiet := fset.Bool("quiet", false, "no progress output")
 	if err := parse(fset, args); err != nil {
 		return err

@@ -273,6 +273,11 @@ type Mirror struct {
 	// Subnets are the networks served first by this mirror: the subnets
 	// key and the ranges read from subnet_files.
 	Subnets []netip.Prefix
+	// ProbeNetworks are the networks besides the global unicast
+	// addresses that probe may connect to for this mirror (its own
+	// addresses, redirects, FTP data connections): a mirror on a private
+	// network, or on loopback in tests. Never one of [NeverProbed].
+	ProbeNetworks []netip.Prefix
 	// URLs holds the base URL per declared protocol, each ending in "/".
 	URLs   map[Protocol]string
 	Weight int

@@ -111,6 +111,8 @@ type rawMirror struct {
 	Repos       []string `toml:"repos"`
 	Archs       []string `toml:"archs"`
 	MaxLag      string   `toml:"max_lag"`
+	// ProbeNetworks: see probenetworks.go.
+	ProbeNetworks []string `toml:"probe_networks"`
 }
 
 // Error is one problem in a file, with where it is.
@@ -1061,6 +1063,7 @@ func (v *validator) mirror(inv *Inventory, i int, r *rawMirror, allArchs map[str
 	}
 	slices.SortFunc(m.Subnets, comparePrefix)
 	m.Subnets = slices.Compact(m.Subnets)
+	m.ProbeNetworks = v.probeNetworks(at, what, r.ProbeNetworks)
 	for _, pr := range []struct {
 		p Protocol
 		s string

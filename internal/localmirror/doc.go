@@ -5,7 +5,10 @@
 // and Release, a pacman core.db, ISO directories) and each with a chosen
 // [Behaviour]: healthy, stale, partial, wrong metadata, 404, 500, reset,
 // hang, slow body, huge body, redirect loop, redirect to a private or
-// metadata address, bad or expiring certificate, IPv6 down, down, no DNS.
+// metadata address or to the origin, bad or expiring certificate, IPv6
+// down, down, no DNS, a stamp ahead of the origin's, slow answers, an
+// endless metadata file, and answers that carry a [Secret] a prober must
+// never publish.
 //
 // Mirrors serve HTTP and HTTPS from memory, FTP with an in-process server
 // (goftp.io/server) and rsync with the real rsync daemon, the last two
@@ -15,7 +18,9 @@
 // listens on the same port on ::1; one whose IPv6 is down has ::1 in its
 // host entry and nothing listening there.
 //
-// [Network.Inventory] writes the mirrors.toml of the network.
+// [Network.Inventory] writes the mirrors.toml of the network; it declares
+// loopback in every mirror's probe_networks, since probe connects to
+// global unicast addresses only unless told otherwise.
 //
 //	n, err := localmirror.Start(localmirror.Options{Mirrors: []localmirror.Spec{
 //		{Behaviour: localmirror.Healthy, IPv6: true},

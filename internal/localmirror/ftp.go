@@ -42,6 +42,11 @@ func (s *Server) serveFTP() (int, error) {
 	if err != nil || l4 == nil {
 		return port, err
 	}
+	if s.behaviour == LeakGarbage {
+		// A refusal as the greeting, with the secret as its text.
+		s.acceptAndSay("530 "+Secret+"\r\n", l4, l6)
+		return port, nil
+	}
 	for _, l := range []net.Listener{l4, l6} {
 		if l == nil {
 			continue
@@ -118,6 +123,12 @@ func (s *Server) serveRsync() (int, error) {
 	l4, l6, port, err := s.listen()
 	if err != nil || l4 == nil {
 		return port, err
+	}
+	if s.behaviour == LeakGarbage {
+		// A daemon's greeting, then an error with the secret as its
+		// text: the rsync client prints it.
+		s.acceptAndSay("@RSYNCD: 31.0\n@ERROR: "+Secret+"\n", l4, l6)
+		return port, nil
 	}
 	if s.behaviour == Hang {
 		for _, l := range []net.Listener{l4, l6} {

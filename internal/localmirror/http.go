@@ -1,6 +1,7 @@
 package localmirror
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"html"
@@ -17,6 +18,10 @@ func (s *Server) serveHTTP(useTLS bool) (int, error) {
 	l4, l6, port, err := s.listen()
 	if err != nil || l4 == nil {
 		return port, err
+	}
+	if s.behaviour == LeakGarbage {
+		s.acceptAndSay(Secret+"\r\n\r\n", l4, l6)
+		return port, nil
 	}
 	var cfg *tls.Config
 	if useTLS {
@@ -42,6 +47,7 @@ func (s *Server) serveHTTP(useTLS bool) (int, error) {
 
 // ServeHTTP answers a request as the server's behaviour says.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
 	s.mu.Lock()
 	b, tree := s.behaviour, s.tree
 	s.mu.Unlock()
@@ -76,13 +82,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	case HugeBody:
-		w.Header().Set("Content-Type", "text/plain")
-		chunk := []byte(strings.Repeat("1234567890", 6554))
-		for sent := 0; sent < 4<<30; sent += len(chunk) {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
+		endless(w)
 		return
 	case RedirectLoop:
 		n, _ := strconv.Atoi(r.URL.Query().Get("hop"))
@@ -96,6 +96,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case RedirectOrigin:
 		http.Redirect(w, r, s.net.origin.URLs["http"]+rel, http.StatusMovedPermanently)
+		return
+	case EndlessMetadata:
+		if rel != StampPath {
+			endless(w)
+			return
+		}
+	case SlowAnswer:
+		select {
+		case <-time.After(cmp.Or(s.spec.Delay, time.Second)):
+		case <-r.Context().Done():
+			return
+		case <-s.net.closing:
+			return
+		}
+	case LeakStatus:
+		if rel != StampPath {
+			s.hijack(w, func(c net.Conn) {
+				fmt.Fprintf(c, "HTTP/1.1 403 %s\r\nX-Secret: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", Secret, Secret, len(Secret), Secret)
+				c.Close()
+			})
+			return
+		}
+	case LeakRedirect:
+		w.Header().Set("Location", "http://["+Secret+"/")
+		w.WriteHeader(http.StatusFound)
 		return
 	}
 	body, ok := tree.Files[rel]
@@ -120,7 +145,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if b == SlowBody {
 		f, _ := w.(http.Flusher)
-		tick := time.NewTicker(100 * time.Millisecond)
+		tick := time.NewTicker(cmp.Or(s.spec.Delay, 100*time.Millisecond))
 		defer tick.Stop()
 		for i := range body {
 			if _, err := w.Write(body[i : i+1]); err != nil {
@@ -140,6 +165,51 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write(body)
+}
+
+// endlessChunk is what an endless body repeats; one for all, so that
+// serving endless bodies costs the test process no memory.
+var endlessChunk = []byte(strings.Repeat("1234567890", 6554))
+
+// endless sends a body without a length that goes on (4 GiB) until the
+// client hangs up.
+func endless(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain")
+	chunk := endlessChunk
+	for sent := 0; sent < 4<<30; sent += len(chunk) {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
+// acceptAndSay answers every connection on the listeners with msg, then
+// reads what the client sends until it hangs up (closing at once could
+// reset the connection before the client reads msg).
+func (s *Server) acceptAndSay(msg string, ls ...net.Listener) {
+	for _, l := range ls {
+		if l == nil {
+			continue
+		}
+		s.net.onClose(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				if !s.net.track(c) {
+					return
+				}
+				go func() {
+					defer s.net.untrack(c)
+					io.WriteString(c, msg)
+					io.Copy(io.Discard, c)
+					c.Close()
+				}()
+			}
+		}()
+	}
 }
 
 // dir returns the entries of the directory rel ("" is the root, else it

@@ -1,12 +1,15 @@
 package localmirror_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +141,93 @@ func TestFTPAndRsyncServeTheTree(t *testing.T) {
 	if _, err := io.ReadFull(c, greeting); err != nil || string(greeting) != "220" {
 		t.Errorf("ftp greeting %q, %v", greeting, err)
 	}
+}
+
+// TestHostileBehaviours checks that each attack a prober must withstand
+// is served as its behaviour says.
+func TestHostileBehaviours(t *testing.T) {
+	n, err := localmirror.Start(localmirror.Options{Mirrors: []localmirror.Spec{
+		{Behaviour: localmirror.Ahead},
+		{Behaviour: localmirror.SlowAnswer, Delay: 50 * time.Millisecond},
+		{Behaviour: localmirror.EndlessMetadata},
+		{Behaviour: localmirror.LeakStamp},
+		{Behaviour: localmirror.LeakStatus},
+		{Behaviour: localmirror.LeakGarbage, Protocols: []string{"http", "ftp"}},
+		{Behaviour: localmirror.LeakRedirect},
+		{Behaviour: localmirror.LeakCert},
+		{Behaviour: localmirror.RedirectOrigin},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	inv, err := inventory.Parse("local.toml", []byte(n.Inventory()), ".")
+	if err != nil {
+		t.Fatalf("the network's inventory does not load: %v\n%s", err, n.Inventory())
+	}
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	for _, m := range inv.Mirrors {
+		if !slices.Equal(m.ProbeNetworks, loopback) {
+			t.Errorf("%s: probe_networks %v, want loopback declared", m.Name, m.ProbeNetworks)
+		}
+	}
+	c := client(n)
+	url := func(name, path string) string { return n.Mirror(name).URLs["http"] + path }
+	repomd := "9/BaseOS/x86_64/os/repodata/repomd.xml"
+
+	if _, body, _ := get(t, c, url("ahead", "TIME")); strings.TrimSpace(body) != n.Current().Time.AddDate(1, 0, 0).Format(time.RFC3339) {
+		t.Errorf("ahead: stamp %q, want a year after the origin's %v", body, n.Current().Time)
+	}
+	if code, body, _ := get(t, c, url("ahead", repomd)); code != 200 || body != string(n.Current().Files[repomd]) {
+		t.Errorf("ahead: %s is not the origin's", repomd)
+	}
+	if code, _, _ := get(t, c, url("slow-answer", "TIME")); code != 200 || n.Mirror("slow-answer").Requests() != 1 {
+		t.Errorf("slow-answer: %d after %d requests", code, n.Mirror("slow-answer").Requests())
+	}
+	if code, body, _ := get(t, c, url("endless-metadata", repomd)); code != 200 || len(body) != 1<<16 || strings.Contains(body, "<revision>") {
+		t.Errorf("endless-metadata: %s is %d, %d bytes read", repomd, code, len(body))
+	}
+	if code, _, _ := get(t, c, url("endless-metadata", "TIME")); code != 200 {
+		t.Errorf("endless-metadata: stamp %d", code)
+	}
+	if _, body, _ := get(t, c, url("leak-stamp", "TIME")); strings.TrimSpace(body) != localmirror.Secret {
+		t.Errorf("leak-stamp: stamp %q", body)
+	}
+	if code, body, hdr := get(t, c, url("leak-status", repomd)); code != 403 || body != localmirror.Secret || hdr.Get("X-Secret") != localmirror.Secret {
+		t.Errorf("leak-status: %d %q %v", code, body, hdr)
+	}
+	if code, _, _ := get(t, c, url("leak-status", "TIME")); code != 200 {
+		t.Errorf("leak-status: stamp %d, want 200", code)
+	}
+	if _, msg, _ := get(t, c, url("leak-garbage", "TIME")); !strings.Contains(msg, "malformed HTTP response") || !strings.Contains(msg, localmirror.Secret) {
+		t.Errorf("leak-garbage over http: %q", msg)
+	}
+	// Go's client fails on the Location before any redirect policy, and
+	// quotes it in its error.
+	if _, msg, _ := get(t, c, url("leak-redirect", "TIME")); !strings.Contains(msg, "failed to parse Location header") || !strings.Contains(msg, localmirror.Secret) {
+		t.Errorf("leak-redirect: %q", msg)
+	}
+	if code, _, hdr := get(t, c, url("redirect-origin", "TIME")); code != 301 || hdr.Get("Location") != n.Origin().URLs["http"]+"TIME" {
+		t.Errorf("redirect-origin: %d %v", code, hdr)
+	}
+
+	m := n.Mirror("leak-garbage")
+	_, port, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(m.URLs["ftp"], "ftp://"), "/pub/"))
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort(m.Addr.String(), port), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if greeting, _ := bufio.NewReader(conn).ReadString('\n'); greeting != "530 "+localmirror.Secret+"\r\n" {
+		t.Errorf("leak-garbage over ftp: greeting %q", greeting)
+	}
+
+	m = n.Mirror("leak-cert")
+	_, port, _ = net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(m.URLs["https"], "https://"), "/pub/"))
+	tc, err := tls.Dial("tcp", net.JoinHostPort(m.Addr.String(), port), &tls.Config{RootCAs: n.RootCAs(), ServerName: localmirror.Secret + ".invalid"})
+	if err != nil {
+		t.Fatalf("leak-cert: the certificate is not the CA's for the secret name: %v", err)
+	}
+	tc.Close()
 }

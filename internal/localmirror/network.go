@@ -1,6 +1,7 @@
 package localmirror
 
 import (
+	"cmp"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
@@ -25,6 +27,13 @@ type Spec struct {
 	Behaviour Behaviour
 	// StaleBy is how far behind a Stale mirror is (default 30h).
 	StaleBy time.Duration
+	// AheadBy is how far ahead an Ahead mirror's stamp is (default a
+	// year).
+	AheadBy time.Duration
+	// Delay is how long a SlowAnswer mirror waits before each answer
+	// (default 1s), and a SlowBody mirror between two bytes (default
+	// 100ms).
+	Delay time.Duration
 	// PartialRepo is the repository a Partial mirror lacks (default the
 	// first deb repository).
 	PartialRepo string
@@ -95,6 +104,7 @@ type Server struct {
 	tree      *Tree
 	treeDir   string // for ftp and rsync: a symlink to the current tree
 	treeN     int
+	requests  atomic.Int64
 }
 
 var countries = []string{"DE", "FR", "NL", "SE", "US", "CA", "BR", "JP", "AU", "ZA", "IN", "SG", "GB", "IT", "ES", "PL"}
@@ -161,7 +171,7 @@ func Start(opts Options) (_ *Network, err error) {
 		}
 		if len(s.Protocols) == 0 {
 			s.Protocols = []string{"http"}
-			if s.Behaviour == BadCert || s.Behaviour == ExpiringCert {
+			if s.Behaviour == BadCert || s.Behaviour == ExpiringCert || s.Behaviour == LeakCert {
 				s.Protocols = []string{"https"}
 			}
 		}
@@ -365,6 +375,10 @@ func (s *Server) Name() string { return s.spec.Name }
 // Spec returns the server's specification, with defaults filled in.
 func (s *Server) Spec() Spec { return s.spec }
 
+// Requests returns how many HTTP requests the server has answered or
+// begun to answer.
+func (s *Server) Requests() int { return int(s.requests.Load()) }
+
 // Behaviour returns the current behaviour.
 func (s *Server) Behaviour() Behaviour {
 	s.mu.Lock()
@@ -410,8 +424,15 @@ func (s *Server) sync() {
 		t = cur.Without(s.partialPrefix())
 	case WrongMetadata:
 		t = cur.Tampered()
+	case Ahead:
+		by := cmp.Or(s.spec.AheadBy, 365*24*time.Hour)
+		t = cur.clone()
+		t.Files[StampPath] = []byte(cur.Time.Add(by).Format(time.RFC3339) + "\n")
+	case LeakStamp:
+		t = cur.clone()
+		t.Files[StampPath] = []byte(Secret + "\n")
 	}
-	if s.behaviour != Stale && !s.spec.UnixStamp && s != s.net.origin {
+	if s.behaviour != Stale && s.behaviour != Ahead && s.behaviour != LeakStamp && !s.spec.UnixStamp && s != s.net.origin {
 		// Mirrors write the same time as RFC 3339, as many sync scripts do.
 		t = t.clone()
 		t.Files[StampPath] = []byte(t.Time.Format(time.RFC3339) + "\n")
@@ -487,6 +508,9 @@ func (n *Network) Inventory() string {
 		if m.spec.MaxLag > 0 {
 			fmt.Fprintf(&b, "max_lag = %q\n", m.spec.MaxLag.String())
 		}
+		// Loopback is no global unicast address: probe reaches a mirror
+		// there only where the inventory says so.
+		b.WriteString("probe_networks = [\"127.0.0.0/8\", \"::1/128\"]\n")
 		b.WriteString("\n")
 	}
 	return b.String()

@@ -56,7 +56,8 @@ func newAuthority() (*authority, error) {
 }
 
 // leaf returns a certificate for host and addr: signed by the CA and valid
-// for a year, or for three days (ExpiringCert), or self-signed (BadCert).
+// for a year, or for three days (ExpiringCert), or self-signed (BadCert),
+// or for another name only (LeakCert).
 func (a *authority) leaf(host string, addr netip.Addr, b Behaviour) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -83,6 +84,9 @@ func (a *authority) leaf(host string, addr netip.Addr, b Behaviour) (tls.Certifi
 		tmpl.NotAfter = now.Add(72 * time.Hour)
 	case BadCert:
 		parent, signer = tmpl, key
+	case LeakCert:
+		tmpl.Subject.CommonName = Secret + ".invalid"
+		tmpl.DNSNames, tmpl.IPAddresses = []string{Secret + ".invalid"}, nil
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
 	if err != nil {
