@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,7 @@ type positions map[string]unstable.Position
 // fall back to the nearest known position.
 func indexPositions(data []byte) positions {
 	pos := positions{}
-	var p unstable.Parser
+	p := &lineParser{lines: lineStarts(data)}
 	p.Reset(data)
 	var table []string
 	arrays := map[string]int{} // array-table path -> current index
@@ -51,16 +52,16 @@ func indexPositions(data []byte) positions {
 				path = strings.Join(table, ".")
 			}
 			if first != nil {
-				pos[path] = p.Shape(first.Raw).Start
+				pos[path] = p.start(first.Raw)
 			}
 		case unstable.KeyValue:
-			indexKeyValue(&p, pos, table, expr)
+			indexKeyValue(p, pos, table, expr)
 		}
 	}
 	return pos
 }
 
-func indexKeyValue(p *unstable.Parser, pos positions, prefix []string, kv *unstable.Node) {
+func indexKeyValue(p *lineParser, pos positions, prefix []string, kv *unstable.Node) {
 	path := append([]string(nil), prefix...)
 	var keyNode *unstable.Node
 	it := kv.Key()
@@ -74,12 +75,12 @@ func indexKeyValue(p *unstable.Parser, pos positions, prefix []string, kv *unsta
 	if keyNode == nil {
 		return
 	}
-	at := p.Shape(keyNode.Raw).Start
+	at := p.start(keyNode.Raw)
 	pos[strings.Join(path, ".")] = at
 	indexValue(p, pos, path, kv.Value(), at)
 }
 
-func indexValue(p *unstable.Parser, pos positions, path []string, v *unstable.Node, at unstable.Position) {
+func indexValue(p *lineParser, pos positions, path []string, v *unstable.Node, at unstable.Position) {
 	switch v.Kind {
 	case unstable.Array:
 		i := 0
@@ -89,7 +90,7 @@ func indexValue(p *unstable.Parser, pos positions, path []string, v *unstable.No
 			elem := append(append([]string(nil), path...), strconv.Itoa(i))
 			ep := at
 			if n.Raw.Length > 0 {
-				ep = p.Shape(n.Raw).Start
+				ep = p.start(n.Raw)
 			}
 			pos[strings.Join(elem, ".")] = ep
 			indexValue(p, pos, elem, n, ep)
@@ -115,4 +116,30 @@ func (ps positions) at(path string) (unstable.Position, bool) {
 		}
 		path = path[:i]
 	}
+}
+
+// lineParser is a parser that knows where each line starts. The
+// parser's own Shape counts lines from the top of the file on every
+// call, which made loading an inventory of 5,000 mirrors take 13 s.
+type lineParser struct {
+	unstable.Parser
+	lines []int // offset of the first byte of each line
+}
+
+func lineStarts(data []byte) []int {
+	lines := []int{0}
+	for i, c := range data {
+		if c == '\n' {
+			lines = append(lines, i+1)
+		}
+	}
+	return lines
+}
+
+// start is where r begins: line and column counted from 1, the column in
+// bytes, as the parser's Shape gives them.
+func (p *lineParser) start(r unstable.Range) unstable.Position {
+	off := int(r.Offset)
+	line, _ := slices.BinarySearch(p.lines, off+1) // lines starting at or before off
+	return unstable.Position{Offset: off, Line: line, Column: off - p.lines[line-1] + 1}
 }
