@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/mirrorsteer/mirrorsteer/gen"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
@@ -262,7 +263,7 @@ func (d lookupClient) text() string {
 // --country DE gives exactly the order of DE.txt.
 func clientName(c policy.Client) string {
 	if c.ASN != 0 && c.Country != "" {
-		return fmt.Sprintf("AS%d-%s", c.ASN, c.Country.Continent())
+		return gen.ASNListName(c.ASN, c.Country)
 	}
 	if c.ASN != 0 {
 		return fmt.Sprintf("AS%d", c.ASN)
