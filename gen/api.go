@@ -14,7 +14,7 @@ import (
 
 // apiSchema is the version of api/*.json and index.json; bump it when a
 // field changes meaning or goes away.
-const apiSchema = 1
+const apiSchema = 2
 
 // marshal is the one JSON encoding of the tree: indented, trailing newline,
 // so files diff well and are the same bytes every run.
@@ -160,10 +160,11 @@ func stateJSON(inv *inventory.Inventory, snap *state.Snapshot) ([]byte, error) {
 }
 
 // indexJSON is index.json: what an edge (nginx, a CDN worker) needs to
-// pick a file without listing directories. For a client with country CC,
-// continent K and ASN N, in the list directory of its repo/release/arch
-// (plus "v6/" for an IPv6 client), the file is the first that exists of
-// AS<N>-<K>.txt (when asn[N] holds K), <CC>.txt, global.txt.
+// pick a file without listing directories. For a client with country CC
+// and ASN N, in the list directory of its repo/release/arch (plus "v6/"
+// for an IPv6 client), the file is the first that exists of AS<N>-<CC>.txt
+// (when asn[N] holds CC), <CC>.txt, global.txt. Schema 2: asn holds
+// countries (schema 1 held continents, for AS<N>-<continent> files).
 func indexJSON(inv *inventory.Inventory, snap *state.Snapshot, clients []listClient) ([]byte, error) {
 	type listDir struct {
 		Repo    string           `json:"repo"`
@@ -173,18 +174,18 @@ func indexJSON(inv *inventory.Inventory, snap *state.Snapshot, clients []listCli
 		Dir     string           `json:"dir"`
 	}
 	doc := struct {
-		Schema    int                            `json:"schema"`
-		Network   string                         `json:"network"`
-		Verified  bool                           `json:"verified"`
-		Taken     *time.Time                     `json:"taken,omitempty"`
-		Families  map[string]string              `json:"families"`
-		Lists     []listDir                      `json:"lists"`
-		ASN       map[string][]country.Continent `json:"asn"`
-		Countries []country.Code                 `json:"countries"`
+		Schema    int                       `json:"schema"`
+		Network   string                    `json:"network"`
+		Verified  bool                      `json:"verified"`
+		Taken     *time.Time                `json:"taken,omitempty"`
+		Families  map[string]string         `json:"families"`
+		Lists     []listDir                 `json:"lists"`
+		ASN       map[string][]country.Code `json:"asn"`
+		Countries []country.Code            `json:"countries"`
 	}{
 		Schema: apiSchema, Network: inv.Network.Name, Verified: snap != nil,
 		Families: map[string]string{"ipv4": "", "ipv6": "v6/"},
-		Lists:    []listDir{}, ASN: map[string][]country.Continent{}, Countries: []country.Code{},
+		Lists:    []listDir{}, ASN: map[string][]country.Code{}, Countries: []country.Code{},
 	}
 	if snap != nil {
 		doc.Taken = &snap.Taken
@@ -193,13 +194,13 @@ func indexJSON(inv *inventory.Inventory, snap *state.Snapshot, clients []listCli
 		doc.Lists = append(doc.Lists, listDir{v.Repo.Name, v.Release, v.Arch, v.Repo.Format,
 			path.Join(formatDir[v.Repo.Format], v.Dir())})
 	}
-	for _, ak := range asnContinents(inv) {
+	for _, ak := range asnCountries(inv) {
 		k := strconv.FormatUint(uint64(ak.asn), 10)
-		doc.ASN[k] = append(doc.ASN[k], ak.continent)
+		doc.ASN[k] = append(doc.ASN[k], ak.country)
 	}
 	for _, c := range clients {
-		if c.client.Country != "" {
-			doc.Countries = append(doc.Countries, c.client.Country)
+		if c.country != "" {
+			doc.Countries = append(doc.Countries, c.country)
 		}
 	}
 	return marshal(doc)

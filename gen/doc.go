@@ -9,7 +9,7 @@
 //
 // Output, under the directory given (see README.md for the full layout):
 //
-//	mirrorlist/<repo>/<release>/<arch>/[v6/]{global,CC,AS<n>-<continent>}.txt  rpm: dnf/yum mirrorlist
+//	mirrorlist/<repo>/<release>/<arch>/[v6/]{global,CC,AS<n>-<CC>}.txt  rpm: dnf/yum mirrorlist
 //	apt/<repo>/<release>/<arch>/[v6/]...                                       deb: apt mirror+http list
 //	pacman/<repo>/<release>/<arch>/[v6/]...                                    arch: pacman Server = lines
 //	urls/<repo>/<release>/<arch>/[v6/]...                                      files: plain URLs

@@ -28,8 +28,9 @@ const (
 // writeEdge writes edge/nginx-http.conf (for the http block: GeoIP
 // lookups and the maps) and edge/nginx.conf (for a server block whose
 // root is this tree): CentOS-style /mirrorlist?repo=R&release=V&arch=A
-// and /metalink?... answered from the ASN file when one exists, else the
-// country file, else global, in the v6/ variant for IPv6 clients.
+// and /metalink?... answered from the client's ASN-and-country file when
+// one exists, else the country file, else global, in the v6/ variant for
+// IPv6 clients.
 func writeEdge(w *tree.Writer, inv *inventory.Inventory, e Edge) error {
 	if e.City == "" {
 		e.City = DefaultEdgeCity
@@ -54,7 +55,6 @@ func writeEdge(w *tree.Writer, inv *inventory.Inventory, e Edge) error {
 
 geoip2 %s {
     $mirrorsteer_country source=%s country iso_code;
-    $mirrorsteer_continent source=%s continent code;
 }
 geoip2 %s {
     $mirrorsteer_asn source=%s autonomous_system_number;
@@ -70,7 +70,7 @@ map %s $mirrorsteer_family {
 # to nothing and is answered 404.
 map $arg_repo $mirrorsteer_lists {
     default "-";
-`, strings.ReplaceAll(inv.Network.Name, "\n", " "), e.Source, e.City, e.Source, e.Source, e.ASN, e.Source, e.Source)
+`, strings.ReplaceAll(inv.Network.Name, "\n", " "), e.Source, e.City, e.Source, e.ASN, e.Source, e.Source)
 	for _, r := range inv.Repos {
 		fmt.Fprintf(&b, "    %s %s;\n", r.Name, formatDir[r.Format])
 	}
@@ -103,7 +103,7 @@ map $arg_arch $mirrorsteer_arch {
 # generated tree (and edge/nginx-http.conf in the http {} block).
 #   /mirrorlist?repo=baseos&release=9&arch=x86_64   the list in the repo's client format
 #   /metalink?repo=baseos&release=9&arch=x86_64     the dnf metalink (rpm repositories)
-# Each answers the first file that exists of AS<asn>-<continent>, <country>, global.
+# Each answers the first file that exists of AS<asn>-<country>, <country>, global.
 `)
 	for _, loc := range []struct{ uri, dirVar, ext, ctype string }{
 		{"/mirrorlist", "$mirrorsteer_lists", ".txt", "text/plain"},
@@ -116,7 +116,7 @@ location = %s {
     default_type %s;
     # The answer depends on the client: shared caches must not keep it.
     add_header Cache-Control "private, max-age=300" always;
-    try_files %sAS${mirrorsteer_asn}-${mirrorsteer_continent}%s
+    try_files %sAS${mirrorsteer_asn}-${mirrorsteer_country}%s
               %s${mirrorsteer_country}%s
               %sglobal%s =404;
 }

@@ -205,54 +205,67 @@ type answers struct {
 // listClient is one list file per variant and family: who it is for and
 // what the policy knows of them.
 type listClient struct {
-	file   string // file name without .txt
-	who    string // for the comment line
-	client policy.Client
+	file    string       // file name without .txt
+	who     string       // for the comment line
+	country country.Code // the country of a country's list; "" for global and ASN lists
+	client  policy.Client
 }
 
 // listClients returns the clients every variant gets a list for: everyone
-// (global), each ISO country, and each ASN some mirror declares on each
-// continent where one of those mirrors stands. An ASN list is per continent
-// because large ASNs span continents and the policy only honours an ASN
-// match near the client; an edge knows both the ASN and the continent.
+// (global), each country of the table, and each ASN some mirror declares
+// in each country where one of those mirrors stands. An ASN list is per
+// country because the policy only honours an ASN match near the client,
+// and a client known by its country alone (what an edge knows) is near
+// the mirrors of its own country; an edge knows the ASN and the country.
 func listClients(inv *inventory.Inventory) []listClient {
 	out := []listClient{{file: "global", who: "everyone (location unknown)", client: policy.Client{Key: policy.KeyString("global")}}}
 	for _, info := range country.All() {
 		cc := info.Code
 		out = append(out, listClient{
-			file:   string(cc),
-			who:    "country " + string(cc),
-			client: policy.Client{Country: cc, Key: policy.KeyString(string(cc))},
+			file:    string(cc),
+			who:     "country " + string(cc),
+			country: cc,
+			client:  policy.Client{Country: cc, Key: policy.KeyString(string(cc))},
 		})
 	}
-	for _, ak := range asnContinents(inv) {
-		key := "AS" + strconv.FormatUint(uint64(ak.asn), 10) + "-" + string(ak.continent)
+	for _, ak := range asnCountries(inv) {
+		key := ASNListName(ak.asn, ak.country)
 		out = append(out, listClient{
 			file:   key,
-			who:    fmt.Sprintf("AS%d on continent %s", ak.asn, ak.continent),
-			client: policy.Client{ASN: ak.asn, Continent: ak.continent, Key: policy.KeyString(key)},
+			who:    fmt.Sprintf("AS%d in country %s", ak.asn, ak.country),
+			client: policy.Client{ASN: ak.asn, Country: ak.country, Key: policy.KeyString(key)},
 		})
 	}
 	return out
 }
 
-type asnContinent struct {
-	asn       uint32
-	continent country.Continent
+// ASNListName is the name of the static list for clients of AS asn in
+// country cc: AS3320-DE. lookup --asn N --country CC keys its client by it,
+// so it shows that list's order.
+func ASNListName(asn uint32, cc country.Code) string {
+	return "AS" + strconv.FormatUint(uint64(asn), 10) + "-" + string(cc)
 }
 
-// asnContinents returns the (ASN, continent) pairs that get a list,
-// ordered by ASN then continent.
-func asnContinents(inv *inventory.Inventory) []asnContinent {
-	var out []asnContinent
+type asnCountry struct {
+	asn     uint32
+	country country.Code
+}
+
+// asnCountries returns the (ASN, country) pairs that get a list: each ASN
+// a mirror declares, with each country where such a mirror stands,
+// ordered by ASN then country.
+func asnCountries(inv *inventory.Inventory) []asnCountry {
+	var out []asnCountry
 	for _, asn := range inv.ASNs() {
-		for _, k := range country.Continents() {
-			for _, m := range inv.Mirrors {
-				if m.Continent() == k && slices.Contains(m.ASNs, asn) {
-					out = append(out, asnContinent{asn, k})
-					break
-				}
+		var ccs []country.Code
+		for _, m := range inv.Mirrors {
+			if slices.Contains(m.ASNs, asn) && !slices.Contains(ccs, m.Country) {
+				ccs = append(ccs, m.Country)
 			}
+		}
+		slices.Sort(ccs)
+		for _, cc := range ccs {
+			out = append(out, asnCountry{asn, cc})
 		}
 	}
 	return out

@@ -129,7 +129,7 @@ func TestFormats(t *testing.T) {
 			"https://de1.test/pub/debian/\tpriority:1\nhttps://de2.test/pub/debian/\tpriority:2\n"},
 		{"pacman/pac/x86_64/v6/AU.txt", "## pacman mirrorlist repo=pac arch=x86_64 family=ipv6 for country AU (Test Linux)\n" +
 			"Server = http://au1.test/pub/arch/$repo/os/$arch\nServer = https://de2.test/pub/arch/$repo/os/$arch\n"},
-		{"urls/iso/AS3320-EU.txt", "https://de1.test/pub/iso/\nhttps://de2.test/pub/iso/\n"},
+		{"urls/iso/AS3320-DE.txt", "https://de1.test/pub/iso/\nhttps://de2.test/pub/iso/\n"},
 	}
 	for _, tt := range tests {
 		if got := read(t, out, tt.file); !strings.HasPrefix(got, tt.want) {
@@ -148,7 +148,7 @@ func TestEveryCountryHasAList(t *testing.T) {
 				t.Errorf("%s: no list for %s: %v", dir, c.Code, err)
 			}
 		}
-		for _, f := range []string{"global.txt", "AS3320-EU.txt"} {
+		for _, f := range []string{"global.txt", "AS3320-DE.txt"} {
 			if _, err := os.Stat(filepath.Join(out, dir, f)); err != nil {
 				t.Errorf("%s: %v", dir, err)
 			}
@@ -313,15 +313,21 @@ public = false
 		}
 	}
 	var ix struct {
-		Verified bool                `json:"verified"`
-		ASN      map[string][]string `json:"asn"`
-		Lists    []struct{ Dir string }
+		Verified  bool                `json:"verified"`
+		ASN       map[string][]string `json:"asn"`
+		Lists     []struct{ Dir string }
+		Countries []string `json:"countries"`
 	}
 	if err := json.Unmarshal([]byte(read(t, out, "index.json")), &ix); err != nil {
 		t.Fatal(err)
 	}
-	if !ix.Verified || !slices.Equal(ix.ASN["3320"], []string{"EU"}) || !slices.Equal(ix.ASN["16509"], []string{"NA"}) || len(ix.Lists) != 4 {
+	if !ix.Verified || !slices.Equal(ix.ASN["3320"], []string{"DE"}) || !slices.Equal(ix.ASN["16509"], []string{"US"}) || len(ix.Lists) != 4 {
 		t.Errorf("index.json: %+v", ix)
+	}
+	// An ASN list is for clients in a country, but it is not that
+	// country's list: each country is listed once.
+	if once := slices.Compact(slices.Sorted(slices.Values(ix.Countries))); len(ix.Countries) != len(country.All()) || len(once) != len(ix.Countries) {
+		t.Errorf("index.json lists %d countries, want each of the %d once: %v", len(ix.Countries), len(country.All()), ix.Countries)
 	}
 	if !strings.Contains(read(t, out, "api/state.json"), `"verified": true`) {
 		t.Error("api/state.json does not say it was verified")

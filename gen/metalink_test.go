@@ -84,7 +84,7 @@ public = false
 		t.Fatal("no metalinks written")
 	}
 	var ml dnfMetalink
-	if err := xml.Unmarshal([]byte(read(t, out, "metalink/os/1/x86_64/AS3320-EU.xml")), &ml); err != nil {
+	if err := xml.Unmarshal([]byte(read(t, out, "metalink/os/1/x86_64/AS3320-DE.xml")), &ml); err != nil {
 		t.Fatal(err)
 	}
 	f := ml.File
@@ -220,7 +220,7 @@ func TestEdgeSnippets(t *testing.T) {
 		}
 	}
 	server := read(t, out, "edge/nginx.conf")
-	if !strings.Contains(server, "location = /mirrorlist {") || !strings.Contains(server, "AS${mirrorsteer_asn}-${mirrorsteer_continent}.txt") {
+	if !strings.Contains(server, "location = /mirrorlist {") || !strings.Contains(server, "AS${mirrorsteer_asn}-${mirrorsteer_country}.txt") {
 		t.Errorf("nginx.conf:\n%s", server)
 	}
 	if _, err := gen.Run(gen.Options{Inventory: inv, Out: out, Edge: gen.Edge{Source: "$x; include /etc/passwd"}}); err == nil {

@@ -21,7 +21,7 @@ func writeSite(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, c
 	for i, a := range seen {
 		groups[i].Countries = map[country.Code][2][]policy.Choice{}
 		for j, lc := range clients {
-			if cc := lc.client.Country; cc != "" {
+			if cc := lc.country; cc != "" {
 				groups[i].Countries[cc] = [2][]policy.Choice{a.lists[policy.IPv4][j], a.lists[policy.IPv6][j]}
 			}
 		}

@@ -128,7 +128,7 @@ func TestGenTwiceWritesNothingTheSecondTime(t *testing.T) {
 	if second.code != 0 || !strings.Contains(second.stdout, " 0 written,") || strings.Count(second.stdout, "\n") != 1 {
 		t.Errorf("second gen: %q", second.stdout)
 	}
-	for _, f := range []string{"mirrorlist/baseos/9/x86_64/DE.txt", "mirrorlist/baseos/9/x86_64/v6/NZ.txt", "apt/debian/stable/amd64/AS3320-EU.txt",
+	for _, f := range []string{"mirrorlist/baseos/9/x86_64/DE.txt", "mirrorlist/baseos/9/x86_64/v6/NZ.txt", "apt/debian/stable/amd64/AS3320-DE.txt",
 		"pacman/arch/x86_64/global.txt", "urls/isos/10/aarch64/BR.txt", "api/mirrors.json", "api/state.json", "index.json", "manifest.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("gen did not write %s: %v", f, err)

@@ -106,6 +106,7 @@ func TestNginxEdgeAnswersByCountryASNAndFamily(t *testing.T) {
 		{Prefix: netip.MustParsePrefix("90.2.0.0/16"), Country: "FR", Continent: "EU", Lat: parisLat, Lon: parisLon, HasCoord: true, ASN: 3215, Org: "Orange"},
 		{Prefix: netip.MustParsePrefix("2001:db8:33::/48"), Country: "FR", Continent: "EU", ASN: 3215, Org: "Orange"},
 		{Prefix: netip.MustParsePrefix("203.0.113.0/24"), Country: "JP", Continent: "AS", ASN: 2516, Org: "KDDI"},
+		{Prefix: netip.MustParsePrefix("81.2.0.0/16"), Country: "AT", Continent: "EU", Lat: 48.21, Lon: 16.37, HasCoord: true, ASN: 3320, Org: "Deutsche Telekom AG"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -139,17 +140,18 @@ func TestNginxEdgeAnswersByCountryASNAndFamily(t *testing.T) {
 		want                string // file under out/, "" for 404
 		ctype               string
 	}{
-		{"ASN file first", "81.1.2.3", "/mirrorlist?" + baseos, "mirrorlist/baseos/9/x86_64/AS3320-EU.txt", "text/plain"},
+		{"ASN file first", "81.1.2.3", "/mirrorlist?" + baseos, "mirrorlist/baseos/9/x86_64/AS3320-DE.txt", "text/plain"},
+		{"ASN whose mirrors are in another country: the client's country file", "81.2.3.4", "/mirrorlist?" + baseos, "mirrorlist/baseos/9/x86_64/AT.txt", "text/plain"},
 		{"country without an ASN file", "90.2.3.4", "/mirrorlist?" + baseos, "mirrorlist/baseos/9/x86_64/FR.txt", "text/plain"},
 		{"country with no mirror of its own", "203.0.113.9", "/mirrorlist?" + baseos, "mirrorlist/baseos/9/x86_64/JP.txt", "text/plain"},
 		{"address not in the database", "192.0.2.1", "/mirrorlist?" + baseos, "mirrorlist/baseos/9/x86_64/global.txt", "text/plain"},
-		{"IPv6 ASN file", "2001:db8:49::1", "/mirrorlist?" + baseos, "mirrorlist/baseos/9/x86_64/v6/AS3320-EU.txt", "text/plain"},
+		{"IPv6 ASN file", "2001:db8:49::1", "/mirrorlist?" + baseos, "mirrorlist/baseos/9/x86_64/v6/AS3320-DE.txt", "text/plain"},
 		{"IPv6 country", "2001:db8:33::1", "/mirrorlist?" + baseos, "mirrorlist/baseos/9/x86_64/v6/FR.txt", "text/plain"},
 		{"IPv6 unknown", "2001:db8:ffff::1", "/mirrorlist?" + baseos, "mirrorlist/baseos/9/x86_64/v6/global.txt", "text/plain"},
 		{"apt list", "90.2.3.4", "/mirrorlist?repo=debian&release=stable&arch=amd64", "apt/debian/stable/amd64/FR.txt", "text/plain"},
-		{"pacman list, no release", "81.1.2.3", "/mirrorlist?repo=arch&arch=x86_64", "pacman/arch/x86_64/AS3320-EU.txt", "text/plain"},
+		{"pacman list, no release", "81.1.2.3", "/mirrorlist?repo=arch&arch=x86_64", "pacman/arch/x86_64/AS3320-DE.txt", "text/plain"},
 		{"plain URL list", "203.0.113.9", "/mirrorlist?repo=isos&release=9&arch=x86_64", "urls/isos/9/x86_64/JP.txt", "text/plain"},
-		{"dnf metalink by ASN", "81.1.2.3", "/metalink?" + baseos, "metalink/baseos/9/x86_64/AS3320-EU.xml", "application/metalink+xml"},
+		{"dnf metalink by ASN", "81.1.2.3", "/metalink?" + baseos, "metalink/baseos/9/x86_64/AS3320-DE.xml", "application/metalink+xml"},
 		{"dnf metalink, IPv6 country", "2001:db8:33::1", "/metalink?" + baseos, "metalink/baseos/9/x86_64/v6/FR.xml", "application/metalink+xml"},
 		{"no metalink for an apt repo", "90.2.3.4", "/metalink?repo=debian&release=stable&arch=amd64", "", ""},
 		{"unknown repo", "90.2.3.4", "/mirrorlist?repo=nope&release=9&arch=x86_64", "", ""},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/mirrorsteer/mirrorsteer/gen"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
@@ -31,10 +32,18 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	arch := fs.String("arch", "", "the `arch` of --repo (may be left out when the repo has one)")
 	name := fs.String("name", "", "a [dns] name `label` (download): the mirrors dnsd answers that name from, over its protocol")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	report := fs.String("report", "", "a `file` of client addresses, one a line (# starts a comment): print the policy's quality report over them (see bench/README.md)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *ipFlag == "" && *ccFlag == "" && *asnFlag == "" {
+	if *report != "" {
+		if *ipFlag != "" || *ccFlag != "" || *asnFlag != "" || *asJSON || *v6 {
+			return usagef("--report takes its clients from the file; leave out --ip, --country, --asn, --v6 and --json")
+		}
+		if *cityDB == "" && *asnDB == "" {
+			return usagef("--report locates its clients with --geoip-city and --geoip-asn; give at least one")
+		}
+	} else if *ipFlag == "" && *ccFlag == "" && *asnFlag == "" {
 		return usagef("say who the client is: --ip ADDR, or --country CC and/or --asn N")
 	}
 	if *ipFlag != "" && (*ccFlag != "" || *asnFlag != "") {
@@ -77,11 +86,8 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		defer db.Close()
 		info := db.Lookup(a)
 		geoInfo = &info
-		c.Addr, c.Family = a, policy.FamilyOf(a)
-		c.Country, c.Continent, c.ASN = info.Country, info.Continent, info.ASN
-		c.Coord, c.HasCoord = info.Coord, info.HasCoord
-		c.Key = policy.KeyAddr(a, a.BitLen())
-	} else {
+		c = addrClient(a, info)
+	} else if *report == "" {
 		c.Key = policy.KeyString(clientName(c))
 	}
 
@@ -105,6 +111,14 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 			return usagef("--name %q is not in [dns] names of %s", *name, inv.File)
 		}
 		want = policy.Want{Protocols: []inventory.Protocol{p}, DNSName: strings.ToLower(*name)}
+	}
+	if *report != "" {
+		db, err := geo.Open(*cityDB, *asnDB)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return runReport(stdout, *report, inv, snap, want, db)
 	}
 	choices := policy.NewSet(inv, snap, want).Select(c)
 	var path string
@@ -167,6 +181,17 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Rank, r.Mirror, r.Country, r.Reason, d, r.URL)
 	}
 	return tw.Flush()
+}
+
+// addrClient is what the policy knows of a client at a, located by info:
+// the same client dnsd builds for a query from a.
+func addrClient(a netip.Addr, info geo.Info) policy.Client {
+	return policy.Client{
+		Addr: a, Family: policy.FamilyOf(a),
+		Country: info.Country, Continent: info.Continent, ASN: info.ASN,
+		Coord: info.Coord, HasCoord: info.HasCoord,
+		Key: policy.KeyAddr(a, a.BitLen()),
+	}
 }
 
 type lookupRow struct {
@@ -238,7 +263,7 @@ func (d lookupClient) text() string {
 // --country DE gives exactly the order of DE.txt.
 func clientName(c policy.Client) string {
 	if c.ASN != 0 && c.Country != "" {
-		return fmt.Sprintf("AS%d-%s", c.ASN, c.Country.Continent())
+		return gen.ASNListName(c.ASN, c.Country)
 	}
 	if c.ASN != 0 {
 		return fmt.Sprintf("AS%d", c.ASN)

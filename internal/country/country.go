@@ -1,13 +1,14 @@
-// Package country knows every ISO 3166-1 country: its continent and a
-// representative coordinate.
+// Package country knows every country a GeoIP database can name: its
+// continent and a representative coordinate.
 //
 // mirrorsteer uses it to name the country of a mirror or a client, to group
 // them by continent, and to order mirrors by great-circle distance when
 // nothing more precise than the country is known. The table is embedded
 // (countries.csv) and covers all 249 officially assigned ISO 3166-1 alpha-2
-// codes. Continents follow MaxMind GeoIP2/GeoLite2, which locates the
-// clients, so that a mirror and its clients land in the same continent; see
-// SOURCES.md for where each column comes from.
+// codes and XK, the user-assigned code MaxMind GeoIP2/GeoLite2 and DB-IP
+// give Kosovo: every country code those databases return. Continents follow
+// MaxMind, which locates the clients, so that a mirror and its clients land
+// in the same continent; see SOURCES.md for where each column comes from.
 package country
 
 import (
@@ -23,15 +24,16 @@ import (
 	"strings"
 )
 
-// Code is an upper-case ISO 3166-1 alpha-2 country code, e.g. "DE".
-// Use Parse to turn user input into a Code.
+// Code is an upper-case ISO 3166-1 alpha-2 country code, e.g. "DE", or
+// XK (Kosovo). Use Parse to turn user input into a Code.
 type Code string
 
 // String returns the code itself, e.g. "DE".
 func (c Code) String() string { return string(c) }
 
-// Valid reports whether c is one of the 249 officially assigned codes.
-// It is case-sensitive: "de" is not valid, Parse("de") is.
+// Valid reports whether c is in the table: one of the 249 officially
+// assigned ISO 3166-1 codes, or XK. It is case-sensitive: "de" is not
+// valid, Parse("de") is.
 func (c Code) Valid() bool {
 	_, ok := byCode[c]
 	return ok
@@ -61,8 +63,8 @@ var hints = map[string]Code{
 	"EL": "GR", // used by the EU for Greece
 }
 
-// Parse returns the Code for s, an ISO 3166-1 alpha-2 code in any case, e.g.
-// "de" or "DE". Surrounding white space is ignored. The error for anything
+// Parse returns the Code for s, an ISO 3166-1 alpha-2 code (or XK) in any
+// case, e.g. "de" or "DE". Surrounding white space is ignored. The error for anything
 // else says what was wrong and, where it can guess, what was meant.
 func Parse(s string) (Code, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
@@ -81,10 +83,6 @@ func Parse(s string) (Code, error) {
 	}
 	if h, ok := hints[t]; ok {
 		return "", fmt.Errorf("unknown country code %q (ISO 3166-1 alpha-2; did you mean %q?)", s, h)
-	}
-	if t == "XK" {
-		// MaxMind reports XK for Kosovo, but ISO has not assigned it.
-		return "", fmt.Errorf("unknown country code %q (ISO 3166-1 alpha-2; XK for Kosovo is user-assigned, not an ISO code)", s)
 	}
 	return "", fmt.Errorf("unknown country code %q (not an assigned ISO 3166-1 alpha-2 code)", s)
 }

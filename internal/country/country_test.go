@@ -9,8 +9,8 @@ import (
 
 func TestTable(t *testing.T) {
 	all := All()
-	if len(all) != 249 {
-		t.Errorf("All() has %d countries, want the 249 ISO 3166-1 alpha-2 codes", len(all))
+	if len(all) != 250 {
+		t.Errorf("All() has %d countries, want the 249 ISO 3166-1 alpha-2 codes and XK", len(all))
 	}
 	seen := map[Code]bool{}
 	for i, in := range all {
@@ -90,6 +90,7 @@ func TestSpotChecks(t *testing.T) {
 		{"GS", "South Georgia and the South Sandwich Islands", Antarctica, -54, -37},
 		{"GB", "United Kingdom", Europe, 55, -3},
 		{"SS", "South Sudan", Africa, 8, 30},
+		{"XK", "Kosovo", Europe, 42.6, 20.9}, // what GeoIP databases say for Kosovo
 	} {
 		in, ok := Lookup(tc.code)
 		if !ok {
@@ -103,7 +104,7 @@ func TestSpotChecks(t *testing.T) {
 			t.Errorf("Lookup(%s).Coord = %v; want about %v,%v", tc.code, in.Coord, tc.lat, tc.lon)
 		}
 	}
-	for _, c := range []Code{"", "de", "XX", "UK", "XK", "DEU"} {
+	for _, c := range []Code{"", "de", "XX", "UK", "ZZ", "DEU"} {
 		if c.Valid() {
 			t.Errorf("Code(%q).Valid() = true", c)
 		}
@@ -125,6 +126,7 @@ func TestParse(t *testing.T) {
 		want Code
 	}{
 		{"DE", "DE"}, {"de", "DE"}, {"dE", "DE"}, {" nz ", "NZ"}, {"gb", "GB"},
+		{"xk", "XK"}, // Kosovo: not ISO, but what GeoIP databases return
 	} {
 		got, err := Parse(tc.in)
 		if err != nil || got != tc.want {
@@ -142,7 +144,7 @@ func TestParse(t *testing.T) {
 		{"uk", []string{`"uk"`, `"GB"`}},
 		{"EL", []string{`"EL"`, `"GR"`}},
 		{"XX", []string{`unknown country code "XX"`}},
-		{"XK", []string{`"XK"`, "Kosovo"}},
+		{"ZZ", []string{`unknown country code "ZZ"`}}, // DB-IP's "no location"
 		{"", []string{"empty"}},
 		{"  ", []string{"empty"}},
 		{"DEU", []string{`"DEU"`, "two letters"}},

@@ -157,6 +157,7 @@ func TestLookupRecords(t *testing.T) {
 		{Prefix: pfx("10.0.4.0/24"), Continent: "XX"},
 		{Prefix: pfx("10.0.5.0/24"), Country: "de"},
 		{Prefix: pfx("10.0.6.0/24"), ASN: 64496},
+		{Prefix: pfx("10.0.7.0/24"), Country: "ZZ", Registered: "ZZ", Lat: 1.5, Lon: 2.5, HasCoord: true},
 	}
 	city, asn, err := geotest.Write(t.TempDir(), nets)
 	if err != nil {
@@ -176,7 +177,9 @@ func TestLookupRecords(t *testing.T) {
 		{"0,0 is a position, not a missing one", "10.0.0.1",
 			geo.Info{Country: "GH", Continent: "AF", HasCoord: true, CityPrefix: pfx("10.0.0.0/24")}},
 		{"country only", "10.0.1.1", geo.Info{Country: "DE", CityPrefix: pfx("10.0.1.0/24")}},
-		{"code outside the country table is unknown", "10.0.2.1", geo.Info{Continent: "EU", CityPrefix: pfx("10.0.2.0/24")}},
+		{"XK, Kosovo's code in MaxMind and DB-IP, is a country", "10.0.2.1", geo.Info{Country: "XK", Continent: "EU", CityPrefix: pfx("10.0.2.0/24")}},
+		{"DB-IP's ZZ (no location) is unknown; the coordinates are kept", "10.0.7.1",
+			geo.Info{Coord: country.Coord{Lat: 1.5, Lon: 2.5}, HasCoord: true, CityPrefix: pfx("10.0.7.0/24")}},
 		{"pseudo code falls back to the registered country", "10.0.3.1",
 			geo.Info{Country: "JP", Continent: "AS", CityPrefix: pfx("10.0.3.0/24")}},
 		{"unknown continent code", "10.0.4.1", geo.Info{CityPrefix: pfx("10.0.4.0/24")}},

@@ -61,9 +61,9 @@ type Policy struct {
 	// BandKm is the width of the distance band inside which mirrors count
 	// as equally near and are spread by weight.
 	BandKm float64
-	// ASNMaxKm is how far outside the client's continent an ASN match
-	// still counts. Large ASNs span continents; a subnet match always
-	// counts.
+	// ASNMaxKm is how far from the client's coordinates an ASN match
+	// still counts (a client known only by its country: in its country).
+	// Large ASNs span continents; a subnet match always counts.
 	ASNMaxKm float64
 	// Neighbours lists, per client country, the countries tried in order
 	// after the client's own and before its continent.

@@ -33,8 +33,8 @@ func TestShippedInventory(t *testing.T) {
 		t.Errorf("network = %+v", n)
 	}
 	p := inv.Policy
-	if p.Min != 5 || p.Max != 10 || p.BandKm != 500 || p.ASNMaxKm != 1000 {
-		t.Errorf("policy = min %d max %d band_km %v asn_max_km %v, want 5 10 500 1000", p.Min, p.Max, p.BandKm, p.ASNMaxKm)
+	if p.Min != 5 || p.Max != 10 || p.BandKm != 500 || p.ASNMaxKm != 500 {
+		t.Errorf("policy = min %d max %d band_km %v asn_max_km %v, want 5 10 500 500", p.Min, p.Max, p.BandKm, p.ASNMaxKm)
 	}
 	if got, want := p.Neighbours["NZ"], []country.Code{"AU", "SG", "JP"}; !slices.Equal(got, want) {
 		t.Errorf("neighbours of NZ = %v, want %v", got, want)

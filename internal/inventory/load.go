@@ -32,7 +32,7 @@ const (
 	DefaultMin      = 5
 	DefaultMax      = 10
 	DefaultBandKm   = 500
-	DefaultASNMaxKm = 1000
+	DefaultASNMaxKm = 500
 	DefaultWeight   = 100
 	DefaultTTL      = 60
 )
@@ -733,7 +733,7 @@ func (v *validator) policy(inv *Inventory, r *rawPolicy) {
 	if r.ASNMaxKm != nil {
 		p.ASNMaxKm = *r.ASNMaxKm
 		if p.ASNMaxKm < 0 || p.ASNMaxKm > 20040 || math.IsNaN(p.ASNMaxKm) {
-			v.errorf("policy.asn_max_km", "[policy] asn_max_km = %v is out of range; use 0 (same continent only) to 20040", p.ASNMaxKm)
+			v.errorf("policy.asn_max_km", "[policy] asn_max_km = %v is out of range; use 0 to 20040 (how far from the client an ASN match counts)", p.ASNMaxKm)
 		}
 	}
 	p.Neighbours = map[country.Code][]country.Code{}

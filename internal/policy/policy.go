@@ -3,15 +3,24 @@
 // list, lookup to explain a choice, dnsd for every asker. It is pure: the
 // same inventory, snapshot and client give the same answer.
 //
-// Tiers, in order: network match (the client's address in a mirror's
-// subnet, then its ASN in the mirror's ASNs; private mirrors only ever
-// here), same country, neighbour countries in their configured order, same
-// continent, the rest of the world. Inside a tier mirrors are ordered
-// nearest first; mirrors within BandKm of the nearest remaining one count
-// as equally near and are ordered by weighted rendezvous hashing keyed by
-// the client, so one client always gets the same order and, over many
-// clients, each mirror is first in proportion to its weight. Tiers are
-// taken until the list holds Min mirrors; it never holds more than Max.
+// Tiers, in order: the client's address in a mirror's subnet (anywhere);
+// its ASN in the mirror's ASNs, counted only when the mirror is near the
+// client (within ASNMaxKm of its coordinates, or in its country when only
+// the country is known); same country; neighbour countries in their
+// configured order; then every other mirror by distance alone, across
+// continent lines. Private mirrors are only offered in the first two
+// tiers. Inside a tier mirrors are ordered nearest first; mirrors within
+// BandKm of the nearest remaining one count as equally near and are
+// ordered by weighted rendezvous hashing keyed by the client, so one client
+// always gets the same order and, over many clients, each mirror is first
+// in proportion to its weight. Tiers are taken until the list holds Min
+// mirrors; it never holds more than Max.
+//
+// A client is located by its coordinates, else its country's point, else
+// its continent's; one located by nothing gets the mirrors by weight. So
+// what a client's answer depends on is its subnet match, its ASN match
+// within distance, its country (and so its neighbour list) and its
+// location: the inputs a precomputed table per client class needs.
 package policy
 
 import (
@@ -55,13 +64,18 @@ type Reason uint8
 // The reasons, in tier order.
 const (
 	Subnet    Reason = iota + 1 // the client's address is in one of the mirror's subnets
-	ASN                         // the client's ASN is one the mirror declares
+	ASN                         // the client's ASN is one the mirror declares, and the mirror is near
 	Country                     // same country
 	Neighbour                   // a configured neighbour of the client's country
-	Continent                   // same continent
-	World                       // anywhere else
+	Continent                   // by distance, on the client's continent
+	World                       // by distance, on another continent (or the client's is unknown)
 	Weight                      // nothing is known of the client: all mirrors by weight
 )
+
+// rest is the rank of the last tier: Continent and World are one tier,
+// ordered by distance alone; the reason only says which side of a
+// continent line the mirror is on.
+const rest = Continent
 
 var reasonNames = [...]string{"", "subnet", "asn", "country", "neighbour", "continent", "world", "weight"}
 
@@ -185,6 +199,7 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 		if r.tier == 0 {
 			continue // private, no network match
 		}
+		r.rank = min(r.tier, rest)
 		r.score = rendezvous(keyHash, cd.nameHash, m.Weight)
 		rs = append(rs, r)
 	}
@@ -196,26 +211,29 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 		return dst
 	}
 	slices.SortFunc(rs, func(a, b ranked) int {
-		return cmp.Or(cmp.Compare(a.tier, b.tier), cmp.Compare(a.sub, b.sub), cmp.Compare(a.dist, b.dist), byScore(a, b))
+		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.sub, b.sub), cmp.Compare(a.dist, b.dist), byScore(a, b))
 	})
 	start := len(dst)
 	for i := 0; i < len(rs); {
 		// One tier (and neighbour) at a time: order it, then decide
 		// whether the list needs the next one.
 		j := i
-		for j < len(rs) && rs[j].tier == rs[i].tier && rs[j].sub == rs[i].sub {
+		for j < len(rs) && rs[j].rank == rs[i].rank && rs[j].sub == rs[i].sub {
 			j++
 		}
+		// Only the first Max-len entries of the tier can be listed: order
+		// no more of it than that (the last tier is most of the network).
+		need := s.p.Max - (len(dst) - start)
 		if located {
-			spread(rs[i:j], s.p.BandKm)
+			spread(rs[i:j], s.p.BandKm, need)
 		} else {
 			slices.SortFunc(rs[i:j], byScore)
 		}
-		for _, r := range rs[i:j] {
-			if len(dst)-start == s.p.Max {
-				return dst
-			}
+		for _, r := range rs[i:min(j, i+need)] {
 			dst = append(dst, Choice{Mirror: r.cand.m, Reason: r.tier, DistanceKm: r.dist, protos: r.protos})
+		}
+		if len(dst)-start == s.p.Max {
+			return dst
 		}
 		if len(dst)-start >= s.p.Min {
 			break
@@ -236,12 +254,8 @@ func (s *Set) tier(c Client, cd *candidate, dist float64) (Reason, int) {
 			}
 		}
 	}
-	if c.ASN != 0 && slices.Contains(m.ASNs, c.ASN) {
-		// A large ASN spans continents: its match counts on the client's
-		// own continent, within ASNMaxKm, or when nothing else is known.
-		if c.Continent == "" || cd.continent == c.Continent || (dist >= 0 && dist <= s.p.ASNMaxKm) {
-			return ASN, 0
-		}
+	if c.ASN != 0 && slices.Contains(m.ASNs, c.ASN) && s.asnNear(c, cd, dist) {
+		return ASN, 0
 	}
 	switch {
 	case !m.Public:
@@ -252,16 +266,40 @@ func (s *Set) tier(c Client, cd *candidate, dist float64) (Reason, int) {
 	if n := slices.Index(s.p.Neighbours[c.Country], m.Country); n >= 0 {
 		return Neighbour, n
 	}
+	// The rest is one tier by distance: a continent line is no network
+	// boundary (Egypt and Israel, Cyprus and Israel, Christmas Island and
+	// Java are near neighbours across one), so it only names the reason.
 	if c.Continent != "" && cd.continent == c.Continent {
 		return Continent, 0
 	}
 	return World, 0
 }
 
+// asnNear reports whether a match of the client's ASN with a mirror dist
+// km away counts. An ASN can span continents (a hosting company, a
+// pan-African carrier): its match only keeps traffic on one network where
+// the mirror is also near, within ASNMaxKm of the client's coordinates.
+// Without coordinates the client's country stands in for its location
+// (the same country), then its continent; a client known by nothing but
+// its ASN gets every mirror of it. Subnet matches count at any distance:
+// that is how an operator keeps a deliberate far match.
+func (s *Set) asnNear(c Client, cd *candidate, dist float64) bool {
+	switch {
+	case c.HasCoord:
+		return dist <= s.p.ASNMaxKm
+	case c.Country != "":
+		return cd.m.Country == c.Country
+	case c.Continent != "":
+		return cd.continent == c.Continent
+	}
+	return true
+}
+
 // spread orders one tier that is sorted by distance: each band of mirrors
-// within bandKm of the band's nearest is reordered by rendezvous score.
-func spread(rs []ranked, bandKm float64) {
-	for i := 0; i < len(rs); {
+// within bandKm of the band's nearest is reordered by rendezvous score,
+// until the first need entries are in their final order.
+func spread(rs []ranked, bandKm float64, need int) {
+	for i := 0; i < len(rs) && i < need; {
 		j := i + 1
 		for j < len(rs) && rs[j].dist <= rs[i].dist+bandKm {
 			j++
@@ -274,6 +312,7 @@ func spread(rs []ranked, bandKm float64) {
 type ranked struct {
 	cand   *candidate
 	tier   Reason
+	rank   Reason // tier, with Continent and World one
 	sub    int
 	dist   float64
 	score  float64
