@@ -128,7 +128,7 @@ func TestFormats(t *testing.T) {
 		{"apt/deb/stable/DE.txt", "# apt mirror list repo=deb release=stable family=ipv4 for country DE (Test Linux)\n" +
 			"https://de1.test/pub/debian/\tpriority:1\nhttps://de2.test/pub/debian/\tpriority:2\n"},
 		{"pacman/pac/x86_64/v6/AU.txt", "## pacman mirrorlist repo=pac arch=x86_64 family=ipv6 for country AU (Test Linux)\n" +
-			"Server = http://au1.test/pub/arch/$repo/os/$arch\nServer = https://de2.test/pub/arch/$repo/os/$arch\n"},
+			"Server = http://au1.test/pub/arch/$repo/os/$arch\nServer = https://us1.test/pub/arch/$repo/os/$arch\n"},
 		{"urls/iso/AS3320-DE.txt", "https://de1.test/pub/iso/\nhttps://de2.test/pub/iso/\n"},
 	}
 	for _, tt := range tests {

@@ -104,7 +104,7 @@ func TestLookupReport(t *testing.T) {
 		// line, and the policy gives it (a continent tier gave Tunis, 2,100
 		// km: far off).
 		"first picks by reason: subnet 1, country 2, world 1;",
-		"far-off first picks (more than 1000 km beyond the nearest healthy mirror): 0.00% (0 of 4 located clients)\n",
+		"far-off first picks (more than 1000 km beyond the nearest healthy mirror): 0.00% (0 of 4 clients located by coordinates; 0 known only by country or less are not measured)\n",
 		"private leaks (a private mirror offered outside its ASNs and subnets): 0",
 	} {
 		if !strings.Contains(r.stdout, want) {

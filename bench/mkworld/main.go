@@ -52,6 +52,7 @@ import (
 	"strings"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo/geotest"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
@@ -519,7 +520,14 @@ func (w *world) geoNets() []geotest.Net {
 			Country: string(cc), Registered: string(cc), Continent: string(cc.Continent()),
 			ASN: nw.asn, Org: w.asnOrg[nw.asn],
 		}
-		if !nw.onlyCC && !nw.city.pointsAt {
+		switch {
+		case nw.onlyCC:
+			// As MaxMind marks a network it knows only the country of:
+			// a point in the country and an accuracy radius of 1000 km.
+			if p, ok := cc.Coord(); ok {
+				n.Lat, n.Lon, n.HasCoord, n.Radius = p.Lat, p.Lon, true, geo.CountryRadiusKm
+			}
+		case !nw.city.pointsAt:
 			n.Lat, n.Lon, n.HasCoord = nw.city.coord.Lat, nw.city.coord.Lon, true
 		}
 		n.Prefix = nw.v4

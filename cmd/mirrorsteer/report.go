@@ -70,7 +70,10 @@ func runReport(w io.Writer, path string, inv *inventory.Inventory, snap *state.S
 				rc.near = ch
 			}
 		}
-		if len(rc.list) > 0 && rc.list[0].DistanceKm >= 0 && rc.near.Mirror != nil {
+		// Extra km is measured from where the client is: a client the
+		// databases know only by its country is somewhere in it, so its
+		// distances from the country's point say nothing of the answer.
+		if rc.c.HasCoord && len(rc.list) > 0 && rc.list[0].DistanceKm >= 0 && rc.near.Mirror != nil {
 			rc.extra = rc.list[0].DistanceKm - rc.near.DistanceKm
 		}
 		for _, ch := range rc.list {
@@ -233,7 +236,7 @@ func printReport(w io.Writer, path string, inv *inventory.Inventory, snap *state
 		}
 	}
 	farShare := share(len(far), len(extras))
-	fmt.Fprintf(w, "far-off first picks (more than %d km beyond the nearest healthy mirror): %.2f%% (%d of %d located clients)", farOffKm, 100*farShare, len(far), len(extras))
+	fmt.Fprintf(w, "far-off first picks (more than %d km beyond the nearest healthy mirror): %.2f%% (%d of %d clients located by coordinates; %d known only by country or less are not measured)", farOffKm, 100*farShare, len(far), len(extras), len(cs)-len(extras))
 	if len(fb) > 0 {
 		fmt.Fprintf(w, "; first pick's reason: %s", strings.Join(fb, ", "))
 	}

@@ -227,8 +227,15 @@ type cityRecord struct {
 		// Set to NaN before decoding, so a missing value differs from 0.
 		Latitude  float64 `maxminddb:"latitude"`
 		Longitude float64 `maxminddb:"longitude"`
+		Radius    uint16  `maxminddb:"accuracy_radius"`
 	} `maxminddb:"location"`
 }
+
+// CountryRadiusKm is the accuracy radius from which a record's coordinates
+// only say the country: MaxMind's GeoIP2 and GeoLite2 City databases give
+// 1000 km with the country's midpoint (37.751,-97.822 for the United
+// States) to networks they locate no better than that.
+const CountryRadiusKm = 1000
 
 // asnRecord holds the fields Lookup needs from an ASN (or ISP) record.
 type asnRecord struct {
@@ -254,7 +261,11 @@ var recordPool = sync.Pool{New: func() any { return new(records) }}
 // Country is country.iso_code, or registered_country.iso_code when that is
 // missing or not a country (old databases have pseudo codes like "EU" and
 // "AP"); codes country.Parse rejects are unknown. HasCoord is set only when
-// the record has both latitude and longitude.
+// the record has both latitude and longitude and places the address
+// better than its country: MaxMind marks a network it knows only the
+// country of with the country's midpoint and an accuracy radius of 1000
+// km (CountryRadiusKm), and such a client is placed as one known by its
+// country, at the country's point where people live.
 func (db *DB) Lookup(a netip.Addr) Info {
 	var info Info
 	if db == nil || !a.IsValid() {
@@ -276,7 +287,7 @@ func (db *DB) Lookup(a netip.Addr) Info {
 				}
 				info.Continent = continent(rec.Continent.Code)
 				lat, lon := rec.Location.Latitude, rec.Location.Longitude
-				if lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 { // false for NaN: missing
+				if lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && rec.Location.Radius < CountryRadiusKm { // false for NaN: missing
 					info.Coord = country.Coord{Lat: lat, Lon: lon}
 					info.HasCoord = true
 				}

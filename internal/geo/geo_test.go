@@ -158,6 +158,8 @@ func TestLookupRecords(t *testing.T) {
 		{Prefix: pfx("10.0.5.0/24"), Country: "de"},
 		{Prefix: pfx("10.0.6.0/24"), ASN: 64496},
 		{Prefix: pfx("10.0.7.0/24"), Country: "ZZ", Registered: "ZZ", Lat: 1.5, Lon: 2.5, HasCoord: true},
+		{Prefix: pfx("10.0.8.0/24"), Country: "US", Continent: "NA", Lat: 37.751, Lon: -97.822, HasCoord: true, Radius: 1000},
+		{Prefix: pfx("10.0.9.0/24"), Country: "US", Continent: "NA", Lat: 40.7, Lon: -74, HasCoord: true, Radius: 500},
 	}
 	city, asn, err := geotest.Write(t.TempDir(), nets)
 	if err != nil {
@@ -180,6 +182,10 @@ func TestLookupRecords(t *testing.T) {
 		{"XK, Kosovo's code in MaxMind and DB-IP, is a country", "10.0.2.1", geo.Info{Country: "XK", Continent: "EU", CityPrefix: pfx("10.0.2.0/24")}},
 		{"DB-IP's ZZ (no location) is unknown; the coordinates are kept", "10.0.7.1",
 			geo.Info{Coord: country.Coord{Lat: 1.5, Lon: 2.5}, HasCoord: true, CityPrefix: pfx("10.0.7.0/24")}},
+		{"MaxMind's country-level record (radius 1000 km) places by the country only", "10.0.8.1",
+			geo.Info{Country: "US", Continent: "NA", CityPrefix: pfx("10.0.8.0/24")}},
+		{"a radius under 1000 km keeps the coordinates", "10.0.9.1",
+			geo.Info{Country: "US", Continent: "NA", Coord: country.Coord{Lat: 40.7, Lon: -74}, HasCoord: true, CityPrefix: pfx("10.0.9.0/24")}},
 		{"pseudo code falls back to the registered country", "10.0.3.1",
 			geo.Info{Country: "JP", Continent: "AS", CityPrefix: pfx("10.0.3.0/24")}},
 		{"unknown continent code", "10.0.4.1", geo.Info{CityPrefix: pfx("10.0.4.0/24")}},

