@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -50,6 +51,11 @@ type Server struct {
 	wg    sync.WaitGroup
 	conns sync.Map // open TCP connections, closed by Close
 	ntcp  atomic.Int64
+	done  chan struct{} // closed by Close
+	once  sync.Once
+	// sleep waits after a failed Accept; tests replace it to see the
+	// delays without waiting them.
+	sleep func(time.Duration)
 }
 
 // Listen binds every address of cfg, UDP and TCP, or none.
@@ -66,7 +72,11 @@ func Listen(h *Handler, cfg ServerConfig, log *slog.Logger) (*Server, error) {
 	if len(cfg.Listen) == 0 {
 		return nil, errors.New("no address to listen on")
 	}
-	s := &Server{h: h, cfg: cfg, log: log}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{h: h, cfg: cfg, log: log, done: make(chan struct{})}
+	s.sleep = s.pause
 	for _, addr := range cfg.Listen {
 		if err := s.bind(addr); err != nil {
 			s.Close()
@@ -142,6 +152,7 @@ func (s *Server) Serve() {
 // Close stops the transports: sockets are closed, open TCP connections
 // too, and Close waits for the goroutines.
 func (s *Server) Close() {
+	s.once.Do(func() { close(s.done) })
 	for _, c := range s.udp {
 		c.Close()
 	}
@@ -179,8 +190,8 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 	bufs := make([][]byte, udpBatch)
 	replies := make([][]byte, udpBatch)
 	for i := range in {
-		bufs[i] = make([]byte, maxMsg)
-		replies[i] = make([]byte, 0, maxMsg)
+		bufs[i] = make([]byte, dns.MaxMsgSize)
+		replies[i] = make([]byte, 0, dns.MaxMsgSize)
 		in[i].Buffers = [][]byte{bufs[i]}
 		out[i].Buffers = make([][]byte, 1)
 	}
@@ -222,9 +233,14 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 	}
 }
 
+// acceptTCP accepts connections until ln is closed. When Accept fails
+// (out of file descriptors, say) it waits before trying again, from 5 ms
+// doubling up to 1 s while the failures last, as net/http does: it
+// neither spins nor stays deaf long once the cause is gone.
 func (s *Server) acceptTCP(ln net.Listener) {
 	defer s.wg.Done()
 	m := s.h.Metrics()
+	var delay time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -232,9 +248,12 @@ func (s *Server) acceptTCP(ln net.Listener) {
 				return
 			}
 			m.Error("tcp_accept")
-			time.Sleep(10 * time.Millisecond) // out of file descriptors: do not spin
+			delay = acceptDelay(delay)
+			s.log.Debug("accept failed; retrying", "error", err, "in", delay)
+			s.sleep(delay)
 			continue
 		}
+		delay = 0
 		if s.ntcp.Add(1) > int64(s.cfg.TCPMax) {
 			s.ntcp.Add(-1)
 			m.Error("tcp_rejected")
@@ -245,6 +264,25 @@ func (s *Server) acceptTCP(ln net.Listener) {
 		s.conns.Store(c, nil)
 		s.wg.Add(1)
 		go s.serveTCP(c)
+	}
+}
+
+// acceptDelay is the wait after a failed Accept that follows one of
+// prev (0: the first failure).
+func acceptDelay(prev time.Duration) time.Duration {
+	if prev == 0 {
+		return 5 * time.Millisecond
+	}
+	return min(2*prev, time.Second)
+}
+
+// pause waits d, or until the server is closed.
+func (s *Server) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.done:
 	}
 }
 
@@ -265,8 +303,8 @@ func (s *Server) serveTCP(c net.Conn) {
 	}
 	r := bufio.NewReaderSize(c, 4096)
 	sc := NewScratch()
-	msg := make([]byte, maxMsg)
-	out := make([]byte, 2, 2+maxMsg)
+	msg := make([]byte, dns.MaxMsgSize)
+	out := make([]byte, 2, 2+dns.MaxMsgSize)
 	var n [2]byte
 	for {
 		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdle))

@@ -3,41 +3,16 @@ package dnsd
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/miekg/dns"
 )
 
-// DNS constants the handler needs; miekg/dns has them all, but its
-// message type is only used at load, not per query.
 const (
-	typeA     = 1
-	typeNS    = 2
-	typeCNAME = 5
-	typeSOA   = 6
-	typeTXT   = 16
-	typeAAAA  = 28
-	typeOPT   = 41
-	typeIXFR  = 251
-	typeAXFR  = 252
-	typeANY   = 255
-
-	classIN  = 1
-	classANY = 255
-
-	rcodeSuccess  = 0
-	rcodeFormErr  = 1
-	rcodeServFail = 2
-	rcodeNXDomain = 3
-	rcodeNotImp   = 4
-	rcodeRefused  = 5
-	rcodeBadVers  = 16 // extended: 1 in the OPT's upper bits, 0 in the header
-
-	optionECS = 8
-
+	// headerLen is the size of a DNS message header.
 	headerLen = 12
 	// MaxUDP is the largest UDP answer dnsd sends, whatever the client
 	// offers: the DNS Flag Day 2020 size, which avoids IP fragmentation.
 	MaxUDP = 1232
-	// maxMsg is the largest DNS message (TCP).
-	maxMsg = 65535
 )
 
 // Header flag bits.
@@ -173,7 +148,7 @@ func (q *query) parse(msg []byte) parseStatus {
 		if off, rtype, ok = skipRR(msg, off); !ok {
 			return parseFormErr
 		}
-		if rtype != typeOPT {
+		if rtype != dns.TypeOPT {
 			continue
 		}
 		if q.edns || msg[start] != 0 { // a second OPT, or one not at the root
@@ -210,7 +185,7 @@ func (q *query) options(rd []byte) parseStatus {
 		}
 		data := rd[4 : 4+n]
 		rd = rd[4+n:]
-		if code != optionECS {
+		if code != dns.EDNS0SUBNET {
 			continue
 		}
 		if q.ecs || !q.clientSubnet(data) {
@@ -361,7 +336,7 @@ func (w *msgWriter) rr(owner, blob []byte) {
 // scope when the query had one.
 func (w *msgWriter) opt(rcode int, ecs bool, scope uint8) {
 	q := w.q
-	w.b = append(w.b, 0, 0, typeOPT, MaxUDP>>8, MaxUDP&0xff, byte(rcode>>4), 0)
+	w.b = append(w.b, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), MaxUDP>>8, MaxUDP&0xff, byte(rcode>>4), 0)
 	if q.do {
 		w.b = append(w.b, 0x80, 0)
 	} else {
@@ -372,7 +347,7 @@ func (w *msgWriter) opt(rcode int, ecs bool, scope uint8) {
 	} else {
 		n := 4 + 4 + len(q.ecsRaw)
 		w.b = binary.BigEndian.AppendUint16(w.b, uint16(n))
-		w.b = append(w.b, 0, optionECS)
+		w.b = binary.BigEndian.AppendUint16(w.b, dns.EDNS0SUBNET)
 		w.b = binary.BigEndian.AppendUint16(w.b, uint16(n-4))
 		w.b = binary.BigEndian.AppendUint16(w.b, q.ecsFamily)
 		w.b = append(w.b, q.ecsSource, scope)

@@ -163,7 +163,7 @@ func Compile(in Inputs) (*Zone, error) {
 		return nil, err
 	}
 	apex := add(d.Zone)
-	apex.rrsets = append(apex.rrsets, rrset{rtype: typeSOA, rrs: [][]byte{z.soa}})
+	apex.rrsets = append(apex.rrsets, rrset{rtype: dns.TypeSOA, rrs: [][]byte{z.soa}})
 	var glue []record
 	for _, ns := range d.NS {
 		if err := addRR(&dns.NS{Hdr: dns.RR_Header{Name: d.Zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: InfraTTL}, Ns: ns.Name}); err != nil {
@@ -182,7 +182,7 @@ func Compile(in Inputs) (*Zone, error) {
 		}
 	}
 	for i := range apex.rrsets {
-		if apex.rrsets[i].rtype == typeNS {
+		if apex.rrsets[i].rtype == dns.TypeNS {
 			apex.rrsets[i].glue = glue
 		}
 	}
