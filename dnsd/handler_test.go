@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -390,5 +391,63 @@ func TestWeightedStableAnswers(t *testing.T) {
 	}
 	if len(counts) != 7 {
 		t.Errorf("answers %v, want the 7 public mirrors", counts)
+	}
+}
+
+// A message with an opcode other than QUERY gets NOTIMP with the opcode
+// copied (RFC 1035 section 4.1.1), the question echoed, and an OPT when
+// it had one (RFC 6891 section 6.1.1), whatever its sections hold.
+func TestNotImplementedOpcodes(t *testing.T) {
+	f := newFixture(t, nil)
+	notify := func() *dns.Msg { return new(dns.Msg).SetNotify("example.org.") }
+	update := func() *dns.Msg {
+		m := new(dns.Msg).SetUpdate("example.org.")
+		rr, _ := dns.NewRR("new.example.org. 60 IN A 192.0.2.9")
+		m.Insert([]dns.RR{rr})
+		return m
+	}
+	withOpcode := func(op int) func() *dns.Msg {
+		return func() *dns.Msg { m := question("example.org.", dns.TypeSOA); m.Opcode = op; return m }
+	}
+	noQuestion := func() *dns.Msg { // an inverse query (RFC 1035 section 6.4): an answer, no question
+		m := new(dns.Msg)
+		m.Id, m.Opcode = dns.Id(), dns.OpcodeIQuery
+		rr, _ := dns.NewRR("example.org. 60 IN A 192.0.2.1")
+		m.Answer = []dns.RR{rr}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		op   int
+		msg  func() *dns.Msg
+	}{
+		{"IQUERY", dns.OpcodeIQuery, withOpcode(dns.OpcodeIQuery)},
+		{"IQUERY without a question", dns.OpcodeIQuery, noQuestion},
+		{"STATUS", dns.OpcodeStatus, withOpcode(dns.OpcodeStatus)},
+		{"NOTIFY", dns.OpcodeNotify, notify},
+		{"UPDATE with an update section", dns.OpcodeUpdate, update},
+		{"opcode 15", 15, withOpcode(15)},
+	} {
+		for _, withEDNS := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s EDNS %v", tc.name, withEDNS), func(t *testing.T) {
+				m := tc.msg()
+				if withEDNS {
+					m.SetEdns0(1232, true)
+				}
+				r := f.ask(t, m, "127.0.0.1")
+				if r.Rcode != dns.RcodeNotImplemented || r.Opcode != tc.op || r.Id != m.Id || !r.Response {
+					t.Errorf("rcode %s opcode %d id %d, want NOTIMP, opcode %d, id %d:\n%v", dns.RcodeToString[r.Rcode], r.Opcode, r.Id, tc.op, m.Id, r)
+				}
+				if !slices.Equal(r.Question, m.Question) {
+					t.Errorf("question %v, want %v", r.Question, m.Question)
+				}
+				if o := r.IsEdns0(); (o != nil) != withEDNS || (o != nil && (!o.Do() || o.UDPSize() != MaxUDP || len(o.Option) != 0)) {
+					t.Errorf("OPT %v; the query had one: %v (want DO echoed, payload %d, no options)", o, withEDNS, MaxUDP)
+				}
+				if len(r.Answer)+len(r.Ns) != 0 || len(r.Extra) != map[bool]int{false: 0, true: 1}[withEDNS] {
+					t.Errorf("records beside the OPT:\n%v", r)
+				}
+			})
+		}
 	}
 }

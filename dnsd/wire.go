@@ -22,6 +22,8 @@ const (
 	flagTC = 1 << 9
 	flagRD = 1 << 8
 	flagCD = 1 << 4
+	// flagOpcode are the opcode's four bits; QUERY is 0.
+	flagOpcode = 0xf << 11
 )
 
 // parseStatus says what the handler can do with a packet.
@@ -72,6 +74,11 @@ func (q *query) name() []byte { return q.lname[:q.nlen] }
 func (q *query) suffix(i int) []byte { return q.lname[q.labels[i]:q.nlen] }
 
 // parse decodes msg into q.
+//
+// A message with another opcode than QUERY is NOTIMP whatever it holds,
+// but its question and OPT are read where they can be, so that the reply
+// echoes them: the opcode and question (RFC 1035 section 4.1.1), an OPT
+// for an OPT (RFC 6891 section 6.1.1).
 func (q *query) parse(msg []byte) parseStatus {
 	*q = query{}
 	if len(msg) < headerLen {
@@ -86,18 +93,84 @@ func (q *query) parse(msg []byte) parseStatus {
 	an := binary.BigEndian.Uint16(msg[6:])
 	ns := binary.BigEndian.Uint16(msg[8:])
 	ar := binary.BigEndian.Uint16(msg[10:])
-	if opcode := (q.flags >> 11) & 0xf; opcode != 0 {
-		return parseNotImp
-	}
-	if qd != 1 {
-		return parseFormErr
+	notImp := q.flags&flagOpcode != 0
+	bad := parseFormErr // what a malformed message gets
+	if notImp {
+		bad = parseNotImp
 	}
 	off := headerLen
-	// The question name: plain labels, no compression (nothing precedes
-	// it to point to).
+	switch {
+	case qd == 1:
+		var ok bool
+		if off, ok = q.question(msg); !ok {
+			return bad
+		}
+	case !notImp:
+		return parseFormErr
+	default:
+		// Not a query: step over however many questions it has.
+		for range qd {
+			var ok bool
+			if off, ok = skipName(msg, off); !ok || off+4 > len(msg) {
+				return bad
+			}
+			off += 4
+		}
+	}
+	// Skip answer and authority records (a query has none, but it is not
+	// an error to send them), then look for the OPT among the additional.
+	for range int(an) + int(ns) {
+		var ok bool
+		if off, _, ok = skipRR(msg, off); !ok {
+			return bad
+		}
+	}
+	status := parsedOK
+	if notImp {
+		status = parseNotImp
+	}
+	for range ar {
+		start := off
+		var ok bool
+		var rtype uint16
+		if off, rtype, ok = skipRR(msg, off); !ok {
+			return bad
+		}
+		if rtype != dns.TypeOPT {
+			continue
+		}
+		if q.edns || msg[start] != 0 { // a second OPT, or one not at the root
+			return bad
+		}
+		q.edns = true
+		q.udpSize = binary.BigEndian.Uint16(msg[start+3:])
+		ttl := msg[start+5 : start+9]
+		version := ttl[1]
+		q.do = ttl[2]&0x80 != 0
+		if notImp {
+			continue // NOTIMP whatever the version and options
+		}
+		if version != 0 {
+			status = parseBadVers
+			continue
+		}
+		rdlen := int(binary.BigEndian.Uint16(msg[start+9:]))
+		if st := q.options(msg[start+11 : start+11+rdlen]); st != parsedOK {
+			status = st
+		}
+	}
+	return status
+}
+
+// question reads the question of a message with one, and returns the
+// offset after it. Its name is plain labels: there is nothing before it
+// that a compression pointer could refer to (RFC 1035 section 4.1.4: a
+// prior occurrence of the name).
+func (q *query) question(msg []byte) (int, bool) {
+	off := headerLen
 	for {
 		if off >= len(msg) {
-			return parseFormErr
+			return 0, false
 		}
 		l := int(msg[off])
 		if l == 0 {
@@ -105,10 +178,10 @@ func (q *query) parse(msg []byte) parseStatus {
 			break
 		}
 		if l > 63 || q.nlabels == len(q.labels) {
-			return parseFormErr
+			return 0, false
 		}
 		if q.nlen+1+l+1 > 255 || off+1+l > len(msg) {
-			return parseFormErr
+			return 0, false
 		}
 		q.labels[q.nlabels] = uint8(q.nlen)
 		q.nlabels++
@@ -126,49 +199,12 @@ func (q *query) parse(msg []byte) parseStatus {
 	q.nlen++
 	q.qname = msg[headerLen:off]
 	if off+4 > len(msg) {
-		return parseFormErr
+		return 0, false
 	}
 	q.qtype = binary.BigEndian.Uint16(msg[off:])
 	q.qclass = binary.BigEndian.Uint16(msg[off+2:])
-	off += 4
 	q.hasQ = true
-	// Skip answer and authority records (a query has none, but it is not
-	// an error to send them), then look for the OPT among the additional.
-	for range int(an) + int(ns) {
-		var ok bool
-		if off, _, ok = skipRR(msg, off); !ok {
-			return parseFormErr
-		}
-	}
-	status := parsedOK
-	for range ar {
-		start := off
-		var ok bool
-		var rtype uint16
-		if off, rtype, ok = skipRR(msg, off); !ok {
-			return parseFormErr
-		}
-		if rtype != dns.TypeOPT {
-			continue
-		}
-		if q.edns || msg[start] != 0 { // a second OPT, or one not at the root
-			return parseFormErr
-		}
-		q.edns = true
-		q.udpSize = binary.BigEndian.Uint16(msg[start+3:])
-		ttl := msg[start+5 : start+9]
-		version := ttl[1]
-		q.do = ttl[2]&0x80 != 0
-		if version != 0 {
-			status = parseBadVers
-			continue
-		}
-		rdlen := int(binary.BigEndian.Uint16(msg[start+9:]))
-		if st := q.options(msg[start+11 : start+11+rdlen]); st != parsedOK {
-			status = st
-		}
-	}
-	return status
+	return off + 4, true
 }
 
 // options reads the EDNS options of an OPT record: only Client Subnet
@@ -283,13 +319,14 @@ type msgWriter struct {
 	records    int // where the answer section starts
 }
 
-// header starts a reply to q in dst: the header (counts filled in by
-// finish) and the question as it was asked.
+// start starts a reply to q in dst: the header (counts filled in by
+// finish; the opcode, RD and CD copied) and the question as it was
+// asked.
 func (w *msgWriter) start(dst []byte, q *query, rcode int, flags uint16) {
 	w.b = append(dst[:0], make([]byte, headerLen)...)
 	w.q = q
 	w.an, w.ns, w.ar = 0, 0, 0
-	f := flagQR | flags | q.flags&(flagRD|flagCD) | uint16(rcode&0xf)
+	f := flagQR | flags | q.flags&(flagOpcode|flagRD|flagCD) | uint16(rcode&0xf)
 	binary.BigEndian.PutUint16(w.b, q.id)
 	binary.BigEndian.PutUint16(w.b[2:], f)
 	if q.hasQ {

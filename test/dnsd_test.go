@@ -572,3 +572,45 @@ func TestDnsdSteersLikeLookupName(t *testing.T) {
 		}
 	}
 }
+
+// TestDnsdNotImplementedOpcodes asks with every opcode dnsd does not
+// implement, with dig and with miekg/dns over UDP and TCP, with and
+// without EDNS: the reply is NOTIMP with the query's opcode (RFC 1035
+// section 4.1.1), so dig takes it ("Opcode mismatch" otherwise), and an
+// OPT when the query had one (RFC 6891 section 6.1.1).
+func TestDnsdNotImplementedOpcodes(t *testing.T) {
+	needTool(t, "dig", "bind9-dnsutils")
+	n := newDnsdNet(t, nil)
+	p := startDnsd(t, n)
+	for _, op := range []struct {
+		code int
+		name string // as dig prints it
+	}{{dns.OpcodeIQuery, "IQUERY"}, {dns.OpcodeStatus, "STATUS"}, {dns.OpcodeNotify, "NOTIFY"}, {dns.OpcodeUpdate, "UPDATE"}, {15, "RESERVED15"}} {
+		for _, edns := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s EDNS %v", op.name, edns), func(t *testing.T) {
+				flag := map[bool]string{true: "+edns=0", false: "+noedns"}[edns]
+				out := dig(t, "dig", p.addr, fmt.Sprintf("+opcode=%d", op.code), flag, "example.org", "SOA")
+				if strings.Contains(out, "mismatch") || !strings.Contains(out, "opcode: "+op.name+", status: NOTIMP") {
+					t.Errorf("dig +opcode=%d %s: want opcode %s, status NOTIMP:\n%s", op.code, flag, op.name, out)
+				}
+				if strings.Contains(out, "OPT PSEUDOSECTION") != edns {
+					t.Errorf("dig +opcode=%d %s: an OPT in the reply is %v, want %v:\n%s", op.code, flag, !edns, edns, out)
+				}
+				for _, network := range []string{"udp", "tcp"} {
+					m := new(dns.Msg).SetQuestion("example.org.", dns.TypeSOA)
+					m.Opcode = op.code
+					if edns {
+						m.SetEdns0(1232, false)
+					}
+					r, _, err := (&dns.Client{Net: network, Timeout: 5 * time.Second}).Exchange(m, p.addr)
+					if err != nil {
+						t.Fatalf("miekg/dns over %s: %v", network, err)
+					}
+					if r.Opcode != op.code || r.Rcode != dns.RcodeNotImplemented || (r.IsEdns0() != nil) != edns || len(r.Question) != 1 {
+						t.Errorf("miekg/dns over %s, opcode %d, EDNS %v:\n%v", network, op.code, edns, r)
+					}
+				}
+			})
+		}
+	}
+}
