@@ -303,9 +303,16 @@ func TestMalformedQueries(t *testing.T) {
 		{"no question", func() []byte { b := append([]byte(nil), good[:12]...); binary.BigEndian.PutUint16(b[4:], 0); return b }(), dns.RcodeFormatError},
 		{"an additional record that runs past the end", func() []byte { b := append([]byte(nil), good...); binary.BigEndian.PutUint16(b[10:], 1); return b }(), dns.RcodeFormatError},
 		{"opcode NOTIFY", func() []byte { b := append([]byte(nil), good...); b[2] |= 4 << 3; return b }(), dns.RcodeNotImplemented},
+		// Records dnsd steps over must still be well-formed: their owner
+		// names are checked as a decoder would.
+		{"a record owner that points past the end", withRecord(zoneName(30), func(int) []byte { return []byte{0xc0, 0xff} }), dns.RcodeFormatError},
+		{"a record owner in a pointer loop", withRecord(zoneName(30), func(at int) []byte { return []byte{1, 'x', 0xc0, byte(at)} }), dns.RcodeFormatError},
+		{"a record owner of 256 octets through a pointer", withRecord(zoneName(254), func(int) []byte { return []byte{1, 'x', 0xc0, 12} }), dns.RcodeFormatError},
+		{"a record owner of 255 octets through a pointer", withRecord(zoneName(253), func(int) []byte { return []byte{1, 'x', 0xc0, 12} }), dns.RcodeNameError},
+		{"a record owner with a reserved label type", withRecord(zoneName(30), func(int) []byte { return []byte{0x41, 0} }), dns.RcodeFormatError},
 	} {
 		out := f.h.Serve(f.s, nil, tc.msg, netip.MustParseAddr("127.0.0.1"), UDP)
-		if len(out) < 12 || int(out[3]&0xf) != tc.rcode || out[0] != good[0] || out[1] != good[1] || out[2]&0x80 == 0 {
+		if len(out) < 12 || int(out[3]&0xf) != tc.rcode || out[0] != tc.msg[0] || out[1] != tc.msg[1] || out[2]&0x80 == 0 {
 			t.Errorf("%s: reply % x, want rcode %d with the query's ID", tc.name, out, tc.rcode)
 		}
 	}
@@ -450,4 +457,32 @@ func TestNotImplementedOpcodes(t *testing.T) {
 			})
 		}
 	}
+}
+
+// zoneName is a name in example.org of n octets in wire form.
+func zoneName(n int) string {
+	n -= len("\x07example\x03org\x00")
+	var labels []string
+	for n > 0 {
+		l := min(n, 64)
+		if n-l == 1 { // no room for a label of one octet
+			l--
+		}
+		labels = append(labels, strings.Repeat("x", l-1))
+		n -= l
+	}
+	return strings.Join(append(labels, "example.org."), ".")
+}
+
+// withRecord is a query for name (uncompressed, at offset 12) with one
+// answer record of type A whose owner (wire form, compression pointers
+// allowed) owner returns, given the offset it starts at.
+func withRecord(name string, owner func(at int) []byte) []byte {
+	b, err := question(name, dns.TypeA).Pack()
+	if err != nil {
+		panic(err)
+	}
+	binary.BigEndian.PutUint16(b[6:], 1)
+	b = append(b, owner(len(b))...)
+	return append(b, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1)
 }

@@ -286,27 +286,48 @@ func skipRR(msg []byte, off int) (int, uint16, bool) {
 	return off, t, true
 }
 
-// skipName steps over a possibly compressed name.
+// maxPointers is how many compression pointers a name may follow:
+// miekg/dns's bound, enough for any name of at most 255 octets and
+// short of a loop.
+const maxPointers = 126
+
+// skipName steps over a possibly compressed name and returns the offset
+// after it. It checks the name as decoding it would: every pointer
+// inside the message and not in a loop, labels of at most 63 octets, at
+// most 255 octets in all.
 func skipName(msg []byte, off int) (int, bool) {
-	for n := 0; n < 128; n++ {
+	end, n, ptrs := -1, 0, 0
+	for {
 		if off >= len(msg) {
 			return 0, false
 		}
 		l := int(msg[off])
 		switch {
 		case l == 0:
-			return off + 1, true
+			if end < 0 {
+				end = off + 1
+			}
+			return end, true
 		case l&0xc0 == 0xc0:
 			if off+2 > len(msg) {
 				return 0, false
 			}
-			return off + 2, true
+			if end < 0 {
+				end = off + 2
+			}
+			if ptrs++; ptrs > maxPointers {
+				return 0, false
+			}
+			off = (l&0x3f)<<8 | int(msg[off+1])
 		case l > 63:
 			return 0, false
+		default:
+			if n += 1 + l; n+1 > 255 {
+				return 0, false
+			}
+			off += 1 + l
 		}
-		off += 1 + l
 	}
-	return 0, false
 }
 
 // msgWriter appends a reply. Owner names are written as pointers into
