@@ -302,7 +302,8 @@ func (z *Zone) whoamiTXT(a *asker, q *query, buf *[]policy.Choice) []byte {
 	rr := &dns.TXT{Hdr: dns.RR_Header{Name: "_whoami." + z.inv.DNS.Zone, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 0}, Txt: txt}
 	b, err := blob(rr)
 	if err != nil {
-		b, _ = blob(&dns.TXT{Hdr: rr.Hdr, Txt: []string{err.Error()}})
+		msg := err.Error()
+		b, _ = blob(&dns.TXT{Hdr: rr.Hdr, Txt: []string{msg[:min(len(msg), 255)]}})
 	}
 	return b
 }

@@ -614,3 +614,70 @@ func TestDnsdNotImplementedOpcodes(t *testing.T) {
 		}
 	}
 }
+
+// TestDnsdReloadNamesTooLong reloads a running dnsd with an inventory
+// whose zone makes a name longer than DNS allows (255 octets): a zone of
+// 248 octets, where download.<zone> is 257, and one of 245, where the
+// default SOA mailbox hostmaster.<zone> is 256. Whichever layer refuses
+// it (the inventory loader or dnsd's zone compiler), dnsd keeps running
+// and answering from the zone it has, logs why and counts the failure;
+// and takes the good file back.
+func TestDnsdReloadNamesTooLong(t *testing.T) {
+	needTool(t, "dig", "bind9-dnsutils")
+	n := newDnsdNet(t, nil)
+	p := startDnsd(t, n)
+	good := readFile(t, n.config)
+	// label repeats a letter for a label of size octets (1 + size-1).
+	label := func(size int) string { return strings.Repeat("z", size-1) }
+	for _, tc := range []struct {
+		name string
+		zone string
+		edit func(string) string
+	}{
+		{"download.<zone> of 257 octets", strings.Join([]string{label(64), label(64), label(64), label(55)}, ".") + ".", nil},
+		{"hostmaster.<zone> of 256 octets", strings.Join([]string{label(64), label(64), label(64), label(52)}, ".") + ".", func(s string) string {
+			// Only the name download, which fits (254 octets).
+			s = regexp.MustCompile(`(?m)^names = .*$`).ReplaceAllString(s, `names = { download = "https" }`)
+			return regexp.MustCompile(`(?m)^dns = .*$`).ReplaceAllString(s, `dns = ["download"]`)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := strings.Replace(good, `zone = "example.org."`, `zone = "`+tc.zone+`"`, 1)
+			bad = regexp.MustCompile(`(?m)^zone_file = .*\n`).ReplaceAllString(bad, "")
+			if tc.edit != nil {
+				bad = tc.edit(bad)
+			}
+			before := strings.Count(p.logText(), `msg="reload failed`)
+			if err := os.WriteFile(n.config, []byte(bad), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p.cmd.Process.Signal(syscall.SIGHUP)
+			for end := time.Now().Add(20 * time.Second); strings.Count(p.logText(), `msg="reload failed`) == before; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatalf("no failed reload logged:\n%s", p.logText())
+				}
+			}
+			if last := p.logText()[strings.LastIndex(p.logText(), `msg="reload failed`):]; !strings.Contains(last, "255") {
+				t.Errorf("the failed reload does not say which name is too long: %s", last)
+			}
+			for _, tcp := range []string{"+notcp", "+tcp"} {
+				if got := short(t, p.addr, tcp, "download.example.org", "A", "+subnet=106.3.0.0/24"); got != "jp.example.net." {
+					t.Errorf("after the failed reload, %s: download.example.org is %q, want the old zone's jp.example.net.", tcp, got)
+				}
+				if out := dig(t, "dig", p.addr, tcp, "nope.example.org", "A"); !strings.Contains(out, "status: NXDOMAIN") || !strings.Contains(out, "hostmaster.example.org.") {
+					t.Errorf("after the failed reload, %s: NXDOMAIN with the old SOA wanted:\n%s", tcp, out)
+				}
+			}
+			if !regexp.MustCompile(`dnsd_reloads_total\{result="failed"\} [1-9]`).MatchString(scrape(t, p)) {
+				t.Error("the failed reload was not counted")
+			}
+			// The good file back: reloaded.
+			oks := strings.Count(p.logText(), `msg=reloaded`)
+			if err := os.WriteFile(n.config, []byte(good), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p.cmd.Process.Signal(syscall.SIGHUP)
+			p.waitLog(t, fmt.Sprintf(`(?s)(msg=reloaded.*){%d}`, oks+1))
+		})
+	}
+}
