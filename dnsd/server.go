@@ -33,6 +33,10 @@ type ServerConfig struct {
 	// TCPMax is how many TCP connections may be open at once; a
 	// connection beyond it is closed at once. Default 256.
 	TCPMax int
+	// TCPPerSource is how many of them one source may hold (RFC 7766
+	// section 6.2.2): an IPv4 address, or an IPv6 /64, the least a host
+	// is given. A connection beyond it is closed at once. Default 16.
+	TCPPerSource int
 	// UDPReaders is how many sockets (SO_REUSEPORT) and goroutines read
 	// each UDP address; default GOMAXPROCS.
 	UDPReaders int
@@ -42,17 +46,19 @@ type ServerConfig struct {
 // reader per socket, TCP with one goroutine per connection reading
 // pipelined queries in order.
 type Server struct {
-	h     *Handler
-	cfg   ServerConfig
-	log   *slog.Logger
-	udp   []*net.UDPConn
-	tcp   []net.Listener
-	addrs []netip.AddrPort
-	wg    sync.WaitGroup
-	conns sync.Map // open TCP connections, closed by Close
-	ntcp  atomic.Int64
-	done  chan struct{} // closed by Close
-	once  sync.Once
+	h      *Handler
+	cfg    ServerConfig
+	log    *slog.Logger
+	udp    []*net.UDPConn
+	tcp    []net.Listener
+	addrs  []netip.AddrPort
+	wg     sync.WaitGroup
+	conns  sync.Map // open TCP connections, closed by Close
+	ntcp   atomic.Int64
+	srcMu  sync.Mutex
+	perSrc map[netip.Prefix]int // open TCP connections per source
+	done   chan struct{}        // closed by Close
+	once   sync.Once
 	// sleep waits after a failed Accept; tests replace it to see the
 	// delays without waiting them.
 	sleep func(time.Duration)
@@ -66,6 +72,9 @@ func Listen(h *Handler, cfg ServerConfig, log *slog.Logger) (*Server, error) {
 	if cfg.TCPMax <= 0 {
 		cfg.TCPMax = 256
 	}
+	if cfg.TCPPerSource <= 0 {
+		cfg.TCPPerSource = 16
+	}
 	if cfg.UDPReaders <= 0 {
 		cfg.UDPReaders = runtime.GOMAXPROCS(0)
 	}
@@ -75,7 +84,7 @@ func Listen(h *Handler, cfg ServerConfig, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{h: h, cfg: cfg, log: log, done: make(chan struct{})}
+	s := &Server{h: h, cfg: cfg, log: log, done: make(chan struct{}), perSrc: map[netip.Prefix]int{}}
 	s.sleep = s.pause
 	for _, addr := range cfg.Listen {
 		if err := s.bind(addr); err != nil {
@@ -254,8 +263,15 @@ func (s *Server) acceptTCP(ln net.Listener) {
 			continue
 		}
 		delay = 0
+		src := sourceOf(c.RemoteAddr())
+		if !s.take(src) {
+			m.Error("tcp_per_source")
+			c.Close()
+			continue
+		}
 		if s.ntcp.Add(1) > int64(s.cfg.TCPMax) {
 			s.ntcp.Add(-1)
+			s.release(src)
 			m.Error("tcp_rejected")
 			c.Close()
 			continue
@@ -263,7 +279,45 @@ func (s *Server) acceptTCP(ln net.Listener) {
 		m.tcpConns.Add(1)
 		s.conns.Store(c, nil)
 		s.wg.Add(1)
-		go s.serveTCP(c)
+		go s.serveTCP(c, src)
+	}
+}
+
+// sourceOf is what counts as one source of connections: the address for
+// IPv4, the /64 for IPv6 (a host gets at least a /64 and picks any
+// address in it).
+func sourceOf(a net.Addr) netip.Prefix {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.Prefix{}
+	}
+	ip := ta.AddrPort().Addr().Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.WithZone("").Prefix(bits)
+	return p
+}
+
+// take counts a connection from src, or reports that src holds as many
+// as it may.
+func (s *Server) take(src netip.Prefix) bool {
+	s.srcMu.Lock()
+	defer s.srcMu.Unlock()
+	if s.perSrc[src] >= s.cfg.TCPPerSource {
+		return false
+	}
+	s.perSrc[src]++
+	return true
+}
+
+// release uncounts a connection from src.
+func (s *Server) release(src netip.Prefix) {
+	s.srcMu.Lock()
+	defer s.srcMu.Unlock()
+	if s.perSrc[src]--; s.perSrc[src] <= 0 {
+		delete(s.perSrc, src)
 	}
 }
 
@@ -289,12 +343,13 @@ func (s *Server) pause(d time.Duration) {
 // serveTCP answers the queries of one connection in the order they come
 // (RFC 7766: a client may send several without waiting), until the
 // client closes it, sends nothing for TCPIdle, or sends garbage.
-func (s *Server) serveTCP(c net.Conn) {
+func (s *Server) serveTCP(c net.Conn, src netip.Prefix) {
 	defer s.wg.Done()
 	defer func() {
 		s.conns.Delete(c)
 		c.Close()
 		s.ntcp.Add(-1)
+		s.release(src)
 		s.h.Metrics().tcpConns.Add(-1)
 	}()
 	from := netip.Addr{}

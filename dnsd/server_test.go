@@ -2,7 +2,11 @@ package dnsd
 
 import (
 	"net"
+	"net/netip"
+	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -107,4 +111,123 @@ func (m *Metrics) errorCount(kind string) uint64 {
 		return c.Load()
 	}
 	return 0
+}
+
+func TestSourceOf(t *testing.T) {
+	for _, tc := range []struct {
+		name, addr, want string
+	}{
+		{"an IPv4 address is a source", "192.0.2.7:53000", "192.0.2.7/32"},
+		{"an IPv4-mapped address is its IPv4 address", "[::ffff:192.0.2.7]:53000", "192.0.2.7/32"},
+		{"an IPv6 /64 is a source", "[2001:db8:1:2:3:4:5:6]:53000", "2001:db8:1:2::/64"},
+		{"the zone of a link-local address does not count", "[fe80::1%eth0]:53000", "fe80::/64"},
+	} {
+		ap := netip.MustParseAddrPort(tc.addr)
+		if got := sourceOf(net.TCPAddrFromAddrPort(ap)); got != netip.MustParsePrefix(tc.want) {
+			t.Errorf("%s: %s is source %s, want %s", tc.name, tc.addr, got, tc.want)
+		}
+	}
+}
+
+// tcpFrom connects to server from the address local (port 0) and
+// returns the connection and whether the server answers a query on it:
+// false when it closed it at once.
+func tcpFrom(t *testing.T, local, server string) (net.Conn, bool) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(local), 0)), Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", server)
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", server, local, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	dc := &dns.Conn{Conn: c}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := dc.WriteMsg(question("mail.example.org.", dns.TypeA)); err != nil {
+		return c, false
+	}
+	r, err := dc.ReadMsg()
+	return c, err == nil && len(r.Answer) == 1
+}
+
+// checkPerSource holds --tcp-per-source connections from a, sees one
+// more from a (same source as a2) refused and one from b served, and,
+// once a frees one, a's next served.
+func checkPerSource(t *testing.T, m *Metrics, server, a, a2, b string) {
+	t.Helper()
+	var held []net.Conn
+	for i := range 2 {
+		c, ok := tcpFrom(t, []string{a, a2}[i], server)
+		if !ok {
+			t.Fatalf("connection %d from %s's source was not served", i+1, a)
+		}
+		held = append(held, c)
+	}
+	if _, ok := tcpFrom(t, a2, server); ok {
+		t.Errorf("a 3rd connection from %s (same source as %s) was served, over the limit of 2", a2, a)
+	}
+	if _, ok := tcpFrom(t, b, server); !ok {
+		t.Errorf("a connection from another source, %s, was refused", b)
+	}
+	if got := m.errorCount("tcp_per_source"); got != 1 {
+		t.Errorf("dnsd_errors_total{kind=\"tcp_per_source\"} %d, want 1", got)
+	}
+	held[0].Close()
+	for end := time.Now().Add(10 * time.Second); ; {
+		if _, ok := tcpFrom(t, a, server); ok {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s freed a connection, and its next is still refused", a)
+		}
+		time.Sleep(10 * time.Millisecond) // until the server has seen the close
+	}
+}
+
+// One source cannot hold every TCP slot: beyond TCPPerSource its
+// connections are closed at once, and other sources are served (RFC
+// 7766 section 6.2.2). Real connections from 127.0.0.2 and 127.0.0.3.
+func TestTCPPerSource(t *testing.T) {
+	f := newFixture(t, nil)
+	s := listen(t, f, ServerConfig{TCPPerSource: 2, TCPMax: 10}, nil)
+	checkPerSource(t, f.h.Metrics(), s.Addrs()[0].String(), "127.0.0.2", "127.0.0.2", "127.0.0.3")
+}
+
+// An IPv6 /64 is one source, whichever of its addresses connect. The
+// test runs in a network namespace of its own, where it can put
+// addresses of two /64s on lo.
+func TestTCPPerSourceIPv6(t *testing.T) {
+	if !inNetns(t, "2001:db8:0:1::a", "2001:db8:0:1::b", "2001:db8:0:2::a") {
+		return
+	}
+	f := newFixture(t, nil)
+	s := listen(t, f, ServerConfig{Listen: []string{"[::1]:0"}, TCPPerSource: 2, TCPMax: 10}, nil)
+	checkPerSource(t, f.h.Metrics(), s.Addrs()[0].String(), "2001:db8:0:1::a", "2001:db8:0:1::b", "2001:db8:0:2::a")
+}
+
+// inNetns runs the calling test again in a new network namespace
+// (unshare -rn) with lo up and addrs on it, and reports whether this is
+// that run; the outer run passes or fails with it.
+func inNetns(t *testing.T, addrs ...string) bool {
+	t.Helper()
+	const env = "DNSD_TEST_NETNS"
+	if os.Getenv(env) == t.Name() {
+		for _, a := range addrs {
+			if out, err := exec.Command("ip", "addr", "add", a, "dev", "lo", "nodad").CombinedOutput(); err != nil {
+				t.Fatalf("ip addr add %s dev lo: %v\n%s", a, err, out)
+			}
+		}
+		return true
+	}
+	for _, tool := range []string{"unshare", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed (util-linux, iproute2; .ci/run installs them)", tool)
+		}
+	}
+	cmd := exec.Command("unshare", "-rn", "sh", "-c", `ip link set lo up && exec "$@"`, "sh", os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("in a network namespace: %v\n%s", err, out)
+	}
+	return false
 }

@@ -681,3 +681,43 @@ func TestDnsdReloadNamesTooLong(t *testing.T) {
 		})
 	}
 }
+
+// TestDnsdTCPPerSource: one address cannot take every TCP slot. With
+// --tcp-per-source 2, a third connection from 127.0.0.2 is closed at
+// once and counted, while 127.0.0.3 is served (RFC 7766 section 6.2.2).
+func TestDnsdTCPPerSource(t *testing.T) {
+	n := newDnsdNet(t, nil)
+	p := startDnsd(t, n, "--tcp-per-source", "2", "--tcp-max", "10")
+	served := func(from string) bool {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatalf("dial from %s: %v", from, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		dc := &dns.Conn{Conn: c}
+		if err := dc.WriteMsg(new(dns.Msg).SetQuestion("mail.example.org.", dns.TypeA)); err != nil {
+			return false
+		}
+		r, err := dc.ReadMsg()
+		return err == nil && len(r.Answer) == 1
+	}
+	for i := range 2 {
+		if !served("127.0.0.2") {
+			t.Fatalf("connection %d from 127.0.0.2 was not served", i+1)
+		}
+	}
+	if served("127.0.0.2") {
+		t.Error("a 3rd connection from 127.0.0.2 was served, over --tcp-per-source 2")
+	}
+	if !served("127.0.0.3") {
+		t.Error("127.0.0.3 was refused while 127.0.0.2 held its 2 connections")
+	}
+	if m := scrape(t, p); !strings.Contains(m, `dnsd_errors_total{kind="tcp_per_source"} 1`) || strings.Contains(m, `kind="tcp_rejected"`) {
+		t.Errorf("want one tcp_per_source error and no tcp_rejected:\n%s", regexp.MustCompile(`(?m)^dnsd_errors_total.*$`).FindAllString(m, -1))
+	}
+	if r := mirrorsteer(t, "dnsd", "-c", n.config, "-l", "127.0.0.1:0", "--tcp-per-source", "0"); r.code != 2 || !strings.Contains(r.stderr, "--tcp-per-source 0") {
+		t.Errorf("--tcp-per-source 0: exit %d: %s", r.code, r.stderr)
+	}
+}
