@@ -44,7 +44,7 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	asnDB := fs.String("geoip-asn", "", "MaxMind ASN database (`mmdb`) to find askers' ASNs")
 	var listen listFlag
 	fs.Var(&listen, "l", "`host:port` to serve DNS on, UDP and TCP (repeat, or separate with commas; port 0 picks one)")
-	metricsAddr := fs.String("metrics", "127.0.0.1:9153", "`host:port` for Prometheus metrics at /metrics; \"\" for none")
+	metricsAddr := fs.String("metrics", "", "`host:port` for Prometheus metrics at /metrics, e.g. 127.0.0.1:9153 (port 0 picks one, logged); none unless set")
 	watch := fs.Duration("watch", 2*time.Second, "check the input files for changes this `often` and reload; 0: only on SIGHUP")
 	tcpIdle := fs.Duration("tcp-idle", 10*time.Second, "close a TCP connection idle this `long`")
 	tcpMax := fs.Int("tcp-max", 256, "at most this many TCP connections at once")
