@@ -102,13 +102,36 @@ func (p *dnsdProc) waitLog(t *testing.T, re string) {
 // machine has it) IPv6, and stops it when the test ends.
 func startDnsd(t *testing.T, n *dnsdNet, extra ...string) *dnsdProc {
 	t.Helper()
+	return startDnsdCmd(t, n, nil, extra...)
+}
+
+// startDnsdNetns runs the binary as startDnsd does, but in a network
+// namespace of its own (unshare -rn, lo up), where fixed ports such as
+// 53 are free whatever the machine runs; p.inNetns runs a command there.
+func startDnsdNetns(t *testing.T, n *dnsdNet, extra ...string) *dnsdProc {
+	t.Helper()
+	needTool(t, "unshare", "util-linux")
+	needTool(t, "nsenter", "util-linux")
+	needTool(t, "ip", "iproute2")
+	return startDnsdCmd(t, n, []string{"unshare", "-rn", "sh", "-c", `ip link set lo up && exec "$0" "$@"`}, extra...)
+}
+
+// inNetns returns a command that runs name with args in p's network
+// namespace.
+func (p *dnsdProc) inNetns(name string, args ...string) *exec.Cmd {
+	return exec.Command("nsenter", append([]string{"-t", fmt.Sprint(p.cmd.Process.Pid), "-U", "-n", "--preserve-credentials", name}, args...)...)
+}
+
+func startDnsdCmd(t *testing.T, n *dnsdNet, wrap []string, extra ...string) *dnsdProc {
+	t.Helper()
 	args := []string{"dnsd", "-c", n.config, "-s", n.state, "--geoip-city", n.city, "--geoip-asn", n.asn,
 		"-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--watch", "100ms"}
-	if ln, err := net.Listen("tcp", "[::1]:0"); err == nil {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err == nil && wrap == nil {
 		ln.Close()
 		args = append(args, "-l", "[::1]:0")
 	}
-	p := &dnsdProc{cmd: exec.Command(binary, append(args, extra...)...)}
+	argv := append(append(append(wrap[:len(wrap):len(wrap)], binary), args...), extra...)
+	p := &dnsdProc{cmd: exec.Command(argv[0], argv[1:]...)}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
