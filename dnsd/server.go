@@ -242,10 +242,11 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 	}
 }
 
-// acceptTCP accepts connections until ln is closed. When Accept fails
-// (out of file descriptors, say) it waits before trying again, from 5 ms
-// doubling up to 1 s while the failures last, as net/http does: it
-// neither spins nor stays deaf long once the cause is gone.
+// acceptTCP accepts connections until ln is closed, and closes at once
+// one beyond TCPPerSource from its source or TCPMax in all. When Accept
+// fails (out of file descriptors, say) it waits before trying again,
+// from 5 ms doubling up to 1 s while the failures last, as net/http
+// does: it neither spins nor stays deaf long once the cause is gone.
 func (s *Server) acceptTCP(ln net.Listener) {
 	defer s.wg.Done()
 	m := s.h.Metrics()
