@@ -4,7 +4,7 @@ BIN     := bin/mirrorsteer
 DEMO    := demo
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test vet fmt-check demo demo-stop bench fuzz clean
+.PHONY: all build test vet fmt-check demo demo-stop bench fuzz fuzz-list clean
 
 all: build
 
@@ -47,9 +47,23 @@ demo-stop:
 bench:
 	./bench/gen.sh
 
+# Every fuzz target in the repository, FUZZTIME each, one after another
+# (go test fuzzes one target at a time). They are found in the test
+# files, so a new one is fuzzed without editing this file; fuzz-list
+# prints them ("package target"). An input that fails is kept under the
+# package's testdata/fuzz/ and runs with every go test from then on.
+FUZZTIME ?= 30s
+
+fuzz-list:
+	@grep -rl --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata '^func Fuzz' . | sort | while read -r f; do \
+		sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f" | sed "s|^|$$(dirname "$$f") |"; \
+	done
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/inventory/
-	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/state/
+	@$(MAKE) -s --no-print-directory fuzz-list | while read -r pkg target; do \
+		echo "== $$pkg $$target ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) "$$pkg" || exit 1; \
+	done
 
 clean: demo-stop
 	rm -rf bin $(DEMO) out

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
-PORT=${PORT:-5358}
+PORT=${PORT:-0} # 0: the kernel picks a free one (dnsd logs it)
 if ! command -v dnsperf >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnsperf >/dev/null
 fi
@@ -22,7 +22,13 @@ go run ./internal/geo/geotest/cmd/mkgeoip "$work" >/dev/null
 "$work/mirrorsteer" dnsd -c mirrors.toml --geoip-city "$work/GeoIP2-City.mmdb" --geoip-asn "$work/GeoLite2-ASN.mmdb" \
 	-l 127.0.0.1:$PORT --metrics "" --watch 0 2>"$work/dnsd.log" &
 pid=$!
-for _ in $(seq 50); do dig +short +time=1 +tries=1 -p $PORT @127.0.0.1 ns1.example.org >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 100); do
+	addr=$(sed -n 's/.*msg=listening addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/dnsd.log")
+	[ -n "$addr" ] && break
+	sleep 0.1
+done
+[ -n "$addr" ] || { cat "$work/dnsd.log"; exit 1; }
+PORT=$addr
 # 10,000 queries: 6 steered, 2 static (ns1's address from [dns] ns), 2
 # NXDOMAIN (distinct names) in every 10.
 awk 'BEGIN { for (i = 0; i < 10000; i++) { k = i % 10

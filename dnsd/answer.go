@@ -1,6 +1,7 @@
 package dnsd
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
@@ -166,7 +167,7 @@ func (z *Zone) prefer(g *geoName, label []byte, a *asker, buf *[]policy.Choice) 
 	n := 0
 	for len(label) > 0 {
 		part := label
-		if i := indexByte(label, '-'); i >= 0 {
+		if i := bytes.IndexByte(label, '-'); i >= 0 {
 			part, label = label[:i], label[i+1:]
 			if len(label) == 0 {
 				return choice{}, false
@@ -208,15 +209,6 @@ func (z *Zone) prefer(g *geoName, label []byte, a *asker, buf *[]policy.Choice) 
 		}
 	}
 	return z.choose(g, a, buf), true
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // cache holds the answers that depend on the asker, per steered name and

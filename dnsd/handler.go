@@ -81,7 +81,7 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 	z, zc := st.z, st.c
 	q, w := &s.q, &s.w
 	status := q.parse(msg)
-	maxLen := maxMsg
+	maxLen := dns.MaxMsgSize
 	if tr == UDP {
 		maxLen = 512
 		if q.edns {
@@ -100,24 +100,24 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 	case parseDrop:
 		return nil
 	case parseNotImp:
-		return fail(rcodeNotImp, zc.malformed)
+		return fail(dns.RcodeNotImplemented, zc.malformed)
 	case parseFormErr, parseBadECSOp:
-		return fail(rcodeFormErr, zc.malformed)
+		return fail(dns.RcodeFormatError, zc.malformed)
 	case parseBadVers:
-		return fail(rcodeBadVers, zc.malformed)
+		return fail(dns.RcodeBadVers, zc.malformed)
 	}
-	if q.qclass != classIN && q.qclass != classANY {
-		return fail(rcodeRefused, zc.outside)
+	if q.qclass != dns.ClassINET && q.qclass != dns.ClassANY {
+		return fail(dns.RcodeRefused, zc.outside)
 	}
 	zl := labelCount(z.zone)
 	if q.nlabels < zl || string(q.suffix(q.nlabels-zl)) != string(z.zone) {
-		return fail(rcodeRefused, zc.outside)
+		return fail(dns.RcodeRefused, zc.outside)
 	}
 	switch q.qtype {
-	case typeOPT:
-		return fail(rcodeFormErr, zc.malformed)
-	case typeAXFR, typeIXFR:
-		return fail(rcodeRefused, zc.static)
+	case dns.TypeOPT:
+		return fail(dns.RcodeFormatError, zc.malformed)
+	case dns.TypeAXFR, dns.TypeIXFR:
+		return fail(dns.RcodeRefused, zc.static)
 	}
 
 	a := asker{src: src.Unmap()}
@@ -129,10 +129,10 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 	}
 	a.family = policy.FamilyOf(a.addr)
 
-	rcode, scope := rcodeSuccess, uint8(0)
+	rcode, scope := dns.RcodeSuccess, uint8(0)
 	counters := zc.static
 	n := z.nodes[string(q.name())]
-	w.start(dst, q, rcodeSuccess, flagAA)
+	w.start(dst, q, dns.RcodeSuccess, flagAA)
 	switch {
 	case n == nil:
 		// A preference name, one label below a steered name?
@@ -147,7 +147,7 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 				}
 			}
 		}
-		rcode = rcodeNXDomain
+		rcode = dns.RcodeNameError
 		w.rr(z.zone, z.soaNeg)
 		w.ns++
 	case n.geo != nil:
@@ -157,9 +157,9 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 	case n.whoami:
 		counters = zc.whoami
 		if !z.whoamiAllowed(a.src) {
-			return fail(rcodeRefused, zc.whoami)
+			return fail(dns.RcodeRefused, zc.whoami)
 		}
-		if q.qtype == typeTXT || q.qtype == typeANY {
+		if q.qtype == dns.TypeTXT || q.qtype == dns.TypeANY {
 			w.rr(n.name, z.whoamiTXT(&a, q, &s.choices))
 			w.an++
 		} else {
@@ -170,7 +170,7 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 		answered := false
 		for i := range n.rrsets {
 			set := &n.rrsets[i]
-			if set.rtype == q.qtype || q.qtype == typeANY || set.rtype == typeCNAME {
+			if set.rtype == q.qtype || q.qtype == dns.TypeANY || set.rtype == dns.TypeCNAME {
 				// ANY gets one RRset (RFC 8482); a CNAME answers every type.
 				for _, b := range set.rrs {
 					w.rr(n.name, b)
@@ -189,7 +189,7 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 			w.ns++
 		}
 	}
-	if rcode != rcodeSuccess {
+	if rcode != dns.RcodeSuccess {
 		w.b[3] = w.b[3]&0xf0 | byte(rcode)
 	}
 	optLen := 0
@@ -302,7 +302,8 @@ func (z *Zone) whoamiTXT(a *asker, q *query, buf *[]policy.Choice) []byte {
 	rr := &dns.TXT{Hdr: dns.RR_Header{Name: "_whoami." + z.inv.DNS.Zone, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 0}, Txt: txt}
 	b, err := blob(rr)
 	if err != nil {
-		b, _ = blob(&dns.TXT{Hdr: rr.Hdr, Txt: []string{err.Error()}})
+		msg := err.Error()
+		b, _ = blob(&dns.TXT{Hdr: rr.Hdr, Txt: []string{msg[:min(len(msg), 255)]}})
 	}
 	return b
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -302,9 +303,16 @@ func TestMalformedQueries(t *testing.T) {
 		{"no question", func() []byte { b := append([]byte(nil), good[:12]...); binary.BigEndian.PutUint16(b[4:], 0); return b }(), dns.RcodeFormatError},
 		{"an additional record that runs past the end", func() []byte { b := append([]byte(nil), good...); binary.BigEndian.PutUint16(b[10:], 1); return b }(), dns.RcodeFormatError},
 		{"opcode NOTIFY", func() []byte { b := append([]byte(nil), good...); b[2] |= 4 << 3; return b }(), dns.RcodeNotImplemented},
+		// Records dnsd steps over must still be well-formed: their owner
+		// names are checked as a decoder would.
+		{"a record owner that points past the end", withRecord(zoneName(30), func(int) []byte { return []byte{0xc0, 0xff} }), dns.RcodeFormatError},
+		{"a record owner in a pointer loop", withRecord(zoneName(30), func(at int) []byte { return []byte{1, 'x', 0xc0, byte(at)} }), dns.RcodeFormatError},
+		{"a record owner of 256 octets through a pointer", withRecord(zoneName(254), func(int) []byte { return []byte{1, 'x', 0xc0, 12} }), dns.RcodeFormatError},
+		{"a record owner of 255 octets through a pointer", withRecord(zoneName(253), func(int) []byte { return []byte{1, 'x', 0xc0, 12} }), dns.RcodeNameError},
+		{"a record owner with a reserved label type", withRecord(zoneName(30), func(int) []byte { return []byte{0x41, 0} }), dns.RcodeFormatError},
 	} {
 		out := f.h.Serve(f.s, nil, tc.msg, netip.MustParseAddr("127.0.0.1"), UDP)
-		if len(out) < 12 || int(out[3]&0xf) != tc.rcode || out[0] != good[0] || out[1] != good[1] || out[2]&0x80 == 0 {
+		if len(out) < 12 || int(out[3]&0xf) != tc.rcode || out[0] != tc.msg[0] || out[1] != tc.msg[1] || out[2]&0x80 == 0 {
 			t.Errorf("%s: reply % x, want rcode %d with the query's ID", tc.name, out, tc.rcode)
 		}
 	}
@@ -391,4 +399,90 @@ func TestWeightedStableAnswers(t *testing.T) {
 	if len(counts) != 7 {
 		t.Errorf("answers %v, want the 7 public mirrors", counts)
 	}
+}
+
+// A message with an opcode other than QUERY gets NOTIMP with the opcode
+// copied (RFC 1035 section 4.1.1), the question echoed, and an OPT when
+// it had one (RFC 6891 section 6.1.1), whatever its sections hold.
+func TestNotImplementedOpcodes(t *testing.T) {
+	f := newFixture(t, nil)
+	notify := func() *dns.Msg { return new(dns.Msg).SetNotify("example.org.") }
+	update := func() *dns.Msg {
+		m := new(dns.Msg).SetUpdate("example.org.")
+		rr, _ := dns.NewRR("new.example.org. 60 IN A 192.0.2.9")
+		m.Insert([]dns.RR{rr})
+		return m
+	}
+	withOpcode := func(op int) func() *dns.Msg {
+		return func() *dns.Msg { m := question("example.org.", dns.TypeSOA); m.Opcode = op; return m }
+	}
+	noQuestion := func() *dns.Msg { // an inverse query (RFC 1035 section 6.4): an answer, no question
+		m := new(dns.Msg)
+		m.Id, m.Opcode = dns.Id(), dns.OpcodeIQuery
+		rr, _ := dns.NewRR("example.org. 60 IN A 192.0.2.1")
+		m.Answer = []dns.RR{rr}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		op   int
+		msg  func() *dns.Msg
+	}{
+		{"IQUERY", dns.OpcodeIQuery, withOpcode(dns.OpcodeIQuery)},
+		{"IQUERY without a question", dns.OpcodeIQuery, noQuestion},
+		{"STATUS", dns.OpcodeStatus, withOpcode(dns.OpcodeStatus)},
+		{"NOTIFY", dns.OpcodeNotify, notify},
+		{"UPDATE with an update section", dns.OpcodeUpdate, update},
+		{"opcode 15", 15, withOpcode(15)},
+	} {
+		for _, withEDNS := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s EDNS %v", tc.name, withEDNS), func(t *testing.T) {
+				m := tc.msg()
+				if withEDNS {
+					m.SetEdns0(1232, true)
+				}
+				r := f.ask(t, m, "127.0.0.1")
+				if r.Rcode != dns.RcodeNotImplemented || r.Opcode != tc.op || r.Id != m.Id || !r.Response {
+					t.Errorf("rcode %s opcode %d id %d, want NOTIMP, opcode %d, id %d:\n%v", dns.RcodeToString[r.Rcode], r.Opcode, r.Id, tc.op, m.Id, r)
+				}
+				if !slices.Equal(r.Question, m.Question) {
+					t.Errorf("question %v, want %v", r.Question, m.Question)
+				}
+				if o := r.IsEdns0(); (o != nil) != withEDNS || (o != nil && (!o.Do() || o.UDPSize() != MaxUDP || len(o.Option) != 0)) {
+					t.Errorf("OPT %v; the query had one: %v (want DO echoed, payload %d, no options)", o, withEDNS, MaxUDP)
+				}
+				if len(r.Answer)+len(r.Ns) != 0 || len(r.Extra) != map[bool]int{false: 0, true: 1}[withEDNS] {
+					t.Errorf("records beside the OPT:\n%v", r)
+				}
+			})
+		}
+	}
+}
+
+// zoneName is a name in example.org of n octets in wire form.
+func zoneName(n int) string {
+	n -= len("\x07example\x03org\x00")
+	var labels []string
+	for n > 0 {
+		l := min(n, 64)
+		if n-l == 1 { // no room for a label of one octet
+			l--
+		}
+		labels = append(labels, strings.Repeat("x", l-1))
+		n -= l
+	}
+	return strings.Join(append(labels, "example.org."), ".")
+}
+
+// withRecord is a query for name (uncompressed, at offset 12) with one
+// answer record of type A whose owner (wire form, compression pointers
+// allowed) owner returns, given the offset it starts at.
+func withRecord(name string, owner func(at int) []byte) []byte {
+	b, err := question(name, dns.TypeA).Pack()
+	if err != nil {
+		panic(err)
+	}
+	binary.BigEndian.PutUint16(b[6:], 1)
+	b = append(b, owner(len(b))...)
+	return append(b, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1)
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
@@ -52,21 +53,21 @@ var typeNames = [...]string{"A", "AAAA", "CNAME", "SOA", "NS", "MX", "TXT", "ANY
 
 func typeIndex(t uint16) int {
 	switch t {
-	case typeA:
+	case dns.TypeA:
 		return 0
-	case typeAAAA:
+	case dns.TypeAAAA:
 		return 1
-	case typeCNAME:
+	case dns.TypeCNAME:
 		return 2
-	case typeSOA:
+	case dns.TypeSOA:
 		return 3
-	case typeNS:
+	case dns.TypeNS:
 		return 4
-	case 15:
+	case dns.TypeMX:
 		return 5
-	case typeTXT:
+	case dns.TypeTXT:
 		return 6
-	case typeANY:
+	case dns.TypeANY:
 		return 7
 	}
 	return 8
@@ -75,7 +76,7 @@ func typeIndex(t uint16) int {
 var rcodeNames = [...]string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS"}
 
 func rcodeIndex(rcode int) int {
-	if rcode == rcodeBadVers {
+	if rcode == dns.RcodeBadVers {
 		return 6
 	}
 	if rcode >= 0 && rcode < 6 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -97,8 +98,16 @@ func (l *Loader) reload() error {
 
 // load reads every source and compiles them. It records the files'
 // stamps first, so that a change made during the load is seen by the
-// next check.
-func (l *Loader) load() (*Zone, error) {
+// next check. A panic while loading (a bug an input file brought out)
+// fails the load like a bad file does: the server keeps its zone.
+func (l *Loader) load() (z *Zone, err error) {
+	var db *geo.DB
+	defer func() {
+		if p := recover(); p != nil {
+			db.Close()
+			z, err = nil, fmt.Errorf("loading %s failed on a bug in mirrorsteer; please report it with these input files: %v\n%s", l.src.Config, p, debug.Stack())
+		}
+	}()
 	l.files = []string{l.src.Config, l.src.State, l.src.City, l.src.ASN}
 	l.seen = l.stamps()
 	inv, err := inventory.Load(l.src.Config)
@@ -118,7 +127,6 @@ func (l *Loader) load() (*Zone, error) {
 			return nil, err
 		}
 	}
-	var db *geo.DB
 	if l.src.City != "" || l.src.ASN != "" {
 		if db, err = geo.Open(l.src.City, l.src.ASN); err != nil {
 			return nil, err
@@ -139,8 +147,7 @@ func (l *Loader) load() (*Zone, error) {
 			serial = uint32(st.mtime.Unix())
 		}
 	}
-	z, err := Compile(Inputs{Inventory: inv, Snapshot: snap, GeoIP: db, HasCity: l.src.City != "", HasASN: l.src.ASN != "", Serial: serial})
-	if err != nil {
+	if z, err = Compile(Inputs{Inventory: inv, Snapshot: snap, GeoIP: db, HasCity: l.src.City != "", HasASN: l.src.ASN != "", Serial: serial}); err != nil {
 		db.Close()
 		return nil, err
 	}

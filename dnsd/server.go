@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -32,6 +33,10 @@ type ServerConfig struct {
 	// TCPMax is how many TCP connections may be open at once; a
 	// connection beyond it is closed at once. Default 256.
 	TCPMax int
+	// TCPPerSource is how many of them one source may hold (RFC 7766
+	// section 6.2.2): an IPv4 address, or an IPv6 /64, the least a host
+	// is given. A connection beyond it is closed at once. Default 16.
+	TCPPerSource int
 	// UDPReaders is how many sockets (SO_REUSEPORT) and goroutines read
 	// each UDP address; default GOMAXPROCS.
 	UDPReaders int
@@ -41,15 +46,22 @@ type ServerConfig struct {
 // reader per socket, TCP with one goroutine per connection reading
 // pipelined queries in order.
 type Server struct {
-	h     *Handler
-	cfg   ServerConfig
-	log   *slog.Logger
-	udp   []*net.UDPConn
-	tcp   []net.Listener
-	addrs []netip.AddrPort
-	wg    sync.WaitGroup
-	conns sync.Map // open TCP connections, closed by Close
-	ntcp  atomic.Int64
+	h      *Handler
+	cfg    ServerConfig
+	log    *slog.Logger
+	udp    []*net.UDPConn
+	tcp    []net.Listener
+	addrs  []netip.AddrPort
+	wg     sync.WaitGroup
+	conns  sync.Map // open TCP connections, closed by Close
+	ntcp   atomic.Int64
+	srcMu  sync.Mutex
+	perSrc map[netip.Prefix]int // open TCP connections per source
+	done   chan struct{}        // closed by Close
+	once   sync.Once
+	// sleep waits after a failed Accept; tests replace it to see the
+	// delays without waiting them.
+	sleep func(time.Duration)
 }
 
 // Listen binds every address of cfg, UDP and TCP, or none.
@@ -60,13 +72,20 @@ func Listen(h *Handler, cfg ServerConfig, log *slog.Logger) (*Server, error) {
 	if cfg.TCPMax <= 0 {
 		cfg.TCPMax = 256
 	}
+	if cfg.TCPPerSource <= 0 {
+		cfg.TCPPerSource = 16
+	}
 	if cfg.UDPReaders <= 0 {
 		cfg.UDPReaders = runtime.GOMAXPROCS(0)
 	}
 	if len(cfg.Listen) == 0 {
 		return nil, errors.New("no address to listen on")
 	}
-	s := &Server{h: h, cfg: cfg, log: log}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{h: h, cfg: cfg, log: log, done: make(chan struct{}), perSrc: map[netip.Prefix]int{}}
+	s.sleep = s.pause
 	for _, addr := range cfg.Listen {
 		if err := s.bind(addr); err != nil {
 			s.Close()
@@ -142,6 +161,7 @@ func (s *Server) Serve() {
 // Close stops the transports: sockets are closed, open TCP connections
 // too, and Close waits for the goroutines.
 func (s *Server) Close() {
+	s.once.Do(func() { close(s.done) })
 	for _, c := range s.udp {
 		c.Close()
 	}
@@ -179,8 +199,8 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 	bufs := make([][]byte, udpBatch)
 	replies := make([][]byte, udpBatch)
 	for i := range in {
-		bufs[i] = make([]byte, maxMsg)
-		replies[i] = make([]byte, 0, maxMsg)
+		bufs[i] = make([]byte, dns.MaxMsgSize)
+		replies[i] = make([]byte, 0, dns.MaxMsgSize)
 		in[i].Buffers = [][]byte{bufs[i]}
 		out[i].Buffers = make([][]byte, 1)
 	}
@@ -222,9 +242,15 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 	}
 }
 
+// acceptTCP accepts connections until ln is closed, and closes at once
+// one beyond TCPPerSource from its source or TCPMax in all. When Accept
+// fails (out of file descriptors, say) it waits before trying again,
+// from 5 ms doubling up to 1 s while the failures last, as net/http
+// does: it neither spins nor stays deaf long once the cause is gone.
 func (s *Server) acceptTCP(ln net.Listener) {
 	defer s.wg.Done()
 	m := s.h.Metrics()
+	var delay time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -232,11 +258,21 @@ func (s *Server) acceptTCP(ln net.Listener) {
 				return
 			}
 			m.Error("tcp_accept")
-			time.Sleep(10 * time.Millisecond) // out of file descriptors: do not spin
+			delay = acceptDelay(delay)
+			s.log.Debug("accept failed; retrying", "error", err, "in", delay)
+			s.sleep(delay)
+			continue
+		}
+		delay = 0
+		src := sourceOf(c.RemoteAddr())
+		if !s.take(src) {
+			m.Error("tcp_per_source")
+			c.Close()
 			continue
 		}
 		if s.ntcp.Add(1) > int64(s.cfg.TCPMax) {
 			s.ntcp.Add(-1)
+			s.release(src)
 			m.Error("tcp_rejected")
 			c.Close()
 			continue
@@ -244,19 +280,77 @@ func (s *Server) acceptTCP(ln net.Listener) {
 		m.tcpConns.Add(1)
 		s.conns.Store(c, nil)
 		s.wg.Add(1)
-		go s.serveTCP(c)
+		go s.serveTCP(c, src)
+	}
+}
+
+// sourceOf is what counts as one source of connections: the address for
+// IPv4, the /64 for IPv6 (a host gets at least a /64 and picks any
+// address in it).
+func sourceOf(a net.Addr) netip.Prefix {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.Prefix{}
+	}
+	ip := ta.AddrPort().Addr().Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.WithZone("").Prefix(bits)
+	return p
+}
+
+// take counts a connection from src, or reports that src holds as many
+// as it may.
+func (s *Server) take(src netip.Prefix) bool {
+	s.srcMu.Lock()
+	defer s.srcMu.Unlock()
+	if s.perSrc[src] >= s.cfg.TCPPerSource {
+		return false
+	}
+	s.perSrc[src]++
+	return true
+}
+
+// release uncounts a connection from src.
+func (s *Server) release(src netip.Prefix) {
+	s.srcMu.Lock()
+	defer s.srcMu.Unlock()
+	if s.perSrc[src]--; s.perSrc[src] <= 0 {
+		delete(s.perSrc, src)
+	}
+}
+
+// acceptDelay is the wait after a failed Accept that follows one of
+// prev (0: the first failure).
+func acceptDelay(prev time.Duration) time.Duration {
+	if prev == 0 {
+		return 5 * time.Millisecond
+	}
+	return min(2*prev, time.Second)
+}
+
+// pause waits d, or until the server is closed.
+func (s *Server) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.done:
 	}
 }
 
 // serveTCP answers the queries of one connection in the order they come
 // (RFC 7766: a client may send several without waiting), until the
 // client closes it, sends nothing for TCPIdle, or sends garbage.
-func (s *Server) serveTCP(c net.Conn) {
+func (s *Server) serveTCP(c net.Conn, src netip.Prefix) {
 	defer s.wg.Done()
 	defer func() {
 		s.conns.Delete(c)
 		c.Close()
 		s.ntcp.Add(-1)
+		s.release(src)
 		s.h.Metrics().tcpConns.Add(-1)
 	}()
 	from := netip.Addr{}
@@ -265,8 +359,8 @@ func (s *Server) serveTCP(c net.Conn) {
 	}
 	r := bufio.NewReaderSize(c, 4096)
 	sc := NewScratch()
-	msg := make([]byte, maxMsg)
-	out := make([]byte, 2, 2+maxMsg)
+	msg := make([]byte, dns.MaxMsgSize)
+	out := make([]byte, 2, 2+dns.MaxMsgSize)
 	var n [2]byte
 	for {
 		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdle))

@@ -3,41 +3,16 @@ package dnsd
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/miekg/dns"
 )
 
-// DNS constants the handler needs; miekg/dns has them all, but its
-// message type is only used at load, not per query.
 const (
-	typeA     = 1
-	typeNS    = 2
-	typeCNAME = 5
-	typeSOA   = 6
-	typeTXT   = 16
-	typeAAAA  = 28
-	typeOPT   = 41
-	typeIXFR  = 251
-	typeAXFR  = 252
-	typeANY   = 255
-
-	classIN  = 1
-	classANY = 255
-
-	rcodeSuccess  = 0
-	rcodeFormErr  = 1
-	rcodeServFail = 2
-	rcodeNXDomain = 3
-	rcodeNotImp   = 4
-	rcodeRefused  = 5
-	rcodeBadVers  = 16 // extended: 1 in the OPT's upper bits, 0 in the header
-
-	optionECS = 8
-
+	// headerLen is the size of a DNS message header.
 	headerLen = 12
 	// MaxUDP is the largest UDP answer dnsd sends, whatever the client
 	// offers: the DNS Flag Day 2020 size, which avoids IP fragmentation.
 	MaxUDP = 1232
-	// maxMsg is the largest DNS message (TCP).
-	maxMsg = 65535
 )
 
 // Header flag bits.
@@ -47,6 +22,8 @@ const (
 	flagTC = 1 << 9
 	flagRD = 1 << 8
 	flagCD = 1 << 4
+	// flagOpcode are the opcode's four bits; QUERY is 0.
+	flagOpcode = 0xf << 11
 )
 
 // parseStatus says what the handler can do with a packet.
@@ -97,6 +74,11 @@ func (q *query) name() []byte { return q.lname[:q.nlen] }
 func (q *query) suffix(i int) []byte { return q.lname[q.labels[i]:q.nlen] }
 
 // parse decodes msg into q.
+//
+// A message with another opcode than QUERY is NOTIMP whatever it holds,
+// but its question and OPT are read where they can be, so that the reply
+// echoes them: the opcode and question (RFC 1035 section 4.1.1), an OPT
+// for an OPT (RFC 6891 section 6.1.1).
 func (q *query) parse(msg []byte) parseStatus {
 	*q = query{}
 	if len(msg) < headerLen {
@@ -111,18 +93,84 @@ func (q *query) parse(msg []byte) parseStatus {
 	an := binary.BigEndian.Uint16(msg[6:])
 	ns := binary.BigEndian.Uint16(msg[8:])
 	ar := binary.BigEndian.Uint16(msg[10:])
-	if opcode := (q.flags >> 11) & 0xf; opcode != 0 {
-		return parseNotImp
-	}
-	if qd != 1 {
-		return parseFormErr
+	notImp := q.flags&flagOpcode != 0
+	bad := parseFormErr // what a malformed message gets
+	if notImp {
+		bad = parseNotImp
 	}
 	off := headerLen
-	// The question name: plain labels, no compression (nothing precedes
-	// it to point to).
+	switch {
+	case qd == 1:
+		var ok bool
+		if off, ok = q.question(msg); !ok {
+			return bad
+		}
+	case !notImp:
+		return parseFormErr
+	default:
+		// Not a query: step over however many questions it has.
+		for range qd {
+			var ok bool
+			if off, ok = skipName(msg, off); !ok || off+4 > len(msg) {
+				return bad
+			}
+			off += 4
+		}
+	}
+	// Skip answer and authority records (a query has none, but it is not
+	// an error to send them), then look for the OPT among the additional.
+	for range int(an) + int(ns) {
+		var ok bool
+		if off, _, ok = skipRR(msg, off); !ok {
+			return bad
+		}
+	}
+	status := parsedOK
+	if notImp {
+		status = parseNotImp
+	}
+	for range ar {
+		start := off
+		var ok bool
+		var rtype uint16
+		if off, rtype, ok = skipRR(msg, off); !ok {
+			return bad
+		}
+		if rtype != dns.TypeOPT {
+			continue
+		}
+		if q.edns || msg[start] != 0 { // a second OPT, or one not at the root
+			return bad
+		}
+		q.edns = true
+		q.udpSize = binary.BigEndian.Uint16(msg[start+3:])
+		ttl := msg[start+5 : start+9]
+		version := ttl[1]
+		q.do = ttl[2]&0x80 != 0
+		if notImp {
+			continue // NOTIMP whatever the version and options
+		}
+		if version != 0 {
+			status = parseBadVers
+			continue
+		}
+		rdlen := int(binary.BigEndian.Uint16(msg[start+9:]))
+		if st := q.options(msg[start+11 : start+11+rdlen]); st != parsedOK {
+			status = st
+		}
+	}
+	return status
+}
+
+// question reads the question of a message with one, and returns the
+// offset after it. Its name is plain labels: there is nothing before it
+// that a compression pointer could refer to (RFC 1035 section 4.1.4: a
+// prior occurrence of the name).
+func (q *query) question(msg []byte) (int, bool) {
+	off := headerLen
 	for {
 		if off >= len(msg) {
-			return parseFormErr
+			return 0, false
 		}
 		l := int(msg[off])
 		if l == 0 {
@@ -130,10 +178,10 @@ func (q *query) parse(msg []byte) parseStatus {
 			break
 		}
 		if l > 63 || q.nlabels == len(q.labels) {
-			return parseFormErr
+			return 0, false
 		}
 		if q.nlen+1+l+1 > 255 || off+1+l > len(msg) {
-			return parseFormErr
+			return 0, false
 		}
 		q.labels[q.nlabels] = uint8(q.nlen)
 		q.nlabels++
@@ -151,49 +199,12 @@ func (q *query) parse(msg []byte) parseStatus {
 	q.nlen++
 	q.qname = msg[headerLen:off]
 	if off+4 > len(msg) {
-		return parseFormErr
+		return 0, false
 	}
 	q.qtype = binary.BigEndian.Uint16(msg[off:])
 	q.qclass = binary.BigEndian.Uint16(msg[off+2:])
-	off += 4
 	q.hasQ = true
-	// Skip answer and authority records (a query has none, but it is not
-	// an error to send them), then look for the OPT among the additional.
-	for range int(an) + int(ns) {
-		var ok bool
-		if off, _, ok = skipRR(msg, off); !ok {
-			return parseFormErr
-		}
-	}
-	status := parsedOK
-	for range ar {
-		start := off
-		var ok bool
-		var rtype uint16
-		if off, rtype, ok = skipRR(msg, off); !ok {
-			return parseFormErr
-		}
-		if rtype != typeOPT {
-			continue
-		}
-		if q.edns || msg[start] != 0 { // a second OPT, or one not at the root
-			return parseFormErr
-		}
-		q.edns = true
-		q.udpSize = binary.BigEndian.Uint16(msg[start+3:])
-		ttl := msg[start+5 : start+9]
-		version := ttl[1]
-		q.do = ttl[2]&0x80 != 0
-		if version != 0 {
-			status = parseBadVers
-			continue
-		}
-		rdlen := int(binary.BigEndian.Uint16(msg[start+9:]))
-		if st := q.options(msg[start+11 : start+11+rdlen]); st != parsedOK {
-			status = st
-		}
-	}
-	return status
+	return off + 4, true
 }
 
 // options reads the EDNS options of an OPT record: only Client Subnet
@@ -210,7 +221,7 @@ func (q *query) options(rd []byte) parseStatus {
 		}
 		data := rd[4 : 4+n]
 		rd = rd[4+n:]
-		if code != optionECS {
+		if code != dns.EDNS0SUBNET {
 			continue
 		}
 		if q.ecs || !q.clientSubnet(data) {
@@ -275,27 +286,48 @@ func skipRR(msg []byte, off int) (int, uint16, bool) {
 	return off, t, true
 }
 
-// skipName steps over a possibly compressed name.
+// maxPointers is how many compression pointers a name may follow:
+// miekg/dns's bound, enough for any name of at most 255 octets and
+// short of a loop.
+const maxPointers = 126
+
+// skipName steps over a possibly compressed name and returns the offset
+// after it. It checks the name as decoding it would: every pointer
+// inside the message and not in a loop, labels of at most 63 octets, at
+// most 255 octets in all.
 func skipName(msg []byte, off int) (int, bool) {
-	for n := 0; n < 128; n++ {
+	end, n, ptrs := -1, 0, 0
+	for {
 		if off >= len(msg) {
 			return 0, false
 		}
 		l := int(msg[off])
 		switch {
 		case l == 0:
-			return off + 1, true
+			if end < 0 {
+				end = off + 1
+			}
+			return end, true
 		case l&0xc0 == 0xc0:
 			if off+2 > len(msg) {
 				return 0, false
 			}
-			return off + 2, true
+			if end < 0 {
+				end = off + 2
+			}
+			if ptrs++; ptrs > maxPointers {
+				return 0, false
+			}
+			off = (l&0x3f)<<8 | int(msg[off+1])
 		case l > 63:
 			return 0, false
+		default:
+			if n += 1 + l; n+1 > 255 {
+				return 0, false
+			}
+			off += 1 + l
 		}
-		off += 1 + l
 	}
-	return 0, false
 }
 
 // msgWriter appends a reply. Owner names are written as pointers into
@@ -308,13 +340,14 @@ type msgWriter struct {
 	records    int // where the answer section starts
 }
 
-// header starts a reply to q in dst: the header (counts filled in by
-// finish) and the question as it was asked.
+// start starts a reply to q in dst: the header (counts filled in by
+// finish; the opcode, RD and CD copied) and the question as it was
+// asked.
 func (w *msgWriter) start(dst []byte, q *query, rcode int, flags uint16) {
 	w.b = append(dst[:0], make([]byte, headerLen)...)
 	w.q = q
 	w.an, w.ns, w.ar = 0, 0, 0
-	f := flagQR | flags | q.flags&(flagRD|flagCD) | uint16(rcode&0xf)
+	f := flagQR | flags | q.flags&(flagOpcode|flagRD|flagCD) | uint16(rcode&0xf)
 	binary.BigEndian.PutUint16(w.b, q.id)
 	binary.BigEndian.PutUint16(w.b[2:], f)
 	if q.hasQ {
@@ -361,7 +394,7 @@ func (w *msgWriter) rr(owner, blob []byte) {
 // scope when the query had one.
 func (w *msgWriter) opt(rcode int, ecs bool, scope uint8) {
 	q := w.q
-	w.b = append(w.b, 0, 0, typeOPT, MaxUDP>>8, MaxUDP&0xff, byte(rcode>>4), 0)
+	w.b = append(w.b, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), MaxUDP>>8, MaxUDP&0xff, byte(rcode>>4), 0)
 	if q.do {
 		w.b = append(w.b, 0x80, 0)
 	} else {
@@ -372,7 +405,7 @@ func (w *msgWriter) opt(rcode int, ecs bool, scope uint8) {
 	} else {
 		n := 4 + 4 + len(q.ecsRaw)
 		w.b = binary.BigEndian.AppendUint16(w.b, uint16(n))
-		w.b = append(w.b, 0, optionECS)
+		w.b = binary.BigEndian.AppendUint16(w.b, dns.EDNS0SUBNET)
 		w.b = binary.BigEndian.AppendUint16(w.b, uint16(n-4))
 		w.b = binary.BigEndian.AppendUint16(w.b, q.ecsFamily)
 		w.b = append(w.b, q.ecsSource, scope)

@@ -111,30 +111,44 @@ const (
 	dependsOnAsker int32 = -2
 )
 
-// Compile builds the Zone for in. It fails only on inputs the inventory
-// loader would have rejected (no [dns] table) or records miekg/dns
-// cannot pack.
+// Compile builds the Zone for in. It fails, saying which key of the
+// inventory to change, on what the inventory loader should have refused
+// but a Zone cannot hold: no [dns] table, a name dnsd makes (a steered
+// name, _whoami, the SOA's names, a CNAME target) longer than DNS
+// allows, a record that does not pack. It never panics: whatever the
+// inputs, a running server keeps its zone when a new one fails.
 func Compile(in Inputs) (*Zone, error) {
 	inv := in.Inventory
 	d := inv.DNS
 	if d == nil {
 		return nil, fmt.Errorf("%s: there is no [dns] table; add one (zone, ns, names) for dnsd to serve", inv.File)
 	}
+	if err := checkNames(d); err != nil {
+		return nil, fmt.Errorf("%s: %w", inv.File, err)
+	}
 	z := &Zone{in: in, inv: inv, nodes: map[string]*node{}, whoami: d.Whoami, serial: in.Serial}
-	z.zone = wire(d.Zone)
-	z.cache.init()
 	var err error
-	add := func(name string) *node {
-		w := wire(name)
+	if z.zone, err = wire(d.Zone); err != nil {
+		return nil, fmt.Errorf("%s: [dns] zone: %w", inv.File, err)
+	}
+	z.cache.init()
+	add := func(name string) (*node, error) {
+		w, err := wire(name)
+		if err != nil {
+			return nil, err
+		}
 		n := z.nodes[string(w)]
 		if n == nil {
 			n = &node{name: w}
 			z.nodes[string(w)] = n
 		}
-		return n
+		return n, nil
 	}
 	addRR := func(rr dns.RR) error {
-		n := add(rr.Header().Name)
+		n, err := add(rr.Header().Name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", rr.String(), err)
+		}
 		b, err := blob(rr)
 		if err != nil {
 			return fmt.Errorf("%s: %w", rr.String(), err)
@@ -156,14 +170,14 @@ func Compile(in Inputs) (*Zone, error) {
 	soa := &dns.SOA{Hdr: dns.RR_Header{Name: d.Zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: InfraTTL},
 		Ns: mname, Mbox: d.Hostmaster, Serial: in.Serial, Refresh: soaRefresh, Retry: soaRetry, Expire: soaExpire, Minttl: d.NegativeTTL}
 	if z.soa, err = blob(soa); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: [dns] SOA %s: %w", inv.File, soa, err)
 	}
 	soa.Hdr.Ttl = min(InfraTTL, d.NegativeTTL)
 	if z.soaNeg, err = blob(soa); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: [dns] SOA %s: %w", inv.File, soa, err)
 	}
-	apex := add(d.Zone)
-	apex.rrsets = append(apex.rrsets, rrset{rtype: typeSOA, rrs: [][]byte{z.soa}})
+	apex, _ := add(d.Zone) // wire(d.Zone) succeeded above
+	apex.rrsets = append(apex.rrsets, rrset{rtype: dns.TypeSOA, rrs: [][]byte{z.soa}})
 	var glue []record
 	for _, ns := range d.NS {
 		if err := addRR(&dns.NS{Hdr: dns.RR_Header{Name: d.Zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: InfraTTL}, Ns: ns.Name}); err != nil {
@@ -177,12 +191,13 @@ func Compile(in Inputs) (*Zone, error) {
 			if err := addRR(rr); err != nil {
 				return nil, err
 			}
-			b, _ := blob(rr)
-			glue = append(glue, record{owner: wire(ns.Name), blob: b})
+			b, _ := blob(rr)          // addRR packed it
+			owner, _ := wire(ns.Name) // and its owner
+			glue = append(glue, record{owner: owner, blob: b})
 		}
 	}
 	for i := range apex.rrsets {
-		if apex.rrsets[i].rtype == typeNS {
+		if apex.rrsets[i].rtype == dns.TypeNS {
 			apex.rrsets[i].glue = glue
 		}
 	}
@@ -202,9 +217,11 @@ func Compile(in Inputs) (*Zone, error) {
 			return nil, err
 		}
 		z.names = append(z.names, g)
-		add(dn.Label + "." + d.Zone).geo = g
+		n, _ := add(dn.Label + "." + d.Zone) // checkNames checked them
+		n.geo = g
 	}
-	add("_whoami." + d.Zone).whoami = true
+	n, _ := add("_whoami." + d.Zone)
+	n.whoami = true
 
 	// Empty non-terminals: every name between an owner and the apex.
 	for _, n := range slices.Collect(maps.Values(z.nodes)) {
@@ -221,9 +238,13 @@ func Compile(in Inputs) (*Zone, error) {
 // compileName prepares the steered name dn.
 func (z *Zone) compileName(idx int, dn inventory.DNSName) (*geoName, error) {
 	inv, d := z.inv, z.inv.DNS
-	g := &geoName{idx: idx, label: dn.Label, name: wire(dn.Label + "." + d.Zone), proto: dn.Protocol,
-		index: map[*inventory.Mirror]int{}, byLabel: map[string]int{}}
 	owner := dn.Label + "." + d.Zone
+	name, err := wire(owner)
+	if err != nil {
+		return nil, fmt.Errorf("%s: [dns] names: %s: %w", inv.File, dn.Label, err)
+	}
+	g := &geoName{idx: idx, label: dn.Label, name: name, proto: dn.Protocol,
+		index: map[*inventory.Mirror]int{}, byLabel: map[string]int{}}
 	for _, m := range inv.Mirrors {
 		if !slices.Contains(m.DNS, dn.Label) {
 			continue
@@ -233,7 +254,7 @@ func (z *Zone) compileName(idx int, dn inventory.DNSName) (*geoName, error) {
 		host := strings.ToLower(m.Host(dn.Protocol))
 		b, err := blob(&dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.TTL}, Target: dns.Fqdn(host)})
 		if err != nil {
-			return nil, fmt.Errorf("mirror %q: %w", m.Name, err)
+			return nil, fmt.Errorf("%s: [[mirror]] %q: its %s host cannot be the CNAME target of %s: %w", inv.File, m.Name, dn.Protocol, owner, err)
 		}
 		g.index[m] = len(g.mirrors)
 		if m.Label != "" {
@@ -242,9 +263,8 @@ func (z *Zone) compileName(idx int, dn inventory.DNSName) (*geoName, error) {
 		g.mirrors = append(g.mirrors, m)
 		g.cname = append(g.cname, b)
 	}
-	var err error
 	if g.fallback, err = blob(&dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.TTL}, Target: d.Fallback}); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: [dns] fallback %q: %w", inv.File, d.Fallback, err)
 	}
 	// The same Want as lookup --name: the mirrors of this name, healthy
 	// for its protocol.
@@ -320,27 +340,73 @@ func addressRR(name string, a netip.Addr, ttl uint32) dns.RR {
 	return &dns.AAAA{Hdr: h, AAAA: a.AsSlice()}
 }
 
-// wire returns the lower-case wire form of a fully qualified name.
-func wire(name string) []byte {
+// maxName is the most octets a name has in wire form (RFC 1035 section
+// 2.3.4). miekg/dns packs longer names without a word, and decoders
+// refuse them.
+const maxName = 255
+
+// wire returns the lower-case wire form of a fully qualified name, or
+// why it is no DNS name.
+func wire(name string) ([]byte, error) {
 	name = strings.ToLower(dns.Fqdn(name))
-	buf := make([]byte, 256)
+	buf := make([]byte, len(name)+1) // the wire form is at most one octet longer
 	n, err := dns.PackDomainName(name, buf, 0, nil, false)
-	if err != nil {
-		panic(fmt.Sprintf("dnsd: packing %q: %v", name, err)) // names were validated at load
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%q is not a domain name: %w", name, err)
+	case n > maxName:
+		return nil, fmt.Errorf("%q is %d octets long in DNS wire form, over the %d a name may have", name, n, maxName)
 	}
-	return buf[:n:n]
+	return buf[:n:n], nil
+}
+
+// checkNames checks the names dnsd makes from the [dns] table, so that
+// an error says which key to change.
+func checkNames(d *inventory.DNS) error {
+	shorter := "; use a shorter zone"
+	if _, err := wire(d.Zone); err != nil {
+		return fmt.Errorf("[dns] zone: %w%s", err, shorter)
+	}
+	for _, n := range d.Names {
+		if _, err := wire(n.Label + "." + d.Zone); err != nil {
+			return fmt.Errorf("[dns] names: %s: %w; use a shorter zone or label", n.Label, err)
+		}
+	}
+	if _, err := wire("_whoami." + d.Zone); err != nil {
+		return fmt.Errorf("[dns] zone: dnsd answers _whoami.<zone>, and %w%s", err, shorter)
+	}
+	if _, err := wire(d.Hostmaster); err != nil {
+		return fmt.Errorf("[dns] hostmaster (the SOA's mailbox, hostmaster.<zone> unless set): %w; set a shorter one, e.g. hostmaster = \"hostmaster.example.net.\"", err)
+	}
+	for _, ns := range d.NS {
+		if _, err := wire(ns.Name); err != nil {
+			return fmt.Errorf("[dns] ns: %w; use a shorter name", err)
+		}
+	}
+	if _, err := wire(d.Fallback); err != nil {
+		return fmt.Errorf("[dns] fallback: %w; use a shorter host name", err)
+	}
+	return nil
 }
 
 // blob packs rr without compression and returns it without its owner
-// name: type, class, TTL, rdlength and rdata.
+// name: type, class, TTL, rdlength and rdata. It checks that the record
+// decodes again, which catches a name in the rdata longer than DNS
+// allows.
 func blob(rr dns.RR) ([]byte, error) {
+	owner, err := wire(rr.Header().Name)
+	if err != nil {
+		return nil, err
+	}
 	buf := make([]byte, dns.Len(rr)+512)
 	end, err := dns.PackRR(rr, buf, 0, nil, false)
 	if err != nil {
 		return nil, err
 	}
-	owner := len(wire(rr.Header().Name))
-	return buf[owner:end:end], nil
+	if _, _, err := dns.UnpackRR(buf[:end], 0); err != nil {
+		return nil, fmt.Errorf("the record does not decode once packed (a name over %d octets?): %w", maxName, err)
+	}
+	return buf[len(owner):end:end], nil
 }
 
 // parent returns the wire name without its first label.

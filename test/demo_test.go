@@ -1,36 +1,42 @@
 package test
 
 import (
+	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/geo/geotest"
 )
 
 // TestDemo runs make demo's pipeline (cmd/demo: local mirrors, probe, gen,
-// lookups) with the binary under test, and checks that the status site of
-// the demo's network was rendered from a verified snapshot: one dot on the
-// map and one table row per mirror, and every state the demo's mirrors
-// were built to show.
+// lookups, dnsd) with the binary under test, and checks that the status
+// site of the demo's network was rendered from a verified snapshot: one
+// dot on the map and one table row per mirror, and every state the
+// demo's mirrors were built to show.
+//
+// It holds the ports a demo or a dnsd once took by default (dnsd on
+// 127.0.0.1:5353, its metrics on 127.0.0.1:9153) while the demo runs
+// with its defaults, as a dnsd that make demo left running does: the
+// demo must take no fixed port, or make demo then make test fails.
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	if _, _, err := geotest.Write(dir, geotest.Demo()); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := ln.LocalAddr().String()
-	ln.Close()
+	holdPort(t, "tcp", "127.0.0.1:9153")
+	holdPort(t, "tcp", "127.0.0.1:5353")
+	holdPort(t, "udp", "127.0.0.1:5353")
 	cmd := exec.Command("go", "run", "../cmd/demo", "-bin", binary, "-dir", filepath.Join(dir, "local"), "-out", out,
-		"-geoip", dir, "-dnsd-config", example, "-dnsd-listen", listen)
+		"-geoip", dir, "-dnsd-config", example)
 	b, err := cmd.CombinedOutput()
 	// The demo leaves dnsd running for people to dig; a test does not.
 	t.Cleanup(func() {
@@ -77,5 +83,46 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "manifest.json")); err != nil {
 		t.Error(err)
+	}
+	// The dnsd it left running answers where it said, metrics too.
+	m := regexp.MustCompile(`dig @(127\.0\.0\.1) -p (\d+) \+short \+subnet=81\.1\.2\.0/24 download\.example\.org`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("demo output lacks the dig command for 81.1.2.0/24:\n%s", log)
+	}
+	if got := short(t, net.JoinHostPort(m[1], m[2]), "+subnet=81.1.2.0/24", "download.example.org"); got != "mirror.telekom.example.de." {
+		t.Errorf("the demo's dnsd answered %q for 81.1.2.0/24", got)
+	}
+	mu := regexp.MustCompile(`curl -s (http://127\.0\.0\.1:\d+/metrics)`).FindStringSubmatch(log)
+	if mu == nil {
+		t.Fatalf("demo output lacks the metrics URL:\n%s", log)
+	}
+	resp, err := http.Get(mu[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if body, _ := io.ReadAll(resp.Body); !strings.Contains(string(body), `dnsd_queries_total{name="download"`) {
+		t.Errorf("%s lacks dnsd_queries_total:\n%.500s", mu[1], body)
+	}
+}
+
+// holdPort binds addr for the rest of the test, unless something else
+// holds it already, which serves as well.
+func holdPort(t *testing.T, network, addr string) {
+	t.Helper()
+	var c io.Closer
+	var err error
+	if network == "udp" {
+		c, err = net.ListenPacket(network, addr)
+	} else {
+		c, err = net.Listen(network, addr)
+	}
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		t.Logf("%s %s is in use already", network, addr)
+	case err != nil:
+		t.Fatal(err)
+	default:
+		t.Cleanup(func() { c.Close() })
 	}
 }

@@ -102,13 +102,36 @@ func (p *dnsdProc) waitLog(t *testing.T, re string) {
 // machine has it) IPv6, and stops it when the test ends.
 func startDnsd(t *testing.T, n *dnsdNet, extra ...string) *dnsdProc {
 	t.Helper()
+	return startDnsdCmd(t, n, nil, extra...)
+}
+
+// startDnsdNetns runs the binary as startDnsd does, but in a network
+// namespace of its own (unshare -rn, lo up), where fixed ports such as
+// 53 are free whatever the machine runs; p.inNetns runs a command there.
+func startDnsdNetns(t *testing.T, n *dnsdNet, extra ...string) *dnsdProc {
+	t.Helper()
+	needTool(t, "unshare", "util-linux")
+	needTool(t, "nsenter", "util-linux")
+	needTool(t, "ip", "iproute2")
+	return startDnsdCmd(t, n, []string{"unshare", "-rn", "sh", "-c", `ip link set lo up && exec "$0" "$@"`}, extra...)
+}
+
+// inNetns returns a command that runs name with args in p's network
+// namespace.
+func (p *dnsdProc) inNetns(name string, args ...string) *exec.Cmd {
+	return exec.Command("nsenter", append([]string{"-t", fmt.Sprint(p.cmd.Process.Pid), "-U", "-n", "--preserve-credentials", name}, args...)...)
+}
+
+func startDnsdCmd(t *testing.T, n *dnsdNet, wrap []string, extra ...string) *dnsdProc {
+	t.Helper()
 	args := []string{"dnsd", "-c", n.config, "-s", n.state, "--geoip-city", n.city, "--geoip-asn", n.asn,
 		"-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--watch", "100ms"}
-	if ln, err := net.Listen("tcp", "[::1]:0"); err == nil {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err == nil && wrap == nil {
 		ln.Close()
 		args = append(args, "-l", "[::1]:0")
 	}
-	p := &dnsdProc{cmd: exec.Command(binary, append(args, extra...)...)}
+	argv := append(append(append(wrap[:len(wrap):len(wrap)], binary), args...), extra...)
+	p := &dnsdProc{cmd: exec.Command(argv[0], argv[1:]...)}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -570,5 +593,154 @@ func TestDnsdSteersLikeLookupName(t *testing.T) {
 				t.Errorf("%s for %s: lookup --name says %s first; dnsd said:\n%s", name, ip, want, out)
 			}
 		}
+	}
+}
+
+// TestDnsdNotImplementedOpcodes asks with every opcode dnsd does not
+// implement, with dig and with miekg/dns over UDP and TCP, with and
+// without EDNS: the reply is NOTIMP with the query's opcode (RFC 1035
+// section 4.1.1), so dig takes it ("Opcode mismatch" otherwise), and an
+// OPT when the query had one (RFC 6891 section 6.1.1).
+func TestDnsdNotImplementedOpcodes(t *testing.T) {
+	needTool(t, "dig", "bind9-dnsutils")
+	n := newDnsdNet(t, nil)
+	p := startDnsd(t, n)
+	for _, op := range []struct {
+		code int
+		name string // as dig prints it
+	}{{dns.OpcodeIQuery, "IQUERY"}, {dns.OpcodeStatus, "STATUS"}, {dns.OpcodeNotify, "NOTIFY"}, {dns.OpcodeUpdate, "UPDATE"}, {15, "RESERVED15"}} {
+		for _, edns := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s EDNS %v", op.name, edns), func(t *testing.T) {
+				flag := map[bool]string{true: "+edns=0", false: "+noedns"}[edns]
+				out := dig(t, "dig", p.addr, fmt.Sprintf("+opcode=%d", op.code), flag, "example.org", "SOA")
+				if strings.Contains(out, "mismatch") || !strings.Contains(out, "opcode: "+op.name+", status: NOTIMP") {
+					t.Errorf("dig +opcode=%d %s: want opcode %s, status NOTIMP:\n%s", op.code, flag, op.name, out)
+				}
+				if strings.Contains(out, "OPT PSEUDOSECTION") != edns {
+					t.Errorf("dig +opcode=%d %s: an OPT in the reply is %v, want %v:\n%s", op.code, flag, !edns, edns, out)
+				}
+				for _, network := range []string{"udp", "tcp"} {
+					m := new(dns.Msg).SetQuestion("example.org.", dns.TypeSOA)
+					m.Opcode = op.code
+					if edns {
+						m.SetEdns0(1232, false)
+					}
+					r, _, err := (&dns.Client{Net: network, Timeout: 5 * time.Second}).Exchange(m, p.addr)
+					if err != nil {
+						t.Fatalf("miekg/dns over %s: %v", network, err)
+					}
+					if r.Opcode != op.code || r.Rcode != dns.RcodeNotImplemented || (r.IsEdns0() != nil) != edns || len(r.Question) != 1 {
+						t.Errorf("miekg/dns over %s, opcode %d, EDNS %v:\n%v", network, op.code, edns, r)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestDnsdReloadNamesTooLong reloads a running dnsd with an inventory
+// whose zone makes a name longer than DNS allows (255 octets): a zone of
+// 248 octets, where download.<zone> is 257, and one of 245, where the
+// default SOA mailbox hostmaster.<zone> is 256. Whichever layer refuses
+// it (the inventory loader or dnsd's zone compiler), dnsd keeps running
+// and answering from the zone it has, logs why and counts the failure;
+// and takes the good file back.
+func TestDnsdReloadNamesTooLong(t *testing.T) {
+	needTool(t, "dig", "bind9-dnsutils")
+	n := newDnsdNet(t, nil)
+	p := startDnsd(t, n)
+	good := readFile(t, n.config)
+	// label repeats a letter for a label of size octets (1 + size-1).
+	label := func(size int) string { return strings.Repeat("z", size-1) }
+	for _, tc := range []struct {
+		name string
+		zone string
+		edit func(string) string
+	}{
+		{"download.<zone> of 257 octets", strings.Join([]string{label(64), label(64), label(64), label(55)}, ".") + ".", nil},
+		{"hostmaster.<zone> of 256 octets", strings.Join([]string{label(64), label(64), label(64), label(52)}, ".") + ".", func(s string) string {
+			// Only the name download, which fits (254 octets).
+			s = regexp.MustCompile(`(?m)^names = .*$`).ReplaceAllString(s, `names = { download = "https" }`)
+			return regexp.MustCompile(`(?m)^dns = .*$`).ReplaceAllString(s, `dns = ["download"]`)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := strings.Replace(good, `zone = "example.org."`, `zone = "`+tc.zone+`"`, 1)
+			bad = regexp.MustCompile(`(?m)^zone_file = .*\n`).ReplaceAllString(bad, "")
+			if tc.edit != nil {
+				bad = tc.edit(bad)
+			}
+			before := strings.Count(p.logText(), `msg="reload failed`)
+			if err := os.WriteFile(n.config, []byte(bad), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p.cmd.Process.Signal(syscall.SIGHUP)
+			for end := time.Now().Add(20 * time.Second); strings.Count(p.logText(), `msg="reload failed`) == before; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatalf("no failed reload logged:\n%s", p.logText())
+				}
+			}
+			if last := p.logText()[strings.LastIndex(p.logText(), `msg="reload failed`):]; !strings.Contains(last, "255") {
+				t.Errorf("the failed reload does not say which name is too long: %s", last)
+			}
+			for _, tcp := range []string{"+notcp", "+tcp"} {
+				if got := short(t, p.addr, tcp, "download.example.org", "A", "+subnet=106.3.0.0/24"); got != "jp.example.net." {
+					t.Errorf("after the failed reload, %s: download.example.org is %q, want the old zone's jp.example.net.", tcp, got)
+				}
+				if out := dig(t, "dig", p.addr, tcp, "nope.example.org", "A"); !strings.Contains(out, "status: NXDOMAIN") || !strings.Contains(out, "hostmaster.example.org.") {
+					t.Errorf("after the failed reload, %s: NXDOMAIN with the old SOA wanted:\n%s", tcp, out)
+				}
+			}
+			if !regexp.MustCompile(`dnsd_reloads_total\{result="failed"\} [1-9]`).MatchString(scrape(t, p)) {
+				t.Error("the failed reload was not counted")
+			}
+			// The good file back: reloaded.
+			oks := strings.Count(p.logText(), `msg=reloaded`)
+			if err := os.WriteFile(n.config, []byte(good), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p.cmd.Process.Signal(syscall.SIGHUP)
+			p.waitLog(t, fmt.Sprintf(`(?s)(msg=reloaded.*){%d}`, oks+1))
+		})
+	}
+}
+
+// TestDnsdTCPPerSource: one address cannot take every TCP slot. With
+// --tcp-per-source 2, a third connection from 127.0.0.2 is closed at
+// once and counted, while 127.0.0.3 is served (RFC 7766 section 6.2.2).
+func TestDnsdTCPPerSource(t *testing.T) {
+	n := newDnsdNet(t, nil)
+	p := startDnsd(t, n, "--tcp-per-source", "2", "--tcp-max", "10")
+	served := func(from string) bool {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatalf("dial from %s: %v", from, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		dc := &dns.Conn{Conn: c}
+		if err := dc.WriteMsg(new(dns.Msg).SetQuestion("mail.example.org.", dns.TypeA)); err != nil {
+			return false
+		}
+		r, err := dc.ReadMsg()
+		return err == nil && len(r.Answer) == 1
+	}
+	for i := range 2 {
+		if !served("127.0.0.2") {
+			t.Fatalf("connection %d from 127.0.0.2 was not served", i+1)
+		}
+	}
+	if served("127.0.0.2") {
+		t.Error("a 3rd connection from 127.0.0.2 was served, over --tcp-per-source 2")
+	}
+	if !served("127.0.0.3") {
+		t.Error("127.0.0.3 was refused while 127.0.0.2 held its 2 connections")
+	}
+	if m := scrape(t, p); !strings.Contains(m, `dnsd_errors_total{kind="tcp_per_source"} 1`) || strings.Contains(m, `kind="tcp_rejected"`) {
+		t.Errorf("want one tcp_per_source error and no tcp_rejected:\n%s", regexp.MustCompile(`(?m)^dnsd_errors_total.*$`).FindAllString(m, -1))
+	}
+	if r := mirrorsteer(t, "dnsd", "-c", n.config, "-l", "127.0.0.1:0", "--tcp-per-source", "0"); r.code != 2 || !strings.Contains(r.stderr, "--tcp-per-source 0") {
+		t.Errorf("--tcp-per-source 0: exit %d: %s", r.code, r.stderr)
 	}
 }

@@ -2,7 +2,6 @@ package test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,7 +10,8 @@ import (
 
 // TestZonemaster runs zonemaster-cli's undelegated test against dnsd on
 // 127.0.0.1 and 127.0.0.2, port 53 (zonemaster cannot be told another
-// port). Every module that works offline runs; none may report an ERROR
+// port), both in a network namespace of their own, where port 53 is free
+// whatever the machine runs. Every module that works offline runs; none may report an ERROR
 // or CRITICAL, except ADDRESS01 on the loopback addresses this test has
 // to use (a real deployment uses public addresses). dnsd/README.md lists
 // the modules and test cases.
@@ -25,8 +25,11 @@ func TestZonemaster(t *testing.T) {
 	}
 	n.config = filepath.Join(n.dir, "zonemaster.toml")
 	os.WriteFile(n.config, []byte(cfg), 0o644)
-	startDnsd(t, n, "-l", "127.0.0.1:53", "-l", "127.0.0.2:53")
-	out, err := exec.Command("zonemaster-cli", "--no-ipv6", "--no-progress", "--raw", "--show-module", "--show-testcase",
+	// Port 53 of this machine is someone else's: the test holds it.
+	holdPort(t, "udp", "127.0.0.1:53")
+	holdPort(t, "tcp", "127.0.0.1:53")
+	p := startDnsdNetns(t, n, "-l", "127.0.0.1:53", "-l", "127.0.0.2:53")
+	out, err := p.inNetns("zonemaster-cli", "--no-ipv6", "--no-progress", "--raw", "--show-module", "--show-testcase",
 		"--level", "INFO", "--ns", "ns1.example.org/127.0.0.1", "--ns", "ns2.example.org/127.0.0.2", "example.org").CombinedOutput()
 	if err != nil {
 		t.Fatalf("zonemaster-cli: %v\n%s", err, out)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,7 +20,7 @@ import (
 var (
 	dnsdConfig = flag.String("dnsd-config", "mirrors.toml", "the inventory dnsd serves (it has the [dns] zone)")
 	dnsdGeoIP  = flag.String("geoip", "demo/geoip", "`directory` with the demo GeoIP databases (GeoIP2-City.mmdb, GeoLite2-ASN.mmdb)")
-	dnsdListen = flag.String("dnsd-listen", "127.0.0.1:5353", "where the demo's dnsd listens")
+	dnsdListen = flag.String("dnsd-listen", "127.0.0.1:0", "where the demo's dnsd listens; port 0 lets the kernel pick a free one")
 )
 
 func init() { addStep(50, "dnsd", runDnsd) }
@@ -40,7 +41,9 @@ var demoSubnets = []struct{ subnet, who string }{
 // databases, asks it for download.example.org from several client subnets
 // (EDNS Client Subnet), and leaves it running so the printed dig commands
 // can be tried; the next demo replaces it. It is the one thing the demo
-// does not stop: its pid file says how.
+// does not stop: its pid file says how. Its ports (DNS and metrics) are
+// the kernel's choice, printed: a fixed one would collide with a dnsd,
+// CoreDNS or mDNS responder already there.
 func runDnsd(d *demo) error {
 	pidFile := filepath.Join(filepath.Dir(d.Dir), "dnsd.pid")
 	stopOld(pidFile)
@@ -52,9 +55,7 @@ func runDnsd(d *demo) error {
 	defer logFile.Close()
 	args := []string{"dnsd", "-c", *dnsdConfig,
 		"--geoip-city", filepath.Join(*dnsdGeoIP, "GeoIP2-City.mmdb"), "--geoip-asn", filepath.Join(*dnsdGeoIP, "GeoLite2-ASN.mmdb"),
-		"-l", *dnsdListen}
-	d.header("dnsd: authoritative GeoDNS for example.org on %s (%s, no state.json: every mirror counts as healthy)", *dnsdListen, *dnsdConfig)
-	fmt.Fprintf(d.Stdout, "$ mirrorsteer %s &\n", strings.Join(args, " "))
+		"-l", *dnsdListen, "--metrics", "127.0.0.1:0"}
 	cmd := exec.Command(d.Bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives the demo
@@ -62,34 +63,50 @@ func runDnsd(d *demo) error {
 		return err
 	}
 	os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
-	go cmd.Wait()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 
-	host, port, _ := net.SplitHostPort(*dnsdListen)
-	c := &dns.Client{Timeout: time.Second}
-	ready := false
-	for range 50 {
-		m := new(dns.Msg).SetQuestion("example.org.", dns.TypeSOA)
-		if r, _, err := c.Exchange(m, *dnsdListen); err == nil && r.Rcode == dns.RcodeSuccess {
-			ready = true
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if !ready {
+	// dnsd logs the addresses it bound once it serves.
+	var addr, metrics string
+	for start := time.Now(); addr == "" || metrics == ""; time.Sleep(50 * time.Millisecond) {
 		log, _ := os.ReadFile(logPath)
-		return fmt.Errorf("dnsd did not answer on %s:\n%s", *dnsdListen, log)
+		if m := listeningRe.FindSubmatch(log); m != nil {
+			addr = string(m[1])
+		}
+		if m := metricsRe.FindSubmatch(log); m != nil {
+			metrics = string(m[1])
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("dnsd exited:\n%s", log)
+		default:
+		}
+		if time.Since(start) > 20*time.Second {
+			return fmt.Errorf("dnsd did not start in 20s:\n%s", log)
+		}
 	}
+	d.header("dnsd: authoritative GeoDNS for example.org on %s (%s, no state.json: every mirror counts as healthy)", addr, *dnsdConfig)
+	fmt.Fprintf(d.Stdout, "$ mirrorsteer %s &\n", strings.Join(args, " "))
+	host, port, _ := net.SplitHostPort(addr)
+	c := &dns.Client{Timeout: time.Second}
 	for _, s := range demoSubnets {
-		answer, err := askWithSubnet(c, *dnsdListen, "download.example.org.", s.subnet)
+		answer, err := askWithSubnet(c, addr, "download.example.org.", s.subnet)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(d.Stdout, "%-72s -> %s  (%s)\n", fmt.Sprintf("dig @%s -p %s +short +subnet=%s download.example.org", host, port, s.subnet), answer, s.who)
 	}
 	fmt.Fprintf(d.Stdout, "why that answer:  dig @%s -p %s +short +subnet=81.1.2.0/24 _whoami.example.org TXT\n", host, port)
+	fmt.Fprintf(d.Stdout, "its metrics:      curl -s http://%s/metrics | grep ^dnsd_\n", metrics)
 	fmt.Fprintf(d.Stdout, "dnsd keeps running for you to try (pid file %s, log %s); stop it: make demo-stop (or kill $(cat %s))\n", pidFile, logPath, pidFile)
 	return nil
 }
+
+// What dnsd logs (log/slog, text) about the addresses it bound.
+var (
+	listeningRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
+	metricsRe   = regexp.MustCompile(`msg=metrics addr=(\S+)`)
+)
 
 // askWithSubnet asks name A with an EDNS Client Subnet and returns the
 // CNAME target of the answer.

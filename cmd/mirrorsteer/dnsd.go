@@ -44,16 +44,20 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	asnDB := fs.String("geoip-asn", "", "MaxMind ASN database (`mmdb`) to find askers' ASNs")
 	var listen listFlag
 	fs.Var(&listen, "l", "`host:port` to serve DNS on, UDP and TCP (repeat, or separate with commas; port 0 picks one)")
-	metricsAddr := fs.String("metrics", "127.0.0.1:9153", "`host:port` for Prometheus metrics at /metrics; \"\" for none")
+	metricsAddr := fs.String("metrics", "", "`host:port` for Prometheus metrics at /metrics, e.g. 127.0.0.1:9153 (port 0 picks one, logged); none unless set")
 	watch := fs.Duration("watch", 2*time.Second, "check the input files for changes this `often` and reload; 0: only on SIGHUP")
 	tcpIdle := fs.Duration("tcp-idle", 10*time.Second, "close a TCP connection idle this `long`")
 	tcpMax := fs.Int("tcp-max", 256, "at most this many TCP connections at once")
+	tcpPerSource := fs.Int("tcp-per-source", 16, "at most this many TCP connections at once from one IPv4 address or IPv6 /64")
 	logLevel := fs.String("log-level", "info", "`level` of logs on stderr: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if len(listen) == 0 {
 		return usagef("say where to serve: -l 192.0.2.53:53 (repeat -l for IPv6, e.g. -l '[2001:db8::53]:53')")
+	}
+	if *tcpPerSource < 1 {
+		return usagef("--tcp-per-source %d: want at least 1 (as many as --tcp-max for no limit per source)", *tcpPerSource)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -77,7 +81,7 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := dnsd.Listen(h, dnsd.ServerConfig{Listen: listen, TCPIdle: *tcpIdle, TCPMax: *tcpMax}, log)
+	srv, err := dnsd.Listen(h, dnsd.ServerConfig{Listen: listen, TCPIdle: *tcpIdle, TCPMax: *tcpMax, TCPPerSource: *tcpPerSource}, log)
 	if err != nil {
 		return err
 	}
