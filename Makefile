@@ -52,4 +52,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/state/
 
 clean: demo-stop
-	rm -rf bin $(DEMO) out
+	rm -rf bin $(DEMO) out .out.trees

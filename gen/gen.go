@@ -23,7 +23,8 @@ type Options struct {
 	Inventory *inventory.Inventory
 	// Snapshot is the health to list by; nil means nothing is verified.
 	Snapshot *state.Snapshot
-	// Out is the directory to write; it is replaced atomically.
+	// Out is where the tree goes: a symbolic link to its current
+	// generation, replaced atomically by each run (see package tree).
 	Out string
 	// Progress, when set, receives a progress bar (for a terminal).
 	Progress io.Writer
