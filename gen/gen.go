@@ -154,9 +154,11 @@ func Run(o Options) (Stats, error) {
 		if err != nil {
 			st.Warnings = append(st.Warnings, err.Error())
 		}
-		if st.Meta4, err = writeMeta4(w, inv, o.Snapshot, o.OriginDir, cache); err != nil {
+		var warnings []string
+		if st.Meta4, warnings, err = writeMeta4(w, inv, o.Snapshot, o.OriginDir, cache); err != nil {
 			return st, err
 		}
+		st.Warnings = append(st.Warnings, warnings...)
 		st.Hashed, st.Reused = cache.Hashed, cache.Reused
 		if err := cache.Save(); err != nil {
 			return st, err
