@@ -64,28 +64,42 @@ func TestReuseOnlyOwnFiles(t *testing.T) {
 		}, 1},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "out")
-			foreign := t.TempDir()
-			commitFiles(t, dir, files)
-			tc.attack(t, dir, foreign)
-			foreignInodes := inodes(t, foreign)
-			st := commitFiles(t, dir, files)
-			if want := (Stats{Written: tc.wantWritten, Unchanged: len(files) + 1 - tc.wantWritten, Files: len(files) + 1, Bytes: st.Bytes}); st != want {
-				t.Errorf("stats %+v, want %+v", st, want)
-			}
-			wantTree(t, dir, files)
-			for ino, p := range inodes(t, dir) {
-				if f, ok := foreignInodes[ino]; ok {
-					t.Errorf("%s is the foreign file %s, hard-linked into the tree", p, f)
+		for _, cached := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s, directories kept open %v", tc.name, cached), func(t *testing.T) {
+				if !cached {
+					saved := maxOldDirs
+					maxOldDirs = 0 // each directory opened for each file
+					t.Cleanup(func() { maxOldDirs = saved })
 				}
-			}
-			for _, p := range foreignInodes {
-				if fi, _ := os.Stat(p); fi.Sys().(*syscall.Stat_t).Nlink != 1 {
-					t.Errorf("foreign file %s has %d links", p, fi.Sys().(*syscall.Stat_t).Nlink)
-				}
-			}
-		})
+				testReuse(t, files, tc.attack, tc.wantWritten)
+			})
+		}
+	}
+}
+
+// testReuse commits files, lets attack change the tree, commits the same
+// files again and checks that exactly wantWritten of them were written
+// again and nothing of foreign was linked.
+func testReuse(t *testing.T, files map[string]string, attack func(t *testing.T, dir, foreign string), wantWritten int) {
+	dir := filepath.Join(t.TempDir(), "out")
+	foreign := t.TempDir()
+	commitFiles(t, dir, files)
+	attack(t, dir, foreign)
+	foreignInodes := inodes(t, foreign)
+	st := commitFiles(t, dir, files)
+	if want := (Stats{Written: wantWritten, Unchanged: len(files) + 1 - wantWritten, Files: len(files) + 1, Bytes: st.Bytes}); st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+	wantTree(t, dir, files)
+	for ino, p := range inodes(t, dir) {
+		if f, ok := foreignInodes[ino]; ok {
+			t.Errorf("%s is the foreign file %s, hard-linked into the tree", p, f)
+		}
+	}
+	for _, p := range foreignInodes {
+		if fi, _ := os.Stat(p); fi.Sys().(*syscall.Stat_t).Nlink != 1 {
+			t.Errorf("foreign file %s has %d links", p, fi.Sys().(*syscall.Stat_t).Nlink)
+		}
 	}
 }
 

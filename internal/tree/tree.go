@@ -116,6 +116,7 @@ type Writer struct {
 	old         map[string]oldEntry // files of the current generation, from its manifest
 	oldManifest oldEntry            // its manifest.json
 	hasManifest bool                // the current generation has a valid manifest
+	oldDirs     map[string]int      // its directories, opened beneath it once each: an O_PATH fd, or noDir
 
 	mu       sync.Mutex
 	state    int   // stateOpen, stateClosing, stateDone
@@ -240,6 +241,7 @@ func Begin(dir string) (*Writer, error) {
 		files:     make(map[string]struct{}),
 		dirs:      make(map[string]struct{}),
 		old:       make(map[string]oldEntry),
+		oldDirs:   make(map[string]int),
 	}
 	w.storeName = StoreName(abs)
 	w.store = filepath.Join(w.parent, w.storeName)
@@ -622,10 +624,14 @@ func (w *Writer) WriteFile(rel string, data []byte) error {
 		return err
 	}
 	old, inOld := w.old[rel]
+	dirfd := noDir
+	if inOld {
+		dirfd = w.oldDir(rel)
+	}
 	w.inflight.Add(1)
 	w.mu.Unlock()
 
-	written, err := w.place(rel, data, &sum, old, inOld)
+	written, err := w.place(rel, data, &sum, old, dirfd)
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -698,12 +704,13 @@ func (w *Writer) fail(err error) {
 }
 
 // place puts data at rel in the staging tree: a hard link to the current
-// generation's file if that has the same bytes, else a new file. It
-// reports whether it wrote.
-func (w *Writer) place(rel string, data []byte, sum *[sha256.Size]byte, old oldEntry, inOld bool) (bool, error) {
-	if inOld && old.size == int64(len(data)) && old.sum == *sum {
+// generation's file if that has the same bytes, else a new file. dirfd is
+// the current generation's directory of rel (see oldDir). It reports
+// whether it wrote.
+func (w *Writer) place(rel string, data []byte, sum *[sha256.Size]byte, old oldEntry, dirfd int) (bool, error) {
+	if dirfd != noDir && old.size == int64(len(data)) && old.sum == *sum {
 		same := func(fd int, size int64) bool { return size == int64(len(data)) && readEqual(fd, data) }
-		if w.linkOld(rel, same) {
+		if w.linkOld(dirfd, rel, same) {
 			return false, nil
 		}
 	}
@@ -717,25 +724,67 @@ var beneath = unix.OpenHow{
 	Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
 }
 
-// linkOld hard-links the current generation's file at rel into the
-// staging tree and keeps the link if same accepts what it links: a
-// regular 0644 file of this user, of the size and the bytes wanted. The
-// path is resolved without following any symbolic link, so only a file of
-// the generation itself is ever linked; what same reads is the file now
-// in the new tree. It reports whether it linked.
-func (w *Writer) linkOld(rel string, same func(fd int, size int64) bool) bool {
-	if w.currentFD < 0 {
-		return false
+// Special values of a directory fd for linkOld.
+const (
+	noDir      = -1 // nothing to reuse: no current generation, or no such directory in it
+	openPerUse = -2 // too many directories to keep open: open it for each file
+)
+
+// maxOldDirs bounds the directories of the current generation kept open;
+// a variable for tests.
+var maxOldDirs = 1024
+
+// oldDir returns the current generation's directory holding rel, opened
+// once without following any symbolic link (RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS), for linkOld. w.mu is held.
+func (w *Writer) oldDir(rel string) int {
+	i := strings.LastIndexByte(rel, '/')
+	if w.currentFD < 0 || i < 0 {
+		return w.currentFD
 	}
-	dirfd, name := w.currentFD, rel
+	d := rel[:i]
+	if fd, ok := w.oldDirs[d]; ok {
+		return fd
+	}
+	if len(w.oldDirs) >= maxOldDirs {
+		return openPerUse
+	}
+	fd, err := openBeneath(w.currentFD, d)
+	if err != nil {
+		fd = noDir // a link on the way, gone, or no openat2 (Linux < 5.6): write its files
+	}
+	w.oldDirs[d] = fd
+	return fd
+}
+
+func openBeneath(dirfd int, rel string) (int, error) {
+	var fd int
+	err := retry(func() (err error) { fd, err = unix.Openat2(dirfd, rel, &beneath); return err })
+	return fd, err
+}
+
+// linkOld hard-links the current generation's file at rel, in its
+// directory dirfd, into the staging tree and keeps the link if same
+// accepts what it links: a regular 0644 file of this user, of the size
+// and the bytes wanted. dirfd was opened without following a symbolic
+// link and the final name is not followed either, so only a file of the
+// generation itself is ever linked; what same reads is the file now in
+// the new tree. It reports whether it linked.
+func (w *Writer) linkOld(dirfd int, rel string, same func(fd int, size int64) bool) bool {
+	name := rel
 	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
-		var fd int
-		err := retry(func() (err error) { fd, err = unix.Openat2(w.currentFD, rel[:i], &beneath); return err })
-		if err != nil {
-			return false // a link on the way, gone, or no openat2 (Linux < 5.6): write it
+		name = rel[i+1:]
+		if dirfd == openPerUse {
+			fd, err := openBeneath(w.currentFD, rel[:i])
+			if err != nil {
+				return false
+			}
+			defer unix.Close(fd)
+			dirfd = fd
 		}
-		defer unix.Close(fd)
-		dirfd, name = fd, rel[i+1:]
+	}
+	if dirfd < 0 {
+		return false
 	}
 	// Without AT_SYMLINK_FOLLOW a final symbolic link is linked as such,
 	// and refused below.
@@ -907,7 +956,7 @@ func (w *Writer) commit() (st Stats, errs []error, err error) {
 		e := &equalWriter{fd: fd}
 		return encodeManifest(e, w.entries) == nil && !e.diff
 	}
-	if !w.hasManifest || w.oldManifest != (oldEntry{me.size, me.sum}) || !w.linkOld(ManifestName, same) {
+	if !w.hasManifest || w.oldManifest != (oldEntry{me.size, me.sum}) || !w.linkOld(w.currentFD, ManifestName, same) {
 		me.written = true
 		err := w.create(ManifestName, func(fd int) error {
 			bw := bufio.NewWriterSize(fdWriter(fd), 64<<10)
@@ -1154,8 +1203,15 @@ func (w *Writer) abort() error {
 	return err
 }
 
-// closeDirs closes the directories, releasing the locks.
+// closeDirs closes the directories, releasing the locks. No WriteFile is
+// running.
 func (w *Writer) closeDirs() {
+	for d, fd := range w.oldDirs {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		delete(w.oldDirs, d)
+	}
 	for _, f := range []*os.File{w.stagingDir, w.currentDir, w.targetDir, w.storeDir, w.parentDir} {
 		if f != nil {
 			f.Close()
