@@ -21,7 +21,7 @@
 // Every list comes from package policy, the same function lookup and dnsd
 // use. The tree is written with package tree: deterministic, and
 // unchanged files are not rewritten. The output directory is a symbolic
-// link to the current generation, kept with the previous one in a store
+// link to the current generation, kept with the ones before it in a store
 // beside it (out -> .out.trees/42), and each run points it at a new
 // generation in one rename. Anything that resolves the link once reads
 // one whole generation: a web server per request, rsync from "out/", a

@@ -170,9 +170,9 @@ func TestGenLeavesForeignDirectoriesAlone(t *testing.T) {
 
 // Issue 9, item 17: while gen commits again and again, rsync copies one
 // whole generation every time, never files of two. It enters out/ once
-// and reads the generation it resolved, which gen keeps until the commit
-// after next; with the shared lock the README shows, it is never cut off
-// at all.
+// and reads the generation it resolved, which gen keeps until the run
+// after the one that replaced it has finished; with the shared lock the
+// README shows, it is never cut off at all.
 func TestRsyncCopiesOneGeneration(t *testing.T) {
 	fixtures.Need(t, "rsync", "flock")
 	dir := t.TempDir()
@@ -219,7 +219,7 @@ func TestRsyncCopiesOneGeneration(t *testing.T) {
 				var ee *exec.ExitError
 				if !rd.locked && errors.As(err, &ee) && ee.ExitCode() == 24 {
 					// "some files vanished": the generation it entered was
-					// removed two commits later, under it.
+					// removed by a later run, under it.
 					mu.Lock()
 					cut[rd.name]++
 					mu.Unlock()

@@ -7,12 +7,13 @@
 // and, on Commit, points the link at it with one rename(2). A reader that
 // resolves the link once (rsync entering out/, a web server opening a
 // file, a sync started on the resolved directory) reads one generation,
-// never a mix of two. The previous generation is kept until the commit
-// after next, and any generation for as long as a reader holds a shared
-// flock(2) on it, so a reader that resolved it just before a commit can
-// finish; older generations are removed. A crash at any point before the
-// rename leaves the link as it was; the next Begin removes what the crashed
-// run left in the store.
+// never a mix of two. Each run keeps the current generation and the one
+// before it and removes older ones while it writes the next, except any a
+// reader holds a shared flock(2) on: a generation stays at least until the
+// run after the one that replaced it has finished, so a reader that
+// resolved it just before a commit can finish. A crash at any point before
+// the rename leaves the link as it was; the next Begin removes what the
+// crashed run left in the store.
 //
 // A file whose bytes equal those of the same path in the current
 // generation is hard-linked from it, not written again: the same inode
@@ -56,7 +57,7 @@ import (
 // ErrAfterSwap is wrapped by the error Commit returns when the new
 // generation was published but a later step failed: the fsync of the
 // directories (the new link may not survive a power loss) or removing
-// older generations (the next Commit tries again). The new tree is in place
+// older generations (the next run tries again). The new tree is in place
 // and the Stats are valid; callers may treat such an error as a warning.
 var ErrAfterSwap = errors.New("new tree published, but a later step failed")
 
@@ -107,8 +108,10 @@ type Writer struct {
 	targetDev, targetIno uint64 // targetDir: the directory's identity
 	targetEmpty          bool   // targetDir: it was empty
 
-	// Set by the swap: the new generation and the one kept for readers.
-	generation, previous string
+	// Older generations are removed in the background while the new one
+	// is written; Commit and Abort wait for it.
+	removing  sync.WaitGroup
+	removeErr error
 
 	chmod bool   // the umask would strip 0644/0755 bits
 	uid   uint32 // files of another owner are never reused
@@ -198,8 +201,8 @@ func markerText(base string) string {
 The tree beside this directory is a symbolic link to one of the numbered
 directories here, each a whole generation of it. mirrorsteer gen writes a
 new generation here, points the link at it in one rename, keeps the
-previous generation for readers still reading it (and any generation a
-reader holds a shared flock on), and removes older ones. Read the tree
+generations before it for readers still reading them (and any generation
+a reader holds a shared flock on), and removes older ones. Read the tree
 through the link; do not put anything here.
 `
 }
@@ -223,7 +226,9 @@ func isGeneration(name string) bool {
 // generation this package wrote, an empty directory, or a directory with a
 // manifest.json (a tree written by an earlier version), not a mount point.
 // Begin creates the store beside dir if missing, refuses one it did not
-// make, and removes what crashed runs left in it.
+// make, and removes what crashed runs left in it. It starts removing, in
+// the background, the generations older than the current one's
+// predecessor.
 func Begin(dir string) (*Writer, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -291,6 +296,9 @@ func Begin(dir string) (*Writer, error) {
 	}
 	w.loadOld()
 	if err := w.makeStaging(); err != nil {
+		return nil, err
+	}
+	if err := w.startRemoval(); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -879,9 +887,9 @@ func (w *Writer) createAt(dirfd int, rel string, fill func(fd int) error) error 
 // Commit finishes the new generation and publishes it: it writes
 // manifest.json (or links it, if unchanged), fsyncs the files written and
 // every directory once, names the generation, and points the link at it
-// with one rename(2). Then it fsyncs the store and the parent and removes
-// the generations older than the previous one that no reader holds a lock
-// on. After Commit, successful or not, the Writer is done. An error that
+// with one rename(2). Then it fsyncs the store and the parent and waits
+// for the removal Begin started. After Commit, successful or not, the
+// Writer is done. An error that
 // does not wrap ErrAfterSwap means nothing was published: the tree is as
 // it was and the staging directory is removed.
 //
@@ -927,8 +935,9 @@ func (w *Writer) Commit() (Stats, error) {
 		errs = append(errs, fmt.Errorf("fsync %s: %w", w.parent, err))
 	}
 	runHook("postswap")
-	if err := w.removeOld(); err != nil {
-		errs = append(errs, fmt.Errorf("removing older generations: %w", err))
+	w.removing.Wait()
+	if w.removeErr != nil {
+		errs = append(errs, w.removeErr)
 	}
 	w.closeDirs()
 	if len(errs) > 0 {
@@ -1098,7 +1107,6 @@ func (w *Writer) swap() (errs []error, err error) {
 			}
 			return nil, fmt.Errorf("linking %s to %s: %w", w.dir, link, err)
 		}
-		w.generation = name
 		return nil, nil
 	}
 
@@ -1111,7 +1119,6 @@ func (w *Writer) swap() (errs []error, err error) {
 			unix.Unlinkat(w.storeFD, tmp, 0)
 			return nil, fmt.Errorf("renaming a link to %s over %s: %w", link, w.dir, err)
 		}
-		w.generation, w.previous = name, w.current
 		return nil, nil
 	}
 
@@ -1120,7 +1127,6 @@ func (w *Writer) swap() (errs []error, err error) {
 	switch {
 	case err == nil:
 		// The directory is now tmp in the store.
-		w.generation = name
 		return w.retire(tmp, prev), nil
 	case !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS):
 		unix.Unlinkat(w.storeFD, tmp, 0)
@@ -1141,7 +1147,6 @@ func (w *Writer) swap() (errs []error, err error) {
 		}
 		return nil, fmt.Errorf("renaming a link to %s to %s: %w", link, w.dir, err)
 	}
-	w.generation = name
 	return w.retire(prev, prev), nil
 }
 
@@ -1156,27 +1161,48 @@ func (w *Writer) retire(name, prev string) []error {
 			return []error{fmt.Errorf("renaming the previous tree %s to %s: %w", filepath.Join(w.store, name), filepath.Join(w.store, prev), err)}
 		}
 	}
-	w.previous = prev
 	return nil
 }
 
-// removeOld removes the generations other than the new one and the
-// previous one, except those a reader or a Writer holds a lock on.
-func (w *Writer) removeOld() error {
+// startRemoval starts removing, in the background, the generations older
+// than the current one's predecessor, except those a reader or a Writer
+// holds a lock on (the next run tries again) and those without a manifest
+// (not ours). The current generation and the one before it stay for
+// readers still reading them; the new one joins them until the next run
+// starts. Removing is system calls, so it goes on beside the caller's
+// rendering rather than after its Commit.
+func (w *Writer) startRemoval() error {
 	gens, err := w.generations()
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, g := range gens {
-		if g == w.generation || g == w.previous {
-			continue
-		}
-		if err := w.removeUnlocked(g, true); err != nil {
-			errs = append(errs, err)
+	// gens is oldest first: the predecessor is the newest below current.
+	var doomed []string
+	keep := -1
+	if i := slices.Index(gens, w.current); i >= 0 {
+		keep = i - 1
+		gens = slices.Delete(gens, i, i+1)
+	}
+	for i, g := range gens {
+		if i != keep {
+			doomed = append(doomed, g)
 		}
 	}
-	return errors.Join(errs...)
+	if len(doomed) == 0 {
+		return nil
+	}
+	w.removing.Go(func() {
+		var errs []error
+		for _, g := range doomed {
+			if err := w.removeUnlocked(g, true); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			w.removeErr = fmt.Errorf("removing older generations: %w", errors.Join(errs...))
+		}
+	})
+	return nil
 }
 
 // Abort discards the new generation: it removes the staging directory and
@@ -1196,6 +1222,7 @@ func (w *Writer) Abort() error {
 
 func (w *Writer) abort() error {
 	err := removeAllAt(w.storeFD, w.stagingName)
+	w.removing.Wait()
 	w.closeDirs()
 	w.mu.Lock()
 	w.state = stateDone

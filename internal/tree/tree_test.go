@@ -162,16 +162,16 @@ func current(t testing.TB, dir string) string {
 }
 
 // wantTidy checks that commits left nothing behind: nothing beside the
-// tree but its store, and in the store only generations: the current one
-// and at most one other, the previous.
+// tree but its store, and in the store only generations: the current one,
+// the previous one and the one before it (which the next run removes).
 func wantTidy(t testing.TB, dir string) {
 	t.Helper()
 	if s := siblings(t, dir); len(s) != 0 {
 		t.Errorf("left beside the tree: %v", s)
 	}
 	s := stored(t, dir)
-	if len(s) > 2 || !slices.Contains(s, current(t, dir)) || !slices.ContainsFunc(s, isGeneration) {
-		t.Errorf("in the store: %v, want the current generation %s and at most the previous one", s, current(t, dir))
+	if len(s) > 3 || !slices.Contains(s, current(t, dir)) {
+		t.Errorf("in the store: %v, want the current generation %s and at most two before it", s, current(t, dir))
 	}
 	for _, name := range s {
 		if !isGeneration(name) {
@@ -360,9 +360,14 @@ func TestIncremental(t *testing.T) {
 	}
 	wantTree(t, dir, gen2)
 	wantTidy(t, dir)
-	// Three generations share same.txt; the oldest was removed.
-	if fi, _ := os.Stat(filepath.Join(dir, "same.txt")); fi.Sys().(*syscall.Stat_t).Nlink != 2 {
-		t.Errorf("same.txt has %d links after a third generation, want 2", fi.Sys().(*syscall.Stat_t).Nlink)
+	// A fourth run removes the first generation, older than its
+	// predecessor; same.txt is in the three others.
+	commitFiles(t, dir, gen2)
+	if s := stored(t, dir); !slices.Equal(s, []string{"2", "3", "4"}) {
+		t.Errorf("in the store after four runs: %v, want generations 2, 3 and 4", s)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "same.txt")); fi.Sys().(*syscall.Stat_t).Nlink != 3 {
+		t.Errorf("same.txt has %d links after four runs, want 3", fi.Sys().(*syscall.Stat_t).Nlink)
 	}
 }
 
@@ -729,9 +734,10 @@ func TestMigration(t *testing.T) {
 			wantTree(t, filepath.Join(filepath.Dir(dir), StoreName(dir), "1"), gen1) // kept for its readers
 			wantTidy(t, dir)
 			commitFiles(t, dir, gen1)
+			commitFiles(t, dir, gen1)
 			wantTree(t, dir, gen1)
-			if s := stored(t, dir); !slices.Equal(s, []string{"2", "3"}) {
-				t.Errorf("in the store after a second commit: %v, want 2 and 3", s)
+			if s := stored(t, dir); !slices.Equal(s, []string{"2", "3", "4"}) {
+				t.Errorf("in the store after three commits: %v, want the old directory (1) removed", s)
 			}
 		})
 	}
@@ -751,7 +757,7 @@ func TestMigration(t *testing.T) {
 // generation it resolved: each file matches that manifest's digest and
 // names the same g, and the listing equals the manifest. The one thing
 // allowed is to be cut off (a file not found) once the generation it
-// resolved is gone, removed two commits later.
+// resolved is gone, removed by the run after the one that replaced it.
 //
 // A locking walker does the same holding a shared flock on the directory
 // it resolved, as the README tells a slow sync to: it must never be cut
