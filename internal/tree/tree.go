@@ -402,7 +402,7 @@ func (w *Writer) openStore() error {
 		return err
 	}
 	if st.Dev != pst.Dev {
-		return notOurs("is a mount point")
+		return fmt.Errorf("cannot write a tree at %s: %s is a mount point, and the generations must be on the filesystem of %s to be linked; unmount it", w.dir, w.store, w.parent)
 	}
 	if created && w.chmod {
 		if err := unix.Fchmod(fd, dirMode); err != nil {
@@ -443,8 +443,10 @@ func (w *Writer) openStore() error {
 }
 
 // cleanStale removes what crashed runs left in the store: staging
-// directories whose lock is free, and new links that were never renamed
-// into place. Generations are removed after a Commit, not here.
+// directories whose lock is free, new links that were never renamed into
+// place, and an older version's tree that a crash left under such a name
+// after exchanging it with the link. Generations are removed by
+// startRemoval.
 func (w *Writer) cleanStale() error {
 	names, err := readDirNames(w.storeFD)
 	if err != nil {
@@ -458,9 +460,17 @@ func (w *Writer) cleanStale() error {
 			}
 		case strings.HasPrefix(name, linkPrefix):
 			var st unix.Stat_t
-			if unix.Fstatat(w.storeFD, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			if unix.Fstatat(w.storeFD, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+				continue
+			}
+			switch st.Mode & unix.S_IFMT {
+			case unix.S_IFLNK:
 				if err := unix.Unlinkat(w.storeFD, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 					return fmt.Errorf("removing %s: %w", filepath.Join(w.store, name), err)
+				}
+			case unix.S_IFDIR:
+				if err := w.removeUnlocked(name, true); err != nil {
+					return err
 				}
 			}
 		}
@@ -487,14 +497,23 @@ func (w *Writer) removeUnlocked(name string, generation bool) error {
 		}
 		return fmt.Errorf("locking %s: %w", filepath.Join(w.store, name), err)
 	}
-	if generation {
-		var st unix.Stat_t
-		if unix.Fstatat(fd, ManifestName, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-			return nil
-		}
+	if generation && !hasManifest(fd) {
+		return nil
 	}
-	// Still locked: a reader that locks it after this sees it empty.
+	// The manifest goes first, so that a reader still in it can tell a
+	// generation being removed from a broken one. The lock is held to the
+	// end: a reader that gets it after this finds no manifest.
+	if err := unix.Unlinkat(fd, ManifestName, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("removing %s: %w", filepath.Join(w.store, name, ManifestName), err)
+	}
 	return removeAllAt(w.storeFD, name)
+}
+
+// hasManifest reports whether the directory dirfd has a manifest.json
+// that is a regular file: a tree of ours.
+func hasManifest(dirfd int) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(dirfd, ManifestName, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG
 }
 
 // restore points a missing link at the newest generation in the store, if
@@ -502,10 +521,21 @@ func (w *Writer) removeUnlocked(name string, generation bool) error {
 // swap of an older version's directory.
 func (w *Writer) restore() error {
 	gens, err := w.generations()
-	if err != nil || len(gens) == 0 {
+	if err != nil {
 		return err
 	}
-	newest := gens[len(gens)-1]
+	newest := ""
+	for i := len(gens) - 1; i >= 0 && newest == ""; i-- {
+		if f, fd, err := openDirAt(w.storeFD, gens[i]); err == nil {
+			if hasManifest(fd) {
+				newest = gens[i]
+			}
+			f.Close()
+		}
+	}
+	if newest == "" {
+		return nil
+	}
 	link := w.storeName + "/" + newest
 	if err := unix.Symlinkat(link, w.parentFD, w.base); err != nil {
 		return fmt.Errorf("linking %s to %s: %w", w.dir, link, err)

@@ -757,7 +757,8 @@ func TestMigration(t *testing.T) {
 // generation it resolved: each file matches that manifest's digest and
 // names the same g, and the listing equals the manifest. The one thing
 // allowed is to be cut off (a file not found) once the generation it
-// resolved is gone, removed by the run after the one that replaced it.
+// resolved is being removed, by the run after the one that replaced it:
+// its manifest.json, removed first, is gone.
 //
 // A locking walker does the same holding a shared flock on the directory
 // it resolved, as the README tells a slow sync to: it must never be cut
@@ -787,10 +788,10 @@ func TestConcurrentReaders(t *testing.T) {
 	// or cut off, or an error for an inconsistency.
 	walk := func(resolved string) (g int, cutOff bool, err error) {
 		vanished := func(err error) (int, bool, error) {
-			if _, serr := os.Stat(resolved); errors.Is(err, fs.ErrNotExist) && errors.Is(serr, fs.ErrNotExist) {
+			if _, serr := os.Stat(filepath.Join(resolved, ManifestName)); errors.Is(err, fs.ErrNotExist) && errors.Is(serr, fs.ErrNotExist) {
 				return 0, true, nil
 			}
-			return 0, false, fmt.Errorf("in a generation that still exists: %v", err)
+			return 0, false, fmt.Errorf("in a generation that is not being removed: %v", err)
 		}
 		mb, err := os.ReadFile(filepath.Join(resolved, ManifestName))
 		if err != nil {
