@@ -172,7 +172,8 @@ func TestGenLeavesForeignDirectoriesAlone(t *testing.T) {
 // whole generation every time, never files of two. It enters out/ once
 // and reads the generation it resolved, which gen keeps until the run
 // after the one that replaced it has finished; with the shared lock the
-// README shows, it is never cut off at all.
+// README shows, it is never cut off at all, however slow: that copy is
+// slowed down so that it spans commits.
 func TestRsyncCopiesOneGeneration(t *testing.T) {
 	fixtures.Need(t, "rsync", "flock")
 	dir := t.TempDir()
@@ -195,12 +196,17 @@ func TestRsyncCopiesOneGeneration(t *testing.T) {
 		locked bool
 	}{
 		{"rsync", `rsync -a --delete out/ "$1"/`, false},
-		{"rsync under flock", `cd out/ && flock -s . sh -c 'test -f manifest.json && rsync -a --delete ./ "$0"/' "$1"`, true},
+		{"slow rsync under flock", `cd out/ && flock -s . sh -c 'test -f manifest.json && rsync -a --delete --bwlimit=300 ./ "$0"/' "$1"`, true},
+	}
+	// published names the generation out links to now.
+	published := func() string {
+		b, _ := os.ReadFile(filepath.Join(out, tree.ManifestName))
+		return string(b)
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	copies, cut := map[string]int{}, map[string]int{}
+	copies, cut, spanned := map[string]int{}, map[string]int{}, map[string]int{}
 	seen := map[string]map[string]bool{}
 	for i, rd := range readers {
 		dest := filepath.Join(dir, fmt.Sprint("copy", i))
@@ -214,7 +220,9 @@ func TestRsyncCopiesOneGeneration(t *testing.T) {
 				}
 				cmd := exec.Command("sh", "-c", rd.script, "sh", dest)
 				cmd.Dir = dir
+				before := published()
 				msg, err := cmd.CombinedOutput()
+				span := published() != before
 				var ee *exec.ExitError
 				if !rd.locked && errors.As(err, &ee) && ee.ExitCode() == 24 {
 					// "some files vanished": the generation it entered was
@@ -236,6 +244,9 @@ func TestRsyncCopiesOneGeneration(t *testing.T) {
 				mu.Lock()
 				copies[rd.name]++
 				seen[rd.name][g] = true
+				if span {
+					spanned[rd.name]++
+				}
 				mu.Unlock()
 			}
 		})
@@ -246,9 +257,9 @@ func TestRsyncCopiesOneGeneration(t *testing.T) {
 	close(done)
 	wg.Wait()
 	for _, rd := range readers {
-		t.Logf("%s: %d copies of %d generations, %d cut off", rd.name, copies[rd.name], len(seen[rd.name]), cut[rd.name])
-		if !t.Failed() && len(seen[rd.name]) < 3 {
-			t.Errorf("%s copied %d generations: too few to mean anything", rd.name, len(seen[rd.name]))
-		}
+		t.Logf("%s: %d copies of %d generations, %d while gen committed, %d cut off", rd.name, copies[rd.name], len(seen[rd.name]), spanned[rd.name], cut[rd.name])
+	}
+	if !t.Failed() && (len(seen["rsync"]) < 3 || spanned["slow rsync under flock"] == 0) {
+		t.Errorf("too little to mean anything: rsync copied %d generations, the slow one spanned %d commits", len(seen["rsync"]), spanned["slow rsync under flock"])
 	}
 }
