@@ -66,4 +66,4 @@ fuzz:
 	done
 
 clean: demo-stop
-	rm -rf bin $(DEMO) out
+	rm -rf bin $(DEMO) out .out.trees

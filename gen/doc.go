@@ -19,8 +19,14 @@
 //	api/mirrors.json, api/state.json, index.json, manifest.json
 //
 // Every list comes from package policy, the same function lookup and dnsd
-// use. The tree is written with package tree: deterministic, swapped in
-// atomically, and unchanged files are not rewritten.
+// use. The tree is written with package tree: deterministic, and
+// unchanged files are not rewritten. The output directory is a symbolic
+// link to the current generation, kept with the ones before it in a store
+// beside it (out -> .out.trees/42), and each run points it at a new
+// generation in one rename. Anything that resolves the link once reads
+// one whole generation: a web server per request, rsync from "out/", a
+// CDN sync given "$(readlink -f out)". A slow sync holds a shared flock
+// on the generation it reads; internal/tree/README.md shows how.
 //
 // Example:
 //

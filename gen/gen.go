@@ -23,7 +23,8 @@ type Options struct {
 	Inventory *inventory.Inventory
 	// Snapshot is the health to list by; nil means nothing is verified.
 	Snapshot *state.Snapshot
-	// Out is the directory to write; it is replaced atomically.
+	// Out is where the tree goes: a symbolic link to its current
+	// generation, replaced atomically by each run (see package tree).
 	Out string
 	// Progress, when set, receives a progress bar (for a terminal).
 	Progress io.Writer
@@ -153,9 +154,11 @@ func Run(o Options) (Stats, error) {
 		if err != nil {
 			st.Warnings = append(st.Warnings, err.Error())
 		}
-		if st.Meta4, err = writeMeta4(w, inv, o.Snapshot, o.OriginDir, cache); err != nil {
+		var warnings []string
+		if st.Meta4, warnings, err = writeMeta4(w, inv, o.Snapshot, o.OriginDir, cache); err != nil {
 			return st, err
 		}
+		st.Warnings = append(st.Warnings, warnings...)
 		st.Hashed, st.Reused = cache.Hashed, cache.Reused
 		if err := cache.Save(); err != nil {
 			return st, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/filehash"
 	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
@@ -21,10 +24,11 @@ import (
 )
 
 // meta4Files are the origin files that get an RFC 5854 metalink: regular
-// files of at least min size, slash-separated, sorted.
-func meta4Files(originDir string, minSize int64) ([]string, error) {
+// files of at least min size, slash-separated, sorted. Files whose name a
+// metalink cannot carry are left out, each with a warning.
+func meta4Files(originDir string, minSize int64) (files, warnings []string, err error) {
 	var out []string
-	err := filepath.WalkDir(originDir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(originDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -42,23 +46,57 @@ func meta4Files(originDir string, minSize int64) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, filepath.ToSlash(rel))
+		rel = filepath.ToSlash(rel)
+		if why := unpublishable(rel); why != "" {
+			warnings = append(warnings, fmt.Sprintf("--origin-dir: no .meta4 for %q: %s; rename the file to publish it", rel, why))
+			return nil
+		}
+		out = append(out, rel)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("--origin-dir: %w", err)
+		return nil, nil, fmt.Errorf("--origin-dir: %w", err)
 	}
 	slices.Sort(out)
-	return out, nil
+	return out, warnings, nil
+}
+
+// unpublishable says why an origin file cannot get a .meta4, or "": its
+// name has a control character (no XML document or URL should carry
+// one), is not UTF-8, or is not a valid path in the tree.
+func unpublishable(rel string) string {
+	if !utf8.ValidString(rel) {
+		return "its name is not valid UTF-8"
+	}
+	if strings.ContainsFunc(rel, func(r rune) bool { return unicode.IsControl(r) || r == 0xfffe || r == 0xffff }) {
+		return "its name has a control character"
+	}
+	if err := tree.CheckPath("meta4/" + rel + ".meta4"); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// escapePath percent-encodes each segment of a slash-separated path, for
+// appending to a base URL: "a b/#1.iso" is "a%20b/%231.iso", one path
+// with no fragment or query.
+func escapePath(rel string) string {
+	segs := strings.Split(rel, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
 }
 
 // writeMeta4 writes meta4/<path>.meta4 for every large origin file, with
 // the mirrors that carry it fresh, by weight. Files are hashed in
 // parallel; the cache makes an unchanged tree cost a stat a file.
-func writeMeta4(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, originDir string, cache *filehash.Cache) (int, error) {
-	files, err := meta4Files(originDir, inv.Metalink.MinSize)
+// Files whose name a metalink cannot carry are skipped; the warnings say
+// which.
+func writeMeta4(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, originDir string, cache *filehash.Cache) (int, []string, error) {
+	files, warnings, err := meta4Files(originDir, inv.Metalink.MinSize)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	sums := make([]filehash.Sum, len(files))
 	errs := make([]error, len(files))
@@ -82,7 +120,7 @@ func writeMeta4(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, 
 	var buf []byte
 	for i, rel := range files {
 		if errs[i] != nil {
-			return 0, fmt.Errorf("--origin-dir: hashing %s: %w", rel, errs[i])
+			return 0, nil, fmt.Errorf("--origin-dir: hashing %s: %w", rel, errs[i])
 		}
 		var choices []policy.Choice
 		if !inv.Metalink.IsOriginOnly(rel) {
@@ -101,10 +139,10 @@ func writeMeta4(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, 
 		sig := signature(originDir, rel)
 		buf = appendMeta4(buf[:0], inv, rel, sums[i], sig, choices)
 		if err := w.WriteFile("meta4/"+rel+".meta4", buf); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
-	return len(files), nil
+	return len(files), warnings, nil
 }
 
 // variantOf returns the index of the variant whose path holds rel (the
@@ -137,8 +175,10 @@ func signature(originDir, rel string) string {
 // appendMeta4 renders an RFC 5854 metalink for one file. An entry's
 // priority is its place in the policy's order (1 is tried first); its
 // location is the mirror's country, so `aria2c --metalink-location=de`
-// prefers German mirrors. With no mirror, the origin is the one URL.
+// prefers German mirrors. With no mirror, the origin is the one URL. The
+// URLs carry rel percent-encoded, segment by segment.
 func appendMeta4(dst []byte, inv *inventory.Inventory, rel string, s filehash.Sum, sig string, choices []policy.Choice) []byte {
+	esc := escapePath(rel)
 	dst = append(dst, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metalink xmlns=\"urn:ietf:params:xml:ns:metalink\">\n  <generator>mirrorsteer</generator>\n  <published>"...)
 	dst = time.Unix(0, s.ModTime).UTC().AppendFormat(dst, time.RFC3339)
 	dst = append(dst, "</published>\n  <file name=\""...)
@@ -169,12 +209,12 @@ func appendMeta4(dst []byte, inv *inventory.Inventory, rel string, s filehash.Su
 		dst = append(dst, "\" priority=\""...)
 		dst = strconv.AppendInt(dst, int64(min(i+1, 999999)), 10)
 		dst = append(dst, "\">"...)
-		dst = appendEscaped(dst, choiceBase(c)+rel)
+		dst = appendEscaped(dst, choiceBase(c)+esc)
 		dst = append(dst, "</url>\n"...)
 	}
 	if len(choices) == 0 {
 		dst = append(dst, "    <url priority=\"1\">"...)
-		dst = appendEscaped(dst, inv.Network.Origin+rel)
+		dst = appendEscaped(dst, inv.Network.Origin+esc)
 		dst = append(dst, "</url>\n"...)
 	}
 	return append(dst, "  </file>\n</metalink>\n"...)

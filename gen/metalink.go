@@ -88,7 +88,8 @@ func readRepomd(originDir string, v *inventory.Variant, snap *state.Snapshot, ma
 // appendMetalink renders a dnf/yum metalink (Metalink 3.0 with
 // MirrorManager's mm0 namespace, what dnf reads from metalink=): the
 // origin's repomd.xml with its hashes, the recent versions as alternates,
-// and one URL per mirror in the policy's order, preference 100 down.
+// and one URL per mirror in the policy's order, preference 100 down. The
+// repository's path in the URLs is percent-encoded, segment by segment.
 func appendMetalink(dst []byte, l *list, r *repomd, pubdate time.Time) []byte {
 	dst = append(dst, `<?xml version="1.0" encoding="utf-8"?>
 <metalink version="3.0" xmlns="http://www.metalinker.org/" type="dynamic"`...)
@@ -131,12 +132,12 @@ func appendMetalink(dst []byte, l *list, r *repomd, pubdate time.Time) []byte {
 			dst = append(dst, ` mm0:private="True"`...)
 		}
 		dst = append(dst, '>')
-		dst = appendEscaped(dst, base+r.path)
+		dst = appendEscaped(dst, base+escapePath(r.path))
 		dst = append(dst, "</url>\n"...)
 	}
 	if len(l.choices) == 0 {
 		dst = append(dst, `    <url protocol="https" type="https" preference="100">`...)
-		dst = appendEscaped(dst, l.inv.Network.Origin+r.path)
+		dst = appendEscaped(dst, l.inv.Network.Origin+escapePath(r.path))
 		dst = append(dst, "</url>\n"...)
 	}
 	return append(dst, "   </resources>\n  </file>\n </files>\n</metalink>\n"...)

@@ -1,19 +1,25 @@
 package gen_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/mirrorsteer/mirrorsteer/gen"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 	"github.com/mirrorsteer/mirrorsteer/internal/state/statetest"
+	"github.com/mirrorsteer/mirrorsteer/internal/tree"
 )
 
 func writeFile(t *testing.T, dir, rel string, data []byte) {
@@ -225,5 +231,102 @@ func TestEdgeSnippets(t *testing.T) {
 	}
 	if _, err := gen.Run(gen.Options{Inventory: inv, Out: out, Edge: gen.Edge{Source: "$x; include /etc/passwd"}}); err == nil {
 		t.Error("an edge source that breaks the configuration was accepted")
+	}
+}
+
+// Issue 9, item 7: each path segment of a .meta4 URL is percent-encoded,
+// so an origin file named with '#', '?', '%' or a space is one path on
+// the mirror, not a path and a fragment or a query. A file whose name a
+// metalink cannot carry (a control character) gets none, and a warning
+// naming it; the run succeeds.
+func TestMeta4URLsAreEncoded(t *testing.T) {
+	tests := []struct {
+		name string // under iso/ at the origin
+		want string // its URL on de2, https://de2.test/pub/
+	}{
+		{"hash#frag.iso", "iso/hash%23frag.iso"},
+		{"a b.iso", "iso/a%20b.iso"},
+		{"100%.iso", "iso/100%25.iso"},
+		{"?.iso", "iso/%3F.iso"},
+		{"dir #1/x&y.iso", "iso/dir%20%231/x&amp;y.iso"},
+		{"ünï.iso", "iso/%C3%BCn%C3%AF.iso"},
+	}
+	skipped := []string{"bad\x01name.iso", "tab\tname.iso", "new\nline.iso", "del\x7f.iso", "c1\u0085.iso", "back\\slash.iso"}
+	origin := t.TempDir()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, the default min_size
+	for _, tc := range tests {
+		writeFile(t, origin, "iso/"+tc.name, big)
+	}
+	for _, name := range skipped {
+		writeFile(t, origin, "iso/"+name, big)
+	}
+	inv := load(t, header+mirrors)
+	snap := statetest.Healthy(inv, func(m string, e *state.Endpoint) { e.Healthy = m == "de2" })
+	out := filepath.Join(t.TempDir(), "out")
+	st := run(t, gen.Options{Inventory: inv, Snapshot: snap, Out: out, OriginDir: origin, HashCache: filepath.Join(t.TempDir(), "hashes")})
+	if st.Meta4 != len(tests) {
+		t.Errorf("%d .meta4 files, want %d", st.Meta4, len(tests))
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text := read(t, out, "meta4/iso/"+tc.name+".meta4")
+			if !strings.Contains(text, ">https://de2.test/pub/"+tc.want+"</url>") {
+				t.Errorf("the URL is not https://de2.test/pub/%s:\n%s", tc.want, text)
+			}
+			var m meta4
+			if err := xml.Unmarshal([]byte(text), &m); err != nil {
+				t.Fatal(err)
+			}
+			if len(m.File.URLs) != 1 {
+				t.Fatalf("urls %+v, want de2's", m.File.URLs)
+			}
+			u, err := url.Parse(m.File.URLs[0].URL)
+			if err != nil || u.Path != "/pub/iso/"+tc.name || u.Fragment != "" || u.RawQuery != "" || u.Host != "de2.test" {
+				t.Errorf("%q parses as %+v, %v; want the path /pub/iso/%s and nothing else", m.File.URLs[0].URL, u, err, tc.name)
+			}
+			if want := path.Base(tc.name); m.File.Name != want {
+				t.Errorf("file name %q, want %q", m.File.Name, want)
+			}
+		})
+	}
+	for _, name := range skipped {
+		quoted := strconv.Quote("iso/" + name)
+		if !slices.ContainsFunc(st.Warnings, func(w string) bool { return strings.Contains(w, quoted) }) {
+			t.Errorf("no warning naming %s: %q", quoted, st.Warnings)
+		}
+	}
+	if m, _ := tree.ReadManifest(out); len(m.Files) == 0 {
+		t.Error("no tree")
+	} else {
+		for _, e := range m.Files {
+			if strings.HasPrefix(e.Path, "meta4/") && strings.ContainsFunc(e.Path, unicode.IsControl) {
+				t.Errorf("a .meta4 for a name with a control character: %q", e.Path)
+			}
+		}
+	}
+}
+
+// The dnf metalink's URLs carry the repository's path, which may hold a
+// space or a '%': each segment is percent-encoded.
+func TestDNFMetalinkURLsAreEncoded(t *testing.T) {
+	origin := t.TempDir()
+	writeFile(t, origin, "1/os 100%/x86_64/repodata/repomd.xml", []byte("<repomd/>\n"))
+	inv := load(t, strings.Replace(header, `path = "{release}/os/{arch}/"`, `path = "{release}/os 100%/{arch}/"`, 1)+mirrors)
+	out := filepath.Join(t.TempDir(), "out")
+	run(t, gen.Options{Inventory: inv, Snapshot: statetest.Healthy(inv, nil), Out: out, OriginDir: origin})
+	var m dnfMetalink
+	if err := xml.Unmarshal([]byte(read(t, out, "metalink/os/1/x86_64/DE.xml")), &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.File.URLs) == 0 {
+		t.Fatal("no URLs")
+	}
+	for _, u := range m.File.URLs {
+		if !strings.HasSuffix(u.URL, "/1/os%20100%25/x86_64/repodata/repomd.xml") {
+			t.Errorf("url %q, want the path's segments percent-encoded", u.URL)
+		}
+		if p, err := url.Parse(u.URL); err != nil || !strings.HasSuffix(p.Path, "/1/os 100%/x86_64/repodata/repomd.xml") {
+			t.Errorf("url %q parses as %+v, %v", u.URL, p, err)
+		}
 	}
 }

@@ -220,3 +220,51 @@ func TestAria2cMetalinkLocationPicksTheClientsCountry(t *testing.T) {
 		}
 	}
 }
+
+// Issue 9, item 7: aria2c downloads origin files whose names hold
+// characters that mean something in a URL ('#', '?', '%', a space): the
+// .meta4 percent-encodes them, so each is one path on the mirror. A file
+// whose name has a control character gets no .meta4, gen says so on
+// stderr, and the run succeeds.
+func TestAria2cDownloadsFilesWithURLCharactersInTheirNames(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	origin := filepath.Join(dir, "origin")
+	names := []string{"hash#frag.iso", "a b.iso", "100%.iso", "?.iso"}
+	for i, name := range names {
+		fixtures.LargeFile(t, filepath.Join(origin, fixtures.FilesDir, name), 1<<20, uint64(100+i), nil)
+	}
+	fixtures.LargeFile(t, filepath.Join(origin, fixtures.FilesDir, "bell\a.iso"), 1<<20, 99, nil)
+	originSrv := fixtures.Start(t, origin, fixtures.Serve)
+	mirror := fixtures.Start(t, origin, fixtures.Serve)
+	cfg, inv := fixtures.WriteInventory(t, dir, fixtures.Inventory{
+		Origin:  originSrv.URL,
+		Repos:   []fixtures.Repo{fixtures.Files},
+		Mirrors: []fixtures.Mirror{{Name: "m", Country: "DE", URL: mirror.URL}},
+		MinSize: "1MiB",
+	})
+	statePath, _ := fixtures.WriteState(t, dir, inv, nil)
+	out := filepath.Join(dir, "out")
+	r := mirrorsteer(t, "gen", "-c", cfg, "-s", statePath, "-o", out, "--origin-dir", origin)
+	if r.code != 0 {
+		t.Fatalf("gen: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if want := `warning: --origin-dir: no .meta4 for "` + fixtures.FilesDir + `/bell\a.iso": its name has a control character`; !strings.Contains(r.stderr, want) {
+		t.Errorf("gen's stderr does not name the skipped file (%s):\n%s", want, r.stderr)
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			rel := fixtures.FilesDir + "/" + name
+			dl, msg, err := aria2c(t, filepath.Join(out, "meta4", rel+".meta4"))
+			if err != nil {
+				t.Fatalf("aria2c: %v\n%s\n%s", err, msg, logs(mirror))
+			}
+			if got, want := sha256File(t, filepath.Join(dl, name)), sha256File(t, filepath.Join(origin, rel)); got != want {
+				t.Errorf("downloaded sha-256 %s, want %s", got, want)
+			}
+			if !mirror.Served("/" + rel) {
+				t.Errorf("the mirror did not serve /%s:\n%s", rel, logs(mirror))
+			}
+		})
+	}
+}

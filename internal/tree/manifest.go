@@ -78,7 +78,7 @@ func parseManifest(b []byte) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("manifest schema %d, want %d", m.Schema, SchemaVersion)
 	}
 	for i, e := range m.Files {
-		if err := checkPath(e.Path); err != nil {
+		if err := CheckPath(e.Path); err != nil {
 			return Manifest{}, err
 		}
 		if i > 0 && m.Files[i-1].Path >= e.Path {
@@ -163,11 +163,12 @@ func appendJSONString(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
-// checkPath reports whether rel may name a file of a tree: clean, relative,
+// CheckPath returns an error naming rel and the rule it breaks unless rel
+// may name a file of a tree, as WriteFile requires: clean, relative,
 // slash-separated, valid UTF-8, no empty, "." or ".." components, no
 // control characters or backslashes, components at most 255 bytes, and not
 // the manifest itself.
-func checkPath(rel string) error {
+func CheckPath(rel string) error {
 	bad := func(why string) error { return fmt.Errorf("invalid tree path %q: %s", rel, why) }
 	switch {
 	case rel == "":

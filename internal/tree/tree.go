@@ -1,30 +1,42 @@
-// Package tree writes a directory tree atomically and incrementally.
+// Package tree writes a directory tree atomically and incrementally, so
+// that a reader always reads one whole generation of it.
 //
-// A Writer builds the new tree in a staging directory next to the target
-// (".out.staging-<random>" beside "out", so on the same filesystem) and, on
-// Commit, swaps it with the target in one step, renameat2(RENAME_EXCHANGE),
-// so the target stays a real directory and a reader of it sees the old tree
-// or the new one, never a mix of the two. A crash at any point before the
-// swap leaves the old tree untouched; the next Begin removes the leftover
-// staging directory.
+// The tree at "out" is a symbolic link to one generation of it, a
+// directory in the store ".out.trees" beside it: out -> .out.trees/42. A
+// Writer builds the next generation in a staging directory in the store
+// and, on Commit, points the link at it with one rename(2). A reader that
+// resolves the link once (rsync entering out/, a web server opening a
+// file, a sync started on the resolved directory) reads one generation,
+// never a mix of two. Each run keeps the current generation and the one
+// before it and removes older ones while it writes the next, except any a
+// reader holds a shared flock(2) on: a generation stays at least until the
+// run after the one that replaced it has finished, so a reader that
+// resolved it just before a commit can finish. A crash at any point before
+// the rename leaves the link as it was; the next Begin removes what the
+// crashed run left in the store.
 //
-// A file whose bytes equal those of the same path in the current tree is
-// not written again but hard-linked from it: the same inode with the same
-// mtime, so web servers and CDN syncs see it as unchanged. Equality is
-// decided from the current tree's manifest.json (SHA-256 and size) and a
-// check that the file on disk still has the recorded size.
+// A file whose bytes equal those of the same path in the current
+// generation is hard-linked from it, not written again: the same inode
+// with the same mtime, so web servers and CDN syncs see it as unchanged. A
+// file is reused only from the current generation, reached without
+// following a symbolic link, when the generation's manifest lists it with
+// the same size and SHA-256 and the file is a regular 0644 file of this
+// user holding exactly those bytes.
 //
-// Every tree has a manifest.json at its root listing each file's path, size
-// and SHA-256 in a fixed format: the same files give the same bytes. A
-// directory without one is not a tree of ours, and Begin refuses to replace
-// it unless it is empty.
+// Every generation has a manifest.json at its root listing each file's
+// path, size and SHA-256 in a fixed format: the same files give the same
+// bytes. A directory at "out" (a tree written by an earlier version of this
+// package, or an empty directory) is replaced by the link on the first
+// Commit and kept as the previous generation; a non-empty directory
+// without a manifest.json is not a tree of ours, and Begin refuses it.
 //
-// The package is Linux-only (renameat2, flock, *at system calls).
+// The package is Linux-only (renameat2, openat2, flock, *at system calls).
 package tree
 
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -42,12 +54,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrAfterSwap is wrapped by the error Commit returns when the new tree was
-// swapped in but a later step failed: the fsync of the parent directory
-// (the swap may not survive a power loss) or removing the previous tree
-// (the next Begin removes it). The new tree is in place and the Stats are
-// valid; callers may treat such an error as a warning.
-var ErrAfterSwap = errors.New("new tree swapped in, but a later step failed")
+// ErrAfterSwap is wrapped by the error Commit returns when the new
+// generation was published but a later step failed: the fsync of the
+// directories (the new link may not survive a power loss) or removing
+// older generations (the next run tries again). The new tree is in place
+// and the Stats are valid; callers may treat such an error as a warning.
+var ErrAfterSwap = errors.New("new tree published, but a later step failed")
 
 // Stats counts what Commit did. The counts include manifest.json, so
 // Written+Unchanged == Files, and a run that changes nothing has Written == 0.
@@ -58,7 +70,8 @@ type Stats struct {
 	// Unchanged is the number of files hard-linked from the previous tree
 	// because their bytes were identical.
 	Unchanged int
-	// Removed is the number of files of the previous tree not in the new one.
+	// Removed is the number of files the previous tree's manifest lists
+	// that the new tree does not have.
 	Removed int
 	// Files is the number of files in the new tree, manifest.json included.
 	Files int
@@ -67,29 +80,46 @@ type Stats struct {
 	Bytes int64
 }
 
-// Writer writes one new generation of the tree at a directory. Create one
-// with Begin, add files with WriteFile, then Commit, or Abort to discard.
+// Writer writes one new generation of the tree at a path. Create one with
+// Begin, add files with WriteFile, then Commit, or Abort to discard.
 //
 // WriteFile is safe for concurrent use by multiple goroutines, so a
 // generator may render files in parallel. Commit and Abort must not be
 // called while a WriteFile call is still running; WriteFile after either
 // returns an error.
 type Writer struct {
-	dir         string // absolute path of the target
+	dir         string // absolute path of the tree: the link
 	parent      string // absolute path of its parent
-	base        string // name of the target in parent
-	stagingName string // name of the staging directory in parent
-	staging     string // absolute path of the staging directory
+	base        string // name of the link in parent
+	storeName   string // name of the store in parent
+	store       string // absolute path of the store, for messages
+	stagingName string // name of the staging directory in the store
+	staging     string // its absolute path, for messages
 
 	// The directories are held open as *os.File so that a dropped Writer
-	// eventually releases its lock on the staging directory.
-	parentDir, stagingDir, targetDir *os.File
-	parentFD, stagingFD, targetFD    int // targetFD < 0: no target at Begin
-	targetDev, targetIno             uint64
-	chmod                            bool // the umask would strip 0644/0755 bits
+	// eventually releases its locks.
+	parentDir, storeDir, stagingDir, currentDir, targetDir *os.File
+	parentFD, storeFD, stagingFD, currentFD                int // currentFD < 0: nothing to reuse
 
-	old         map[string]oldEntry // files of the current tree
-	oldManifest oldEntry            // its manifest.json; size < 0 if none
+	// What Begin found at dir; Commit replaces only that.
+	target               int    // targetNone, targetLink or targetDir
+	link                 string // targetLink: the link's contents
+	current              string // targetLink: the current generation's name in the store
+	targetDev, targetIno uint64 // targetDir: the directory's identity
+	targetEmpty          bool   // targetDir: it was empty
+
+	// Older generations are removed in the background while the new one
+	// is written; Commit and Abort wait for it.
+	removing  sync.WaitGroup
+	removeErr error
+
+	chmod bool   // the umask would strip 0644/0755 bits
+	uid   uint32 // files of another owner are never reused
+
+	old         map[string]oldEntry // files of the current generation, from its manifest
+	oldManifest oldEntry            // its manifest.json
+	hasManifest bool                // the current generation has a valid manifest
+	oldDirs     map[string]int      // its directories, opened beneath it once each: an O_PATH fd, or noDir
 
 	mu       sync.Mutex
 	state    int   // stateOpen, stateClosing, stateDone
@@ -107,6 +137,12 @@ const (
 	stateDone
 )
 
+const (
+	targetNone = iota // nothing at the path
+	targetLink        // a link to a generation in the store
+	targetDir         // a directory: an older tree, or empty
+)
+
 // fileEntry is what the Writer keeps of a file once it is written.
 type fileEntry struct {
 	path    string
@@ -115,20 +151,17 @@ type fileEntry struct {
 	written bool // written rather than linked; needs an fsync
 }
 
-// oldEntry is a file of the current tree. known: sum and size come from a
-// valid manifest; otherwise only the path is known and equality is decided
-// by comparing contents.
+// oldEntry is a file of the current generation as its manifest lists it.
 type oldEntry struct {
-	size  int64
-	sum   [sha256.Size]byte
-	known bool
+	size int64
+	sum  [sha256.Size]byte
 }
 
-// Test hooks. renameExchange atomically exchanges two names in a directory;
-// hook, if set, is called at the named stages of Commit.
+// Test hooks. renameExchange atomically exchanges two names; hook, if set,
+// is called at the named stages of Commit.
 var (
-	renameExchange = func(dirfd int, a, b string) error {
-		return unix.Renameat2(dirfd, a, dirfd, b, unix.RENAME_EXCHANGE)
+	renameExchange = func(fromFD int, from string, toFD int, to string) error {
+		return unix.Renameat2(fromFD, from, toFD, to, unix.RENAME_EXCHANGE)
 	}
 	hook func(stage string)
 )
@@ -144,12 +177,58 @@ const (
 	dirMode  = 0o755
 )
 
-// Begin starts a new generation of the tree at dir, which need not exist
-// (its parent is created if missing). It refuses a dir that is not a
-// directory, is a symbolic link or a mount point, or is a non-empty
-// directory without a manifest.json (not a tree written by this package).
-// It removes staging directories left by crashed runs, and if a crash
-// interrupted the fallback swap (see Commit) it puts the old tree back.
+// Names inside the store.
+const (
+	markerName    = "README"    // says what the store is; marks it as ours
+	stagingPrefix = ".staging-" // a generation being written, locked by its Writer
+	linkPrefix    = ".link-"    // a new link on its way to the tree's path
+)
+
+// StoreName returns the name of the directory, beside the tree at dir,
+// that holds its generations: ".out.trees" for "out".
+func StoreName(dir string) string {
+	return "." + filepath.Base(filepath.Clean(dir)) + ".trees"
+}
+
+// markerLine is the first line of the store's README, by which Begin
+// knows the store as its own.
+func markerLine(base string) string {
+	return "mirrorsteer: the generations of the tree " + strconv.Quote(base) + "\n"
+}
+
+func markerText(base string) string {
+	return markerLine(base) + `
+The tree beside this directory is a symbolic link to one of the numbered
+directories here, each a whole generation of it. mirrorsteer gen writes a
+new generation here, points the link at it in one rename, keeps the
+generations before it for readers still reading them (and any generation
+a reader holds a shared flock on), and removes older ones. Read the tree
+through the link; do not put anything here.
+`
+}
+
+// isGeneration reports whether name is a generation's name: a decimal
+// serial without leading zeros.
+func isGeneration(name string) bool {
+	if name == "" || len(name) > 18 || name[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] < '0' || name[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Begin starts a new generation of the tree at dir. dir need not exist
+// (its parent is created if missing); if it does, it must be a link to a
+// generation this package wrote, an empty directory, or a directory with a
+// manifest.json (a tree written by an earlier version), not a mount point.
+// Begin creates the store beside dir if missing, refuses one it did not
+// make, and removes what crashed runs left in it. It starts removing, in
+// the background, the generations older than the current one's
+// predecessor.
 func Begin(dir string) (*Writer, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -160,30 +239,35 @@ func Begin(dir string) (*Writer, error) {
 		parent:    filepath.Dir(abs),
 		base:      filepath.Base(abs),
 		parentFD:  -1,
+		storeFD:   -1,
 		stagingFD: -1,
-		targetFD:  -1,
+		currentFD: -1,
+		uid:       uint32(os.Geteuid()),
 		files:     make(map[string]struct{}),
 		dirs:      make(map[string]struct{}),
 		old:       make(map[string]oldEntry),
+		oldDirs:   make(map[string]int),
 	}
-	w.oldManifest.size = -1
+	w.storeName = StoreName(abs)
+	w.store = filepath.Join(w.parent, w.storeName)
 	if w.parent == abs {
-		return nil, fmt.Errorf("cannot write a tree at %s: it has no parent directory to stage the new tree in", abs)
+		return nil, fmt.Errorf("cannot write a tree at %s: it has no parent directory to keep the tree's generations in", abs)
 	}
 	if err := os.MkdirAll(w.parent, dirMode); err != nil {
 		return nil, err
 	}
+	w.chmod = umask()&(fileMode|dirMode) != 0
 	ok := false
 	defer func() {
 		if !ok {
 			if w.stagingName != "" {
-				os.RemoveAll(w.staging)
+				removeAllAt(w.storeFD, w.stagingName)
 			}
 			w.closeDirs()
 		}
 	}()
-	// The parent may be reached through symbolic links; the target and
-	// everything below it may not.
+	// The parent may be reached through symbolic links; nothing below it
+	// is followed.
 	if w.parentDir, w.parentFD, err = openDir(unix.AT_FDCWD, w.parent, 0); err != nil {
 		return nil, err
 	}
@@ -193,103 +277,59 @@ func Begin(dir string) (*Writer, error) {
 		return nil, fmt.Errorf("locking %s: %w", w.parent, err)
 	}
 	defer flock(w.parentFD, unix.LOCK_UN)
-	if err := w.cleanStale(); err != nil {
-		return nil, err
-	}
 	if err := w.openTarget(); err != nil {
 		return nil, err
 	}
+	if err := w.openStore(); err != nil {
+		return nil, err
+	}
+	if err := w.cleanStale(); err != nil {
+		return nil, err
+	}
+	if w.target == targetNone {
+		if err := w.restore(); err != nil {
+			return nil, err
+		}
+	}
+	if w.target == targetLink {
+		w.openCurrent()
+	}
+	w.loadOld()
 	if err := w.makeStaging(); err != nil {
 		return nil, err
 	}
-	w.chmod = umask()&(fileMode|dirMode) != 0
+	if err := w.startRemoval(); err != nil {
+		return nil, err
+	}
 	ok = true
 	return w, nil
 }
 
-func (w *Writer) stagingPrefix() string { return "." + w.base + ".staging-" }
-func (w *Writer) oldPrefix() string     { return "." + w.base + ".old-" }
-
-// cleanStale removes staging directories of runs that are gone (their lock
-// is free) and retired trees, and undoes an interrupted fallback swap.
-func (w *Writer) cleanStale() error {
-	ents, err := os.ReadDir(w.parent)
-	if err != nil {
-		return err
-	}
-	var olds []string
-	for _, e := range ents {
-		switch name := e.Name(); {
-		case strings.HasPrefix(name, w.stagingPrefix()) && e.IsDir():
-			if err := w.removeIfUnlocked(name); err != nil {
-				return err
-			}
-		case strings.HasPrefix(name, w.oldPrefix()) && e.IsDir():
-			olds = append(olds, name)
-		}
-	}
-	if len(olds) == 0 {
-		return nil
-	}
-	var st unix.Stat_t
-	err = retry(func() error { return unix.Fstatat(w.parentFD, w.base, &st, unix.AT_SYMLINK_NOFOLLOW) })
-	switch {
-	case err == nil:
-		// The swap completed; these are previous trees not yet removed.
-		for _, name := range olds {
-			if err := os.RemoveAll(filepath.Join(w.parent, name)); err != nil {
-				return err
-			}
-		}
-		return nil
-	case !errors.Is(err, unix.ENOENT):
-		return fmt.Errorf("%s: %w", w.dir, err)
-	case len(olds) > 1:
-		return fmt.Errorf("%s is missing and there are %d previous trees beside it (%s): rename the one to keep to %s and run again",
-			w.dir, len(olds), strings.Join(olds, ", "), w.base)
-	}
-	// A crash between the two renames of the fallback swap: the old tree
-	// was moved aside and the new one not moved in. Roll back.
-	if err := unix.Renameat(w.parentFD, olds[0], w.parentFD, w.base); err != nil {
-		return fmt.Errorf("restoring the previous tree %s to %s: %w", filepath.Join(w.parent, olds[0]), w.dir, err)
-	}
-	return fsync(w.parentFD)
-}
-
-// removeIfUnlocked removes the staging directory name unless a live Writer
-// holds its lock.
-func (w *Writer) removeIfUnlocked(name string) error {
-	f, fd, err := openDirAt(w.parentFD, name)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	defer f.Close()
-	if err := flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil // in use by a running writer
-		}
-		return fmt.Errorf("locking %s: %w", filepath.Join(w.parent, name), err)
-	}
-	return os.RemoveAll(filepath.Join(w.parent, name))
-}
-
-// openTarget checks the target and loads what is known of its files.
+// openTarget looks at what is at the tree's path and refuses what is not
+// a tree of ours.
 func (w *Writer) openTarget() error {
 	var st unix.Stat_t
 	err := retry(func() error { return unix.Fstatat(w.parentFD, w.base, &st, unix.AT_SYMLINK_NOFOLLOW) })
 	if errors.Is(err, unix.ENOENT) {
+		w.target = targetNone
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", w.dir, err)
 	}
 	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
 	case unix.S_IFLNK:
-		return fmt.Errorf("cannot write a tree at %s: it is a symbolic link, and the tree would replace the link; use the directory it points to as the output directory", w.dir)
+		link, err := readlinkat(w.parentFD, w.base)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.dir, err)
+		}
+		if name, ok := strings.CutPrefix(link, w.storeName+"/"); ok && isGeneration(name) {
+			w.target, w.link, w.current = targetLink, link, name
+			return nil
+		}
+		return fmt.Errorf("cannot write a tree at %s: it is a symbolic link to %q, not to a generation this tool wrote (%s/<n>); remove the link, or choose another output directory",
+			w.dir, link, w.storeName)
+	case unix.S_IFDIR:
 	default:
 		return fmt.Errorf("cannot write a tree at %s: it exists and is not a directory; remove it or choose another output directory", w.dir)
 	}
@@ -298,27 +338,30 @@ func (w *Writer) openTarget() error {
 		return err
 	}
 	if pst.Dev != st.Dev {
-		return fmt.Errorf("cannot write a tree at %s: it is a mount point, and the new tree must be staged beside it on the same filesystem; use a subdirectory of the mount as the output directory", w.dir)
+		return fmt.Errorf("cannot write a tree at %s: it is a mount point, and the tree must be a symbolic link on the same filesystem as its generations; use a subdirectory of the mount as the output directory", w.dir)
 	}
-	if w.targetDir, w.targetFD, err = openDirAt(w.parentFD, w.base); err != nil {
+	f, fd, err := openDirAt(w.parentFD, w.base)
+	if err != nil {
 		return err
 	}
-	if err := unix.Fstat(w.targetFD, &st); err != nil {
+	w.targetDir = f
+	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
-	w.targetDev, w.targetIno = st.Dev, st.Ino
+	w.target, w.targetDev, w.targetIno = targetDir, st.Dev, st.Ino
 
 	var mst unix.Stat_t
-	err = retry(func() error { return unix.Fstatat(w.targetFD, ManifestName, &mst, unix.AT_SYMLINK_NOFOLLOW) })
+	err = retry(func() error { return unix.Fstatat(fd, ManifestName, &mst, unix.AT_SYMLINK_NOFOLLOW) })
 	if errors.Is(err, unix.ENOENT) {
-		empty, err := dirEmpty(w.targetFD)
+		empty, err := dirEmpty(fd)
 		if err != nil {
 			return fmt.Errorf("%s: %w", w.dir, err)
 		}
 		if !empty {
-			return fmt.Errorf("refusing to write a tree at %s: the directory is not empty and has no %s, so it was not written by this tool, and committing would delete its contents; move them elsewhere, or choose another output directory",
+			return fmt.Errorf("refusing to write a tree at %s: the directory is not empty and has no %s, so it was not written by this tool, and committing would replace it; move its contents elsewhere, or choose another output directory",
 				w.dir, ManifestName)
 		}
+		w.targetEmpty = true
 		return nil
 	}
 	if err != nil {
@@ -328,58 +371,266 @@ func (w *Writer) openTarget() error {
 		return fmt.Errorf("refusing to write a tree at %s: its %s is not a regular file, so it was not written by this tool; move the directory's contents elsewhere, or choose another output directory",
 			w.dir, ManifestName)
 	}
-	b, err := fileio.ReadFile(filepath.Join(w.dir, ManifestName), maxManifestSize)
+	w.currentFD = fd // an older version's tree: reuse its files
+	return nil
+}
+
+// openStore opens the store, creating it if missing. An existing store
+// must carry the marker this package writes into it, or be empty.
+func (w *Writer) openStore() error {
+	err := retry(func() error { return unix.Mkdirat(w.parentFD, w.storeName, dirMode) })
+	created := err == nil
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("creating %s: %w", w.store, err)
+	}
+	notOurs := func(why string) error {
+		return fmt.Errorf("cannot write a tree at %s: %s %s, so this tool did not make it, and it is where the tree's generations are kept; move it away", w.dir, w.store, why)
+	}
+	f, fd, err := openDirAt(w.parentFD, w.storeName)
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+		return notOurs("is not a directory")
+	}
 	if err != nil {
 		return err
 	}
-	w.oldManifest = oldEntry{size: int64(len(b)), sum: sha256.Sum256(b), known: true}
-	m, err := parseManifest(b)
-	if err != nil {
-		// Not usable: learn the paths from the disk and compare contents.
-		return w.walkOld()
+	w.storeDir, w.storeFD = f, fd
+	var st, pst unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
 	}
-	for _, e := range m.Files {
-		sum, _ := decodeSum(e.SHA256)
-		w.old[e.Path] = oldEntry{size: e.Size, sum: sum, known: true}
+	if err := unix.Fstat(w.parentFD, &pst); err != nil {
+		return err
+	}
+	if st.Dev != pst.Dev {
+		return fmt.Errorf("cannot write a tree at %s: %s is a mount point, and the generations must be on the filesystem of %s to be linked; unmount it", w.dir, w.store, w.parent)
+	}
+	if created && w.chmod {
+		if err := unix.Fchmod(fd, dirMode); err != nil {
+			return fmt.Errorf("chmod %s: %w", w.store, err)
+		}
+	}
+	b, err := readAt(fd, markerName, 4096)
+	switch {
+	case err == nil:
+		if !bytes.HasPrefix(b, []byte(markerLine(w.base))) {
+			return notOurs("has a " + markerName + " this tool did not write")
+		}
+		return nil
+	case !errors.Is(err, unix.ENOENT):
+		return notOurs(fmt.Sprintf("has a %s this tool cannot read (%v)", markerName, err))
+	}
+	// No marker: a store just made, or made by a run that crashed before
+	// writing it, is empty; anything else is not ours.
+	if empty, err := dirEmpty(fd); err != nil || !empty {
+		return notOurs("holds files but no " + markerName)
+	}
+	err = w.createAt(fd, markerName, func(mfd int) error {
+		if err := writeAll(mfd, []byte(markerText(w.base))); err != nil {
+			return err
+		}
+		return fsync(mfd)
+	})
+	if err == nil {
+		err = fsync(fd)
+	}
+	if err == nil && created {
+		err = fsync(w.parentFD)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", filepath.Join(w.store, markerName), err)
 	}
 	return nil
 }
 
-// walkOld lists the current tree's regular files when its manifest cannot
-// be used.
-func (w *Writer) walkOld() error {
-	return filepath.WalkDir(w.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+// cleanStale removes what crashed runs left in the store: staging
+// directories whose lock is free, new links that were never renamed into
+// place, and an older version's tree that a crash left under such a name
+// after exchanging it with the link. Generations are removed by
+// startRemoval.
+func (w *Writer) cleanStale() error {
+	names, err := readDirNames(w.storeFD)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", w.store, err)
+	}
+	for _, name := range names {
+		switch {
+		case strings.HasPrefix(name, stagingPrefix):
+			if err := w.removeUnlocked(name, false); err != nil {
+				return err
+			}
+		case strings.HasPrefix(name, linkPrefix):
+			var st unix.Stat_t
+			if unix.Fstatat(w.storeFD, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+				continue
+			}
+			switch st.Mode & unix.S_IFMT {
+			case unix.S_IFLNK:
+				if err := unix.Unlinkat(w.storeFD, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+					return fmt.Errorf("removing %s: %w", filepath.Join(w.store, name), err)
+				}
+			case unix.S_IFDIR:
+				if err := w.removeUnlocked(name, true); err != nil {
+					return err
+				}
+			}
 		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(w.dir, p)
-		if err != nil {
-			return err
-		}
-		if rel = filepath.ToSlash(rel); checkPath(rel) == nil {
-			w.old[rel] = oldEntry{}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-func (w *Writer) makeStaging() error {
-	p, err := os.MkdirTemp(w.parent, w.stagingPrefix())
+// removeUnlocked removes the directory name in the store unless a live
+// Writer or a reader holds a lock on it. With generation set, it also
+// leaves alone a directory without a manifest.json: not a tree of ours.
+// It reports nothing for a directory it leaves.
+func (w *Writer) removeUnlocked(name string, generation bool) error {
+	f, fd, err := openDirAt(w.storeFD, name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+			return nil // gone, or not a directory: not ours
+		}
+		return err
+	}
+	defer f.Close()
+	if err := flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil // in use by a running writer or a reader
+		}
+		return fmt.Errorf("locking %s: %w", filepath.Join(w.store, name), err)
+	}
+	if generation && !hasManifest(fd) {
+		return nil
+	}
+	// The manifest goes first, so that a reader still in it can tell a
+	// generation being removed from a broken one. The lock is held to the
+	// end: a reader that gets it after this finds no manifest.
+	if err := unix.Unlinkat(fd, ManifestName, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("removing %s: %w", filepath.Join(w.store, name, ManifestName), err)
+	}
+	return removeAllAt(w.storeFD, name)
+}
+
+// hasManifest reports whether the directory dirfd has a manifest.json
+// that is a regular file: a tree of ours.
+func hasManifest(dirfd int) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(dirfd, ManifestName, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG
+}
+
+// restore points a missing link at the newest generation in the store, if
+// there is one: the link was removed, or a crash interrupted the fallback
+// swap of an older version's directory.
+func (w *Writer) restore() error {
+	gens, err := w.generations()
 	if err != nil {
 		return err
 	}
-	w.staging, w.stagingName = p, filepath.Base(p)
-	if err := os.Chmod(p, dirMode); err != nil {
-		return err
+	newest := ""
+	for i := len(gens) - 1; i >= 0 && newest == ""; i-- {
+		if f, fd, err := openDirAt(w.storeFD, gens[i]); err == nil {
+			if hasManifest(fd) {
+				newest = gens[i]
+			}
+			f.Close()
+		}
 	}
-	if w.stagingDir, w.stagingFD, err = openDirAt(w.parentFD, w.stagingName); err != nil {
+	if newest == "" {
+		return nil
+	}
+	link := w.storeName + "/" + newest
+	if err := unix.Symlinkat(link, w.parentFD, w.base); err != nil {
+		return fmt.Errorf("linking %s to %s: %w", w.dir, link, err)
+	}
+	if err := fsync(w.parentFD); err != nil {
+		return fmt.Errorf("fsync %s: %w", w.parent, err)
+	}
+	w.target, w.link, w.current = targetLink, link, newest
+	return nil
+}
+
+// generations returns the names of the generations in the store, oldest
+// first.
+func (w *Writer) generations() ([]string, error) {
+	names, err := readDirNames(w.storeFD)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", w.store, err)
+	}
+	var gens []string
+	for _, name := range names {
+		if isGeneration(name) {
+			gens = append(gens, name)
+		}
+	}
+	slices.SortFunc(gens, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+	return gens, nil
+}
+
+// openCurrent opens the generation the link points at, to reuse its files,
+// and holds a shared lock on it so that no other Writer removes it
+// meanwhile. If it is missing, or being removed, nothing is reused.
+func (w *Writer) openCurrent() {
+	f, fd, err := openDirAt(w.storeFD, w.current)
+	if err != nil {
+		return
+	}
+	if flock(fd, unix.LOCK_SH|unix.LOCK_NB) != nil {
+		f.Close()
+		return
+	}
+	w.currentDir, w.currentFD = f, fd
+}
+
+// loadOld reads the current generation's manifest, without following a
+// link. Without a valid one nothing is reused: the new generation is
+// written from scratch, and replaces the bad one.
+func (w *Writer) loadOld() {
+	if w.currentFD < 0 {
+		return
+	}
+	b, err := readAt(w.currentFD, ManifestName, maxManifestSize)
+	if err != nil {
+		return
+	}
+	m, err := parseManifest(b)
+	if err != nil {
+		return
+	}
+	w.oldManifest = oldEntry{size: int64(len(b)), sum: sha256.Sum256(b)}
+	w.hasManifest = true
+	for _, e := range m.Files {
+		sum, _ := decodeSum(e.SHA256)
+		w.old[e.Path] = oldEntry{size: e.Size, sum: sum}
+	}
+}
+
+func (w *Writer) makeStaging() error {
+	for {
+		name := stagingPrefix + rand.Text()[:12]
+		err := retry(func() error { return unix.Mkdirat(w.storeFD, name, dirMode) })
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("creating a staging directory in %s: %w", w.store, err)
+		}
+		w.stagingName, w.staging = name, filepath.Join(w.store, name)
+		break
+	}
+	var err error
+	if w.stagingDir, w.stagingFD, err = openDirAt(w.storeFD, w.stagingName); err != nil {
 		return err
 	}
 	if err := flock(w.stagingFD, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return fmt.Errorf("locking %s: %w", p, err)
+		return fmt.Errorf("locking %s: %w", w.staging, err)
+	}
+	if w.chmod {
+		if err := unix.Fchmod(w.stagingFD, dirMode); err != nil {
+			return fmt.Errorf("chmod %s: %w", w.staging, err)
+		}
 	}
 	return nil
 }
@@ -387,14 +638,14 @@ func (w *Writer) makeStaging() error {
 // WriteFile adds a file to the new tree with mode 0644, creating its
 // directories with mode 0755. rel is the file's path relative to the tree's
 // root: clean, slash-separated, without "." or ".." components, and not
-// manifest.json at the root; each path may be written once. If the current
-// tree has the same bytes at rel, the file is hard-linked from it instead
-// of written. data is not retained.
+// manifest.json at the root (see CheckPath); each path may be written
+// once. If the current generation has the same bytes at rel, the file is
+// hard-linked from it instead of written. data is not retained.
 //
 // Errors about rel itself leave the Writer usable; an I/O error makes every
 // later WriteFile and Commit fail.
 func (w *Writer) WriteFile(rel string, data []byte) error {
-	if err := checkPath(rel); err != nil {
+	if err := CheckPath(rel); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(data)
@@ -411,10 +662,14 @@ func (w *Writer) WriteFile(rel string, data []byte) error {
 		return err
 	}
 	old, inOld := w.old[rel]
+	dirfd := noDir
+	if inOld {
+		dirfd = w.oldDir(rel)
+	}
 	w.inflight.Add(1)
 	w.mu.Unlock()
 
-	written, err := w.place(rel, data, &sum, old, inOld)
+	written, err := w.place(rel, data, &sum, old, dirfd)
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -487,72 +742,163 @@ func (w *Writer) fail(err error) {
 }
 
 // place puts data at rel in the staging tree: a hard link to the current
-// tree's file if that has the same bytes, else a new file. It reports
+// generation's file if that has the same bytes, else a new file. dirfd is
+// the current generation's directory of rel (see oldDir). It reports
 // whether it wrote.
-func (w *Writer) place(rel string, data []byte, sum *[sha256.Size]byte, old oldEntry, inOld bool) (bool, error) {
-	if inOld && w.sameAsOld(rel, int64(len(data)), sum, old, data) {
-		err := retry(func() error { return unix.Linkat(w.targetFD, rel, w.stagingFD, rel, 0) })
-		if err == nil {
+func (w *Writer) place(rel string, data []byte, sum *[sha256.Size]byte, old oldEntry, dirfd int) (bool, error) {
+	if dirfd != noDir && old.size == int64(len(data)) && old.sum == *sum {
+		same := func(fd int, size int64) bool { return size == int64(len(data)) && readEqual(fd, data) }
+		if w.linkOld(dirfd, rel, same) {
 			return false, nil
 		}
-		// EXDEV, EMLINK, or the file just went away: write it instead.
 	}
 	return true, w.create(rel, func(fd int) error { return writeAll(fd, data) })
 }
 
-// sameAsOld reports whether the current tree's file at rel, described by
-// old, has the given contents. With a manifest entry, the digest decides,
-// provided the file on disk is still a regular 0644 file of that size
-// (catching truncation or appends since, but not same-size edits in place);
-// without one, the contents are compared.
-func (w *Writer) sameAsOld(rel string, size int64, sum *[sha256.Size]byte, old oldEntry, data []byte) bool {
-	if w.targetFD < 0 || old.known && (old.size != size || old.sum != *sum) {
-		return false
-	}
-	var st unix.Stat_t
-	if retry(func() error { return unix.Fstatat(w.targetFD, rel, &st, unix.AT_SYMLINK_NOFOLLOW) }) != nil {
-		return false
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o7777 != fileMode || st.Size != size {
-		return false
-	}
-	return old.known || w.contentEqual(rel, data)
+// beneath is how a path in the current generation is resolved: inside
+// it, and through no symbolic link.
+var beneath = unix.OpenHow{
+	Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+	Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
 }
 
-// contentEqual compares the current tree's file at rel with data, a chunk
-// at a time.
-func (w *Writer) contentEqual(rel string, data []byte) bool {
+// Special values of a directory fd for linkOld.
+const (
+	noDir      = -1 // nothing to reuse: no current generation, or no such directory in it
+	openPerUse = -2 // too many directories to keep open: open it for each file
+)
+
+// maxOldDirs bounds the directories of the current generation kept open;
+// a variable for tests.
+var maxOldDirs = 1024
+
+// oldDir returns the current generation's directory holding rel, opened
+// once without following any symbolic link (RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS), for linkOld. w.mu is held.
+func (w *Writer) oldDir(rel string) int {
+	i := strings.LastIndexByte(rel, '/')
+	if w.currentFD < 0 || i < 0 {
+		return w.currentFD
+	}
+	d := rel[:i]
+	if fd, ok := w.oldDirs[d]; ok {
+		return fd
+	}
+	if len(w.oldDirs) >= maxOldDirs {
+		return openPerUse
+	}
+	fd, err := openBeneath(w.currentFD, d)
+	if err != nil {
+		fd = noDir // a link on the way, gone, or no openat2 (Linux < 5.6): write its files
+	}
+	w.oldDirs[d] = fd
+	return fd
+}
+
+func openBeneath(dirfd int, rel string) (int, error) {
+	var fd int
+	err := retry(func() (err error) { fd, err = unix.Openat2(dirfd, rel, &beneath); return err })
+	return fd, err
+}
+
+// linkOld hard-links the current generation's file at rel, in its
+// directory dirfd, into the staging tree and keeps the link if same
+// accepts what it links: a regular 0644 file of this user, of the size
+// and the bytes wanted. dirfd was opened without following a symbolic
+// link and the final name is not followed either, so only a file of the
+// generation itself is ever linked; what same reads is the file now in
+// the new tree. It reports whether it linked.
+func (w *Writer) linkOld(dirfd int, rel string, same func(fd int, size int64) bool) bool {
+	name := rel
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		name = rel[i+1:]
+		if dirfd == openPerUse {
+			fd, err := openBeneath(w.currentFD, rel[:i])
+			if err != nil {
+				return false
+			}
+			defer unix.Close(fd)
+			dirfd = fd
+		}
+	}
+	if dirfd < 0 {
+		return false
+	}
+	// Without AT_SYMLINK_FOLLOW a final symbolic link is linked as such,
+	// and refused below.
+	if retry(func() error { return unix.Linkat(dirfd, name, w.stagingFD, rel, 0) }) != nil {
+		return false
+	}
+	if w.verify(rel, same) {
+		return true
+	}
+	unix.Unlinkat(w.stagingFD, rel, 0) // create then fails if this did
+	return false
+}
+
+// verify reports whether the file at rel in the staging tree is a regular
+// 0644 file of this user that same accepts.
+func (w *Writer) verify(rel string, same func(fd int, size int64) bool) bool {
+	var st unix.Stat_t
+	if retry(func() error { return unix.Fstatat(w.stagingFD, rel, &st, unix.AT_SYMLINK_NOFOLLOW) }) != nil {
+		return false
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o7777 != fileMode || st.Uid != w.uid {
+		return false
+	}
 	var fd int
 	err := retry(func() (err error) {
-		fd, err = unix.Openat(w.targetFD, rel, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err = unix.Openat(w.stagingFD, rel, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		return err
 	})
 	if err != nil {
 		return false
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, min(len(data)+1, 32<<10))
-	for {
+	return same(fd, st.Size)
+}
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// readEqual reports whether the next len(data) bytes read from fd are
+// data.
+func readEqual(fd int, data []byte) bool {
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := *bp
+	for len(data) > 0 {
 		var n int
-		err := retry(func() (err error) { n, err = unix.Read(fd, buf); return err })
-		if err != nil {
-			return false
-		}
-		if n == 0 {
-			return len(data) == 0
-		}
-		if n > len(data) || !bytes.Equal(buf[:n], data[:n]) {
+		err := retry(func() (err error) { n, err = unix.Read(fd, buf[:min(len(buf), len(data))]); return err })
+		if err != nil || n <= 0 || !bytes.Equal(buf[:n], data[:n]) {
 			return false
 		}
 		data = data[n:]
 	}
+	return true
+}
+
+// equalWriter compares what is written to it with what it reads from fd.
+type equalWriter struct {
+	fd   int
+	diff bool
+}
+
+func (e *equalWriter) Write(b []byte) (int, error) {
+	if !e.diff && !readEqual(e.fd, b) {
+		e.diff = true
+	}
+	return len(b), nil
 }
 
 // create makes a new 0644 file rel in the staging tree and fills it.
 func (w *Writer) create(rel string, fill func(fd int) error) error {
+	return w.createAt(w.stagingFD, rel, fill)
+}
+
+func (w *Writer) createAt(dirfd int, rel string, fill func(fd int) error) error {
 	var fd int
 	err := retry(func() (err error) {
-		fd, err = unix.Openat(w.stagingFD, rel, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, fileMode)
+		fd, err = unix.Openat(dirfd, rel, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, fileMode)
 		return err
 	})
 	if err != nil {
@@ -568,22 +914,27 @@ func (w *Writer) create(rel string, fill func(fd int) error) error {
 	return err
 }
 
-// Commit finishes the new tree and makes it the tree at dir: it writes
+// Commit finishes the new generation and publishes it: it writes
 // manifest.json (or links it, if unchanged), fsyncs the files written and
-// every directory once, swaps the staging directory with dir, fsyncs the
-// parent, and removes the old tree. After Commit, successful or not, the
-// Writer is done. An error that does not wrap ErrAfterSwap means there was
-// no swap: the old tree is untouched and the staging directory is removed.
+// every directory once, names the generation, and points the link at it
+// with one rename(2). Then it fsyncs the store and the parent and waits
+// for the removal Begin started. After Commit, successful or not, the
+// Writer is done. An error that
+// does not wrap ErrAfterSwap means nothing was published: the tree is as
+// it was and the staging directory is removed.
 //
-// The swap is renameat2(RENAME_EXCHANGE): at every instant dir is a
-// complete tree, old or new. If the filesystem does not support it (EINVAL
-// or ENOSYS), Commit falls back to renaming dir aside and then the staging
-// directory to dir; between those two renames, a window of two system
-// calls, dir does not exist and readers get "not found". A crash inside
-// that window is undone by the next Begin, which moves the old tree back.
+// The first Commit over a directory (an older version's tree, or empty)
+// exchanges it with the link in one renameat2(RENAME_EXCHANGE) and keeps
+// it as the previous generation. If the filesystem does not support that
+// (EINVAL or ENOSYS), it renames the directory into the store and then the
+// link into place; between those two renames, a window of two system
+// calls, the tree does not exist and readers get "not found". A crash
+// inside that window is undone by the next Begin, which links the tree to
+// the newest generation.
 //
-// Commit fails without swapping if dir was replaced since Begin (by another
-// Writer, say) or, when dir did not exist at Begin, if it exists now.
+// Commit fails without publishing if what is at the tree's path changed
+// since Begin (another Writer committed, say) or, when nothing was there
+// at Begin, if something is now.
 func (w *Writer) Commit() (Stats, error) {
 	w.mu.Lock()
 	if w.state != stateOpen {
@@ -598,24 +949,25 @@ func (w *Writer) Commit() (Stats, error) {
 		w.abort()
 		return Stats{}, fmt.Errorf("not committing %s: %w", w.dir, err)
 	}
-	st, retired, err := w.commit()
+	st, errs, err := w.commit()
 	if err != nil {
 		w.abort()
 		return Stats{}, err
 	}
-	// Swapped: the Writer is done whatever happens next.
+	// Published: the Writer is done whatever happens next.
 	w.mu.Lock()
 	w.state = stateDone
 	w.mu.Unlock()
-	var errs []error
+	if err := fsync(w.storeFD); err != nil {
+		errs = append(errs, fmt.Errorf("fsync %s: %w", w.store, err))
+	}
 	if err := fsync(w.parentFD); err != nil {
 		errs = append(errs, fmt.Errorf("fsync %s: %w", w.parent, err))
 	}
 	runHook("postswap")
-	if retired != "" {
-		if err := os.RemoveAll(filepath.Join(w.parent, retired)); err != nil {
-			errs = append(errs, fmt.Errorf("removing the previous tree: %w", err))
-		}
+	w.removing.Wait()
+	if w.removeErr != nil {
+		errs = append(errs, w.removeErr)
 	}
 	w.closeDirs()
 	if len(errs) > 0 {
@@ -624,21 +976,26 @@ func (w *Writer) Commit() (Stats, error) {
 	return st, nil
 }
 
-// commit does Commit up to and including the swap. It returns the name,
-// in the parent, of the retired tree to remove ("" if none). An error
-// means there was no swap.
-func (w *Writer) commit() (Stats, string, error) {
+// commit does Commit up to and including the swap. errs are failures after
+// the swap; an error means there was no swap.
+func (w *Writer) commit() (st Stats, errs []error, err error) {
 	slices.SortFunc(w.entries, func(a, b fileEntry) int { return strings.Compare(a.path, b.path) })
 
 	// The manifest: hash its bytes, then link or write it.
 	h := &countingHash{h: sha256.New()}
 	if err := encodeManifest(h, w.entries); err != nil {
-		return Stats{}, "", err
+		return Stats{}, nil, err
 	}
 	me := fileEntry{path: ManifestName, size: h.n}
 	h.h.Sum(me.sum[:0])
-	if !w.oldManifest.known || !w.sameAsOld(ManifestName, me.size, &me.sum, w.oldManifest, nil) ||
-		retry(func() error { return unix.Linkat(w.targetFD, ManifestName, w.stagingFD, ManifestName, 0) }) != nil {
+	same := func(fd int, size int64) bool {
+		if size != me.size {
+			return false
+		}
+		e := &equalWriter{fd: fd}
+		return encodeManifest(e, w.entries) == nil && !e.diff
+	}
+	if !w.hasManifest || w.oldManifest != (oldEntry{me.size, me.sum}) || !w.linkOld(w.currentFD, ManifestName, same) {
 		me.written = true
 		err := w.create(ManifestName, func(fd int) error {
 			bw := bufio.NewWriterSize(fdWriter(fd), 64<<10)
@@ -648,11 +1005,11 @@ func (w *Writer) commit() (Stats, string, error) {
 			return bw.Flush()
 		})
 		if err != nil {
-			return Stats{}, "", fmt.Errorf("writing %s: %w", filepath.Join(w.staging, ManifestName), err)
+			return Stats{}, nil, fmt.Errorf("writing %s: %w", filepath.Join(w.staging, ManifestName), err)
 		}
 	}
 
-	st := Stats{Removed: len(w.old) - w.matched}
+	st = Stats{Removed: len(w.old) - w.matched}
 	var toSync []string
 	for _, e := range append(w.entries, me) {
 		st.Files++
@@ -667,9 +1024,9 @@ func (w *Writer) commit() (Stats, string, error) {
 
 	// Make the new tree durable before it becomes visible: file data
 	// first, then the directories, each once.
-	err := parallel(len(toSync), func(i int) error { return w.syncAt(toSync[i], unix.O_RDONLY) })
+	err = parallel(len(toSync), func(i int) error { return w.syncAt(toSync[i], unix.O_RDONLY) })
 	if err != nil {
-		return Stats{}, "", err
+		return Stats{}, nil, err
 	}
 	dirs := make([]string, 0, len(w.dirs))
 	for d := range w.dirs {
@@ -677,22 +1034,22 @@ func (w *Writer) commit() (Stats, string, error) {
 	}
 	err = parallel(len(dirs), func(i int) error { return w.syncAt(dirs[i], unix.O_RDONLY|unix.O_DIRECTORY) })
 	if err != nil {
-		return Stats{}, "", err
+		return Stats{}, nil, err
 	}
 	if err := fsync(w.stagingFD); err != nil {
-		return Stats{}, "", fmt.Errorf("fsync %s: %w", w.staging, err)
+		return Stats{}, nil, fmt.Errorf("fsync %s: %w", w.staging, err)
 	}
 
 	runHook("preswap")
 	if err := flock(w.parentFD, unix.LOCK_EX); err != nil {
-		return Stats{}, "", fmt.Errorf("locking %s: %w", w.parent, err)
+		return Stats{}, nil, fmt.Errorf("locking %s: %w", w.parent, err)
 	}
-	retired, err := w.swap()
+	errs, err = w.swap()
 	flock(w.parentFD, unix.LOCK_UN)
 	if err != nil {
-		return Stats{}, "", err
+		return Stats{}, nil, err
 	}
-	return st, retired, nil
+	return st, errs, nil
 }
 
 func (w *Writer) syncAt(rel string, flags int) error {
@@ -711,64 +1068,175 @@ func (w *Writer) syncAt(rel string, flags int) error {
 	return nil
 }
 
-// swap makes the staging directory the target, and returns the name the
-// previous tree now has, if any. An error means the target is as it was.
-// w.parentFD is locked.
-func (w *Writer) swap() (retired string, err error) {
-	if w.targetFD < 0 {
-		err := unix.Renameat2(w.parentFD, w.stagingName, w.parentFD, w.base, unix.RENAME_NOREPLACE)
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
-			var st unix.Stat_t
-			if err = unix.Fstatat(w.parentFD, w.base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
-				err = unix.EEXIST
-			} else if errors.Is(err, unix.ENOENT) {
-				err = unix.Renameat(w.parentFD, w.stagingName, w.parentFD, w.base)
-			}
-		}
-		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
-			return "", fmt.Errorf("not committing: %s did not exist at Begin but does now; not replacing it", w.dir)
-		}
-		if err != nil {
-			return "", fmt.Errorf("renaming %s to %s: %w", w.staging, w.dir, err)
-		}
-		return "", nil
-	}
-
+// checkTarget reports an error if what is at the tree's path is not what
+// Begin found. w.parentFD is locked.
+func (w *Writer) checkTarget() error {
 	var st unix.Stat_t
-	if err := unix.Fstatat(w.parentFD, w.base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return "", fmt.Errorf("not committing: %s: %w", w.dir, err)
-	}
-	if st.Dev != w.targetDev || st.Ino != w.targetIno {
-		return "", fmt.Errorf("not committing: %s was replaced since Begin (by another writer?)", w.dir)
-	}
-	err = renameExchange(w.parentFD, w.stagingName, w.base)
-	switch {
-	case err == nil:
-		// The old tree now has the staging directory's name.
-		return w.stagingName, nil
-	case !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS):
-		return "", fmt.Errorf("exchanging %s with %s: %w", w.staging, w.dir, err)
-	}
-
-	// No RENAME_EXCHANGE here: move the old tree aside, then the new one in.
-	// Between the two renames the target does not exist.
-	oldName := w.oldPrefix() + strings.TrimPrefix(w.stagingName, w.stagingPrefix())
-	if err := unix.Renameat(w.parentFD, w.base, w.parentFD, oldName); err != nil {
-		return "", fmt.Errorf("renaming %s aside: %w", w.dir, err)
-	}
-	runHook("midfallback")
-	if err := unix.Renameat(w.parentFD, w.stagingName, w.parentFD, w.base); err != nil {
-		if rerr := unix.Renameat(w.parentFD, oldName, w.parentFD, w.base); rerr != nil {
-			return "", fmt.Errorf("renaming %s to %s: %v; then restoring the previous tree failed (%v): it is at %s, and the next run moves it back",
-				w.staging, w.dir, err, rerr, filepath.Join(w.parent, oldName))
+	err := unix.Fstatat(w.parentFD, w.base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if w.target == targetNone {
+		if err == nil {
+			return fmt.Errorf("not committing: %s did not exist at Begin but does now; not replacing it", w.dir)
 		}
-		return "", fmt.Errorf("renaming %s to %s: %w", w.staging, w.dir, err)
+		if !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("not committing: %s: %w", w.dir, err)
+		}
+		return nil
 	}
-	return oldName, nil
+	if err != nil {
+		return fmt.Errorf("not committing: %s: %w", w.dir, err)
+	}
+	replaced := fmt.Errorf("not committing: %s was replaced since Begin (by another writer?)", w.dir)
+	if w.target == targetDir {
+		if st.Dev != w.targetDev || st.Ino != w.targetIno {
+			return replaced
+		}
+		return nil
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return replaced
+	}
+	if link, err := readlinkat(w.parentFD, w.base); err != nil || link != w.link {
+		return replaced
+	}
+	return nil
 }
 
-// Abort discards the new tree: it removes the staging directory and leaves
-// the current tree as it is. It is a no-op after Commit or another Abort,
+// swap names the staging directory as the next generation and points the
+// link at it. errs are failures after the link was replaced; an error
+// means the tree's path is as it was. w.parentFD is locked.
+func (w *Writer) swap() (errs []error, err error) {
+	if err := w.checkTarget(); err != nil {
+		return nil, err
+	}
+	gens, err := w.generations()
+	if err != nil {
+		return nil, err
+	}
+	var next uint64 = 1
+	if len(gens) > 0 {
+		n, _ := strconv.ParseUint(gens[len(gens)-1], 10, 64)
+		next = n + 1
+	}
+	prev := ""
+	if w.target == targetDir {
+		prev = strconv.FormatUint(next, 10) // the directory replaced becomes the previous generation
+		next++
+	}
+	name := strconv.FormatUint(next, 10)
+	if err := unix.Renameat(w.storeFD, w.stagingName, w.storeFD, name); err != nil {
+		return nil, fmt.Errorf("renaming %s to %s: %w", w.staging, filepath.Join(w.store, name), err)
+	}
+	// From here on an abort removes the generation by its new name.
+	w.stagingName, w.staging = name, filepath.Join(w.store, name)
+	link := w.storeName + "/" + name
+
+	if w.target == targetNone {
+		if err := unix.Symlinkat(link, w.parentFD, w.base); err != nil {
+			if errors.Is(err, unix.EEXIST) {
+				return nil, fmt.Errorf("not committing: %s did not exist at Begin but does now; not replacing it", w.dir)
+			}
+			return nil, fmt.Errorf("linking %s to %s: %w", w.dir, link, err)
+		}
+		return nil, nil
+	}
+
+	tmp := linkPrefix + rand.Text()[:12]
+	if err := unix.Symlinkat(link, w.storeFD, tmp); err != nil {
+		return nil, fmt.Errorf("creating a link in %s: %w", w.store, err)
+	}
+	if w.target == targetLink {
+		if err := unix.Renameat(w.storeFD, tmp, w.parentFD, w.base); err != nil {
+			unix.Unlinkat(w.storeFD, tmp, 0)
+			return nil, fmt.Errorf("renaming a link to %s over %s: %w", link, w.dir, err)
+		}
+		return nil, nil
+	}
+
+	// The tree's path is a directory: exchange it with the link.
+	err = renameExchange(w.storeFD, tmp, w.parentFD, w.base)
+	switch {
+	case err == nil:
+		// The directory is now tmp in the store.
+		return w.retire(tmp, prev), nil
+	case !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS):
+		unix.Unlinkat(w.storeFD, tmp, 0)
+		return nil, fmt.Errorf("exchanging %s with a link to %s: %w", w.dir, link, err)
+	}
+	// No RENAME_EXCHANGE here: move the directory into the store, then the
+	// link into place. Between the two renames the tree does not exist.
+	if err := unix.Renameat(w.parentFD, w.base, w.storeFD, prev); err != nil {
+		unix.Unlinkat(w.storeFD, tmp, 0)
+		return nil, fmt.Errorf("renaming %s into %s: %w", w.dir, w.store, err)
+	}
+	runHook("midfallback")
+	if err := unix.Renameat(w.storeFD, tmp, w.parentFD, w.base); err != nil {
+		unix.Unlinkat(w.storeFD, tmp, 0)
+		if rerr := unix.Renameat(w.storeFD, prev, w.parentFD, w.base); rerr != nil {
+			return nil, fmt.Errorf("renaming a link to %s to %s: %v; then restoring the previous tree failed (%v): it is at %s, and the next run links %s to the newest generation",
+				link, w.dir, err, rerr, filepath.Join(w.store, prev), w.dir)
+		}
+		return nil, fmt.Errorf("renaming a link to %s to %s: %w", link, w.dir, err)
+	}
+	return w.retire(prev, prev), nil
+}
+
+// retire keeps the directory that was at the tree's path, now at name in
+// the store, as the previous generation prev; an empty one is removed.
+func (w *Writer) retire(name, prev string) []error {
+	if w.targetEmpty && unix.Unlinkat(w.storeFD, name, unix.AT_REMOVEDIR) == nil {
+		return nil
+	}
+	if name != prev {
+		if err := unix.Renameat(w.storeFD, name, w.storeFD, prev); err != nil {
+			return []error{fmt.Errorf("renaming the previous tree %s to %s: %w", filepath.Join(w.store, name), filepath.Join(w.store, prev), err)}
+		}
+	}
+	return nil
+}
+
+// startRemoval starts removing, in the background, the generations older
+// than the current one's predecessor, except those a reader or a Writer
+// holds a lock on (the next run tries again) and those without a manifest
+// (not ours). The current generation and the one before it stay for
+// readers still reading them; the new one joins them until the next run
+// starts. Removing is system calls, so it goes on beside the caller's
+// rendering rather than after its Commit.
+func (w *Writer) startRemoval() error {
+	gens, err := w.generations()
+	if err != nil {
+		return err
+	}
+	// gens is oldest first: the predecessor is the newest below current.
+	var doomed []string
+	keep := -1
+	if i := slices.Index(gens, w.current); i >= 0 {
+		keep = i - 1
+		gens = slices.Delete(gens, i, i+1)
+	}
+	for i, g := range gens {
+		if i != keep {
+			doomed = append(doomed, g)
+		}
+	}
+	if len(doomed) == 0 {
+		return nil
+	}
+	w.removing.Go(func() {
+		var errs []error
+		for _, g := range doomed {
+			if err := w.removeUnlocked(g, true); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			w.removeErr = fmt.Errorf("removing older generations: %w", errors.Join(errs...))
+		}
+	})
+	return nil
+}
+
+// Abort discards the new generation: it removes the staging directory and
+// leaves the tree as it is. It is a no-op after Commit or another Abort,
 // so callers can defer it.
 func (w *Writer) Abort() error {
 	w.mu.Lock()
@@ -783,7 +1251,8 @@ func (w *Writer) Abort() error {
 }
 
 func (w *Writer) abort() error {
-	err := os.RemoveAll(w.staging)
+	err := removeAllAt(w.storeFD, w.stagingName)
+	w.removing.Wait()
 	w.closeDirs()
 	w.mu.Lock()
 	w.state = stateDone
@@ -791,9 +1260,16 @@ func (w *Writer) abort() error {
 	return err
 }
 
-// closeDirs closes the directories, releasing the staging lock.
+// closeDirs closes the directories, releasing the locks. No WriteFile is
+// running.
 func (w *Writer) closeDirs() {
-	for _, f := range []*os.File{w.stagingDir, w.targetDir, w.parentDir} {
+	for d, fd := range w.oldDirs {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		delete(w.oldDirs, d)
+	}
+	for _, f := range []*os.File{w.stagingDir, w.currentDir, w.targetDir, w.storeDir, w.parentDir} {
 		if f != nil {
 			f.Close()
 		}
@@ -816,6 +1292,89 @@ func openDir(dirfd int, name string, flags int) (*os.File, int, error) {
 		return nil, -1, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	return os.NewFile(uintptr(fd), name), fd, nil
+}
+
+// readAt reads the regular file name in dirfd, not following a link, up
+// to limit bytes.
+func readAt(dirfd int, name string, limit int64) ([]byte, error) {
+	var fd int
+	err := retry(func() (err error) {
+		fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return fileio.ReadAll(io.LimitReader(f, limit+1), name, limit)
+}
+
+func readlinkat(dirfd int, name string) (string, error) {
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Readlinkat(dirfd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < len(buf) {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// readDirNames lists the directory dirfd.
+func readDirNames(dirfd int) ([]string, error) {
+	f, _, err := openDirAt(dirfd, ".")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// removeAllAt removes name in dirfd and everything below it, without
+// following symbolic links. A missing name is not an error.
+func removeAllAt(dirfd int, name string) error {
+	if dirfd < 0 || name == "" {
+		return nil
+	}
+	err := unix.Unlinkat(dirfd, name, 0)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	f, fd, derr := openDirAt(dirfd, name)
+	if derr != nil {
+		if errors.Is(derr, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	names, err := f.Readdirnames(-1)
+	if err == nil {
+		for _, n := range names {
+			if err = removeAllAt(fd, n); err != nil {
+				break
+			}
+		}
+	}
+	f.Close()
+	if err != nil {
+		return err
+	}
+	err = unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
 }
 
 // dirEmpty reports whether the directory dirfd has no entries.

@@ -43,12 +43,16 @@ func commitFiles(t testing.TB, dir string, files map[string]string) Stats {
 	return st
 }
 
-// readTree returns every regular file under dir, manifest.json included,
-// and fails on anything else.
+// readTree returns every regular file under dir (the generation it links
+// to), manifest.json included, and fails on anything else.
 func readTree(t testing.TB, dir string) map[string]string {
 	t.Helper()
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -110,8 +114,8 @@ func idOf(t testing.TB, p string) fileID {
 	return fileID{fi.Sys().(*syscall.Stat_t).Ino, fi.ModTime()}
 }
 
-// siblings lists the entries of dir's parent other than dir itself: the
-// staging and retired trees a run leaves behind.
+// siblings lists the entries of dir's parent other than dir itself and
+// its store.
 func siblings(t testing.TB, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(filepath.Dir(dir))
@@ -120,11 +124,75 @@ func siblings(t testing.TB, dir string) []string {
 	}
 	var names []string
 	for _, e := range ents {
-		if e.Name() != filepath.Base(dir) {
+		if e.Name() != filepath.Base(dir) && e.Name() != StoreName(dir) {
 			names = append(names, e.Name())
 		}
 	}
 	return names
+}
+
+// stored lists the store of the tree at dir, its README left out.
+func stored(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(filepath.Dir(dir), StoreName(dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Name() != markerName {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// current returns the generation the link at dir points to.
+func current(t testing.TB, dir string) string {
+	t.Helper()
+	link, err := os.Readlink(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, ok := strings.CutPrefix(link, StoreName(dir)+"/")
+	if !ok || !isGeneration(g) {
+		t.Fatalf("%s links to %q, not to a generation", dir, link)
+	}
+	return g
+}
+
+// wantTidy checks that commits left nothing behind: nothing beside the
+// tree but its store, and in the store only generations: the current one,
+// the previous one and the one before it (which the next run removes).
+func wantTidy(t testing.TB, dir string) {
+	t.Helper()
+	if s := siblings(t, dir); len(s) != 0 {
+		t.Errorf("left beside the tree: %v", s)
+	}
+	s := stored(t, dir)
+	if len(s) > 3 || !slices.Contains(s, current(t, dir)) {
+		t.Errorf("in the store: %v, want the current generation %s and at most two before it", s, current(t, dir))
+	}
+	for _, name := range s {
+		if !isGeneration(name) {
+			t.Errorf("left in the store: %s", name)
+		}
+	}
+}
+
+// legacyTree writes files as an older version of this package did: a
+// directory at dir with a manifest.
+func legacyTree(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ManifestName), manifestOf(files), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestManifestFormat(t *testing.T) {
@@ -158,9 +226,7 @@ func TestManifestFormat(t *testing.T) {
 	if want := (Stats{Written: 4, Files: 4, Bytes: 14 + int64(len(got))}); st != want {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}
-	if s := siblings(t, dir); len(s) != 0 {
-		t.Errorf("left beside the tree: %v", s)
-	}
+	wantTidy(t, dir)
 
 	// An empty tree has a manifest with an empty list.
 	empty := filepath.Join(t.TempDir(), "out")
@@ -273,8 +339,9 @@ func TestIncremental(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dir, "x/gone.txt")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("removed file: Lstat = %v, want not exist", err)
 	}
-	if fi, _ := os.Stat(filepath.Join(dir, "same.txt")); fi.Sys().(*syscall.Stat_t).Nlink != 1 {
-		t.Errorf("same.txt has %d links after the old tree was removed, want 1", fi.Sys().(*syscall.Stat_t).Nlink)
+	// The first generation is kept for readers still reading it.
+	if fi, _ := os.Stat(filepath.Join(dir, "same.txt")); fi.Sys().(*syscall.Stat_t).Nlink != 2 {
+		t.Errorf("same.txt has %d links, want 2: the tree's and the previous generation's", fi.Sys().(*syscall.Stat_t).Nlink)
 	}
 
 	// The same files again: nothing written, not even the manifest.
@@ -292,8 +359,15 @@ func TestIncremental(t *testing.T) {
 		}
 	}
 	wantTree(t, dir, gen2)
-	if s := siblings(t, dir); len(s) != 0 {
-		t.Errorf("left beside the tree: %v", s)
+	wantTidy(t, dir)
+	// A fourth run removes the first generation, older than its
+	// predecessor; same.txt is in the three others.
+	commitFiles(t, dir, gen2)
+	if s := stored(t, dir); !slices.Equal(s, []string{"2", "3", "4"}) {
+		t.Errorf("in the store after four runs: %v, want generations 2, 3 and 4", s)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "same.txt")); fi.Sys().(*syscall.Stat_t).Nlink != 3 {
+		t.Errorf("same.txt has %d links after four runs, want 3", fi.Sys().(*syscall.Stat_t).Nlink)
 	}
 }
 
@@ -317,19 +391,21 @@ func TestChangedOnDisk(t *testing.T) {
 	}
 }
 
-// Without a usable manifest, equality is decided by comparing contents.
+// Without a valid manifest nothing is known of the current tree's files,
+// so nothing is reused: everything is written, and the manifest with it.
 func TestCorruptManifest(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	commitFiles(t, dir, map[string]string{"a": "same", "b": "old", "c": "gone", "d": "12345"})
 	aID := idOf(t, filepath.Join(dir, "a"))
+	os.Remove(filepath.Join(dir, ManifestName))
 	os.WriteFile(filepath.Join(dir, ManifestName), []byte("not json"), 0o644)
 	files := map[string]string{"a": "same", "b": "new", "d": "54321"}
 	st := commitFiles(t, dir, files)
-	if want := (Stats{Written: 3, Unchanged: 1, Removed: 1, Files: 4, Bytes: st.Bytes}); st != want {
+	if want := (Stats{Written: 4, Files: 4, Bytes: st.Bytes}); st != want {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}
-	if id := idOf(t, filepath.Join(dir, "a")); id != aID {
-		t.Errorf("a was rewritten")
+	if id := idOf(t, filepath.Join(dir, "a")); id == aID {
+		t.Errorf("a was reused without a manifest that lists it")
 	}
 	wantTree(t, dir, files)
 }
@@ -341,7 +417,8 @@ func TestFileModes(t *testing.T) {
 	files := map[string]string{"a/b/c": "x", "d": "y"}
 	commitFiles(t, dir, files)
 	commitFiles(t, dir, map[string]string{"a/b/c": "x", "d": "z"})
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	// The store, its README and every generation in it.
+	filepath.WalkDir(filepath.Join(filepath.Dir(dir), StoreName(dir)), func(p string, d fs.DirEntry, err error) error {
 		fi, err := os.Lstat(p)
 		if err != nil {
 			t.Fatal(err)
@@ -359,11 +436,23 @@ func TestFileModes(t *testing.T) {
 
 func TestTargetStates(t *testing.T) {
 	files := map[string]string{"a": "1"}
-	// An existing empty directory is taken over.
+	// An existing empty directory is replaced by the link, and removed.
 	dir := filepath.Join(t.TempDir(), "out")
 	os.Mkdir(dir, 0o755)
 	commitFiles(t, dir, files)
 	wantTree(t, dir, files)
+	wantTidy(t, dir)
+	if s := stored(t, dir); len(s) != 1 {
+		t.Errorf("the empty directory was kept as a generation: %v", s)
+	}
+	// A missing link is restored to the newest generation, whose files
+	// are reused.
+	os.Remove(dir)
+	if st := commitFiles(t, dir, files); st.Written != 0 {
+		t.Errorf("after the link was removed: %+v, want 0 written", st)
+	}
+	wantTree(t, dir, files)
+	wantTidy(t, dir)
 	// Missing parents are created.
 	dir = filepath.Join(t.TempDir(), "x", "y", "out")
 	commitFiles(t, dir, files)
@@ -412,12 +501,30 @@ func TestRefuses(t *testing.T) {
 	os.Symlink(foreign, link)
 	dirManifest := filepath.Join(root, "dirmanifest")
 	os.MkdirAll(filepath.Join(dirManifest, ManifestName), 0o755)
+	// Stores this package did not make, beside a tree that is not there.
+	storeFile := filepath.Join(root, "sf")
+	os.WriteFile(filepath.Join(root, StoreName(storeFile)), []byte("x"), 0o644)
+	storeLink := filepath.Join(root, "sl")
+	os.Symlink(foreign, filepath.Join(root, StoreName(storeLink)))
+	storeFull := filepath.Join(root, "sd")
+	os.MkdirAll(filepath.Join(root, StoreName(storeFull), "1"), 0o755)
+	storeOther := filepath.Join(root, "so")
+	os.MkdirAll(filepath.Join(root, StoreName(storeOther)), 0o755)
+	os.WriteFile(filepath.Join(root, StoreName(storeOther), markerName), []byte(markerLine("other")), 0o644)
+	// A link that looks like ours but leaves the store.
+	escape := filepath.Join(root, "escape")
+	os.Symlink(StoreName(escape)+"/../foreign", escape)
 
 	for _, c := range []struct{ dir, want string }{
 		{foreign, "not empty and has no manifest.json"},
 		{file, "not a directory"},
 		{link, "symbolic link"},
+		{escape, "symbolic link"},
 		{dirManifest, "manifest.json is not a regular file"},
+		{storeFile, "is not a directory, so this tool did not make it"},
+		{storeLink, "is not a directory, so this tool did not make it"},
+		{storeFull, "holds files but no README"},
+		{storeOther, "has a README this tool did not write"},
 		{"/", "no parent"},
 	} {
 		w, err := Begin(c.dir)
@@ -433,8 +540,11 @@ func TestRefuses(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(foreign, "docs", "thesis.tex")); string(b) != "precious" {
 		t.Errorf("foreign file: %q, %v", b, err)
 	}
-	if s := siblings(t, filepath.Join(root, "x")); len(s) != 4 {
-		t.Errorf("entries beside the targets: %v, want only the 4 test ones", s)
+	if s := siblings(t, filepath.Join(root, "x")); len(s) != 9 {
+		t.Errorf("entries beside the targets: %v, want only the 9 test ones", s)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, StoreName(storeOther), markerName)); string(b) != markerLine("other") {
+		t.Errorf("a foreign store's README: %q, %v", b, err)
 	}
 }
 
@@ -492,9 +602,7 @@ func TestAbortAndDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTree(t, dir, files)
-	if s := siblings(t, dir); len(s) != 0 {
-		t.Errorf("left beside the tree after Abort: %v", s)
-	}
+	wantTidy(t, dir)
 	if err := w.Abort(); err != nil {
 		t.Errorf("second Abort: %v", err)
 	}
@@ -535,19 +643,20 @@ func TestCrashBeforeCommit(t *testing.T) {
 	w.WriteFile("new", []byte("3"))
 	w.closeDirs() // the process dies: its lock is released, nothing else happens
 	wantTree(t, dir, files)
-	if s := siblings(t, dir); len(s) != 1 || !strings.HasPrefix(s[0], ".out.staging-") {
-		t.Fatalf("beside the tree: %v, want one staging directory", s)
+	gen := current(t, dir)
+	stale := w.stagingName
+	if s := stored(t, dir); !slices.Equal(s, []string{stale, gen}) || !strings.HasPrefix(stale, stagingPrefix) {
+		t.Fatalf("in the store: %v, want the generation and one staging directory", s)
 	}
 	if id := idOf(t, filepath.Join(dir, "a")); id != aID {
 		t.Error("old tree's file was touched")
 	}
-	stale := siblings(t, dir)[0]
 	w, err = Begin(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := siblings(t, dir); len(s) != 1 || s[0] == stale || s[0] != w.stagingName {
-		t.Errorf("after Begin: %v, want only the new staging directory", s)
+	if s := stored(t, dir); !slices.Equal(s, []string{w.stagingName, gen}) || w.stagingName == stale {
+		t.Errorf("after Begin: %v, want the generation and only the new staging directory", s)
 	}
 	w.Abort()
 }
@@ -577,9 +686,7 @@ func TestTwoWriters(t *testing.T) {
 		t.Errorf("second Commit: %v, want replaced since Begin", err)
 	}
 	wantTree(t, dir, map[string]string{"a": "1"})
-	if s := siblings(t, dir); len(s) != 0 {
-		t.Errorf("left beside the tree: %v", s)
-	}
+	wantTidy(t, dir)
 
 	// The target appears while a first generation is being written.
 	dir = filepath.Join(t.TempDir(), "out")
@@ -595,57 +702,265 @@ func TestTwoWriters(t *testing.T) {
 // without it, for the duration of the test.
 func withoutExchange(t *testing.T) {
 	saved := renameExchange
-	renameExchange = func(int, string, string) error { return unix.EINVAL }
+	renameExchange = func(int, string, int, string) error { return unix.EINVAL }
 	t.Cleanup(func() { renameExchange = saved })
 }
 
-func TestFallbackSwap(t *testing.T) {
-	withoutExchange(t)
-	dir := filepath.Join(t.TempDir(), "out")
-	gen1 := map[string]string{"a": "1", "b": "2"}
-	commitFiles(t, dir, gen1)
-	aID := idOf(t, filepath.Join(dir, "a"))
-	gen2 := map[string]string{"a": "1", "c": "3"}
-	st := commitFiles(t, dir, gen2)
-	if st.Written != 2 || st.Unchanged != 1 || st.Removed != 1 {
-		t.Errorf("stats %+v", st)
-	}
-	wantTree(t, dir, gen2)
-	if idOf(t, filepath.Join(dir, "a")) != aID {
-		t.Error("unchanged file was rewritten")
-	}
-	if s := siblings(t, dir); len(s) != 0 {
-		t.Errorf("left beside the tree: %v", s)
+// A directory written by an older version of this package becomes the
+// previous generation and the tree a link, in one exchange or, without
+// RENAME_EXCHANGE, two renames; its files are reused.
+func TestMigration(t *testing.T) {
+	for _, exchange := range []bool{true, false} {
+		t.Run(fmt.Sprintf("exchange=%v", exchange), func(t *testing.T) {
+			if !exchange {
+				withoutExchange(t)
+			}
+			dir := filepath.Join(t.TempDir(), "out")
+			gen1 := map[string]string{"a": "1", "b": "2", "d/e": "3"}
+			legacyTree(t, dir, gen1)
+			aID := idOf(t, filepath.Join(dir, "a"))
+			gen2 := map[string]string{"a": "1", "c": "3", "d/e": "3"}
+			st := commitFiles(t, dir, gen2)
+			if want := (Stats{Written: 2, Unchanged: 2, Removed: 1, Files: 4, Bytes: st.Bytes}); st != want {
+				t.Errorf("stats %+v, want %+v", st, want)
+			}
+			wantTree(t, dir, gen2)
+			if idOf(t, filepath.Join(dir, "a")) != aID {
+				t.Error("unchanged file was rewritten")
+			}
+			if g := current(t, dir); g != "2" {
+				t.Errorf("the tree links to generation %s, want 2", g)
+			}
+			wantTree(t, filepath.Join(filepath.Dir(dir), StoreName(dir), "1"), gen1) // kept for its readers
+			wantTidy(t, dir)
+			commitFiles(t, dir, gen1)
+			commitFiles(t, dir, gen1)
+			wantTree(t, dir, gen1)
+			if s := stored(t, dir); !slices.Equal(s, []string{"2", "3", "4"}) {
+				t.Errorf("in the store after three commits: %v, want the old directory (1) removed", s)
+			}
+		})
 	}
 }
 
 // TestConcurrentReaders commits many generations while readers read the
-// tree, and checks what each kind of reader may see.
+// tree, and checks what each kind of reader sees (issue 9, item 17).
 //
 // Generation g holds static/* (the same bytes in every generation, so
 // hard-linked from one to the next), gen/* and generation.txt (naming g),
 // and only-<g>.txt (removed by the next generation).
 //
-// A pinned reader opens out/ once (os.OpenRoot) and reads a whole
-// generation relative to it, as a server that opens the root per request
-// would: the manifest, every file listed, and a listing of every directory.
-// Everything it reads must belong to one generation: each file matches the
-// manifest's digest, names the same g, and the listing equals the manifest.
-// The one allowed failure is a file or directory vanishing, and only once
-// the tree it pinned has been swapped out (its old tree is then being
-// deleted); that walk counts as torn. A pinned tree that is still current
-// must be complete.
+// A walker resolves the link once and then reads by path names below the
+// directory it resolved, as rsync (which enters out/) or a CDN sync
+// started on `readlink -f out` does: the manifest, every file listed, and
+// a listing of every directory. Everything it reads must belong to the one
+// generation it resolved: each file matches that manifest's digest and
+// names the same g, and the listing equals the manifest. The one thing
+// allowed is to be cut off (a file not found) once the generation it
+// resolved is being removed, by the run after the one that replaced it:
+// its manifest.json, removed first, is gone.
+//
+// A locking walker does the same holding a shared flock on the directory
+// it resolved, as the README tells a slow sync to: it must never be cut
+// off, however many commits happen meanwhile.
 //
 // A path reader opens out/generation.txt and out/gen/1.txt by path, like a
-// server handling single requests: each read must be a whole file of some
-// generation, generations never go backwards, and with RENAME_EXCHANGE the
-// file is never missing.
+// web server handling single requests: each read must be a whole file of
+// some generation, generations never go backwards, and the file is never
+// missing.
 func TestConcurrentReaders(t *testing.T) {
-	t.Run("exchange", func(t *testing.T) { testConcurrentReaders(t, true) })
-	t.Run("fallback", func(t *testing.T) {
-		withoutExchange(t)
-		testConcurrentReaders(t, false)
+	gens := 20
+	if testing.Short() {
+		gens = 5
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	commitFiles(t, dir, generation(0))
+
+	var (
+		done                         = make(chan struct{})
+		wg                           sync.WaitGroup
+		mu                           sync.Mutex
+		complete, locked, cut, retry int
+		pathReads                    int
+		seen, seenLocked             = map[int]bool{}, map[int]bool{}
+	)
+	// walk reads the generation at resolved. It returns the generation,
+	// or cut off, or an error for an inconsistency.
+	walk := func(resolved string) (g int, cutOff bool, err error) {
+		vanished := func(err error) (int, bool, error) {
+			if _, serr := os.Stat(filepath.Join(resolved, ManifestName)); errors.Is(err, fs.ErrNotExist) && errors.Is(serr, fs.ErrNotExist) {
+				return 0, true, nil
+			}
+			return 0, false, fmt.Errorf("in a generation that is not being removed: %v", err)
+		}
+		mb, err := os.ReadFile(filepath.Join(resolved, ManifestName))
+		if err != nil {
+			return vanished(err)
+		}
+		m, err := parseManifest(mb)
+		if err != nil {
+			return 0, false, err
+		}
+		g = -1
+		listed := map[string]bool{ManifestName: true}
+		for _, e := range m.Files {
+			listed[e.Path] = true
+			b, err := os.ReadFile(filepath.Join(resolved, e.Path))
+			if err != nil {
+				return vanished(err)
+			}
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != e.SHA256 || int64(len(b)) != e.Size {
+				return 0, false, fmt.Errorf("%s: content %q does not match the manifest of the generation it resolved", e.Path, b)
+			}
+			if strings.HasPrefix(e.Path, "static/") {
+				continue
+			}
+			fg, err := genOf(string(b))
+			if err != nil {
+				return 0, false, fmt.Errorf("%s: %v", e.Path, err)
+			}
+			if g >= 0 && fg != g {
+				return 0, false, fmt.Errorf("%s is of generation %d, earlier files of %d", e.Path, fg, g)
+			}
+			g = fg
+		}
+		if want := generation(g); len(want) != len(m.Files) {
+			return 0, false, fmt.Errorf("generation %d has %d files, want %d", g, len(m.Files), len(want))
+		}
+		var onDisk []string
+		err = filepath.WalkDir(resolved, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				rel, _ := filepath.Rel(resolved, p)
+				onDisk = append(onDisk, filepath.ToSlash(rel))
+			}
+			return err
+		})
+		if err != nil {
+			return vanished(err)
+		}
+		for _, p := range onDisk {
+			if !listed[p] {
+				return 0, false, fmt.Errorf("%s is on disk but not in the manifest of generation %d", p, g)
+			}
+		}
+		if len(onDisk) != len(listed) {
+			return vanished(fmt.Errorf("generation %d: %d files on disk, %d in the manifest: %w", g, len(onDisk), len(listed), fs.ErrNotExist))
+		}
+		return g, false, nil
+	}
+	loop := func(f func() error) {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := f(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for range 2 {
+		loop(func() error {
+			resolved, err := filepath.EvalSymlinks(dir)
+			if err != nil {
+				return err
+			}
+			g, cutOff, err := walk(resolved)
+			mu.Lock()
+			defer mu.Unlock()
+			if cutOff {
+				cut++
+			} else if err == nil {
+				complete++
+				seen[g] = true
+			}
+			return err
+		})
+	}
+	loop(func() error {
+		resolved, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(resolved)
+		if err != nil {
+			mu.Lock()
+			retry++ // removed before it could be locked: resolve again
+			mu.Unlock()
+			return nil
+		}
+		defer f.Close()
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(resolved, ManifestName)); errors.Is(err, fs.ErrNotExist) {
+			mu.Lock()
+			retry++ // removed before it could be locked: resolve again
+			mu.Unlock()
+			return nil
+		}
+		g, cutOff, err := walk(resolved)
+		if cutOff {
+			return fmt.Errorf("a locked generation was removed under its reader")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			locked++
+			seenLocked[g] = true
+		}
+		return err
 	})
+	for _, name := range []string{"generation.txt", "gen/1.txt"} {
+		last := 0
+		loop(func() error {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				return fmt.Errorf("%s: %v", name, err)
+			}
+			g, err := genOf(string(b))
+			if err == nil && string(b) != generation(g)[name] {
+				err = fmt.Errorf("partial or wrong content %q", b)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %v", name, err)
+			}
+			if g < last {
+				return fmt.Errorf("%s: generation %d after %d", name, g, last)
+			}
+			last = g
+			mu.Lock()
+			pathReads++
+			mu.Unlock()
+			return nil
+		})
+	}
+
+	last := 0
+	for g := 1; g <= gens && !t.Failed(); g++ {
+		last = g
+		st := commitFiles(t, dir, generation(g))
+		// static/* is unchanged; the rest changes.
+		if st.Unchanged != 40 || st.Written != 43 || st.Removed != 1 {
+			t.Errorf("generation %d: %+v", g, st)
+		}
+	}
+	close(done)
+	wg.Wait()
+	wantTree(t, dir, generation(last))
+	t.Logf("walks: %d complete over %d generations, %d cut off; locked walks: %d over %d generations, %d resolved again; path reads: %d",
+		complete, len(seen), cut, locked, len(seenLocked), retry, pathReads)
+	if !t.Failed() && (len(seen) < 2 || len(seenLocked) < 2 || complete < gens/2) {
+		t.Errorf("readers saw too little to mean anything: %d walks over %d generations, %d locked over %d", complete, len(seen), locked, len(seenLocked))
+	}
+	// Generations the locking walker held were left; the next commit
+	// removes them.
+	commitFiles(t, dir, generation(last+1))
+	wantTidy(t, dir)
 }
 
 func generation(g int) map[string]string {
@@ -669,192 +984,6 @@ func genOf(content string) (int, error) {
 	return g, nil
 }
 
-func testConcurrentReaders(t *testing.T, exchange bool) {
-	gens := 40
-	if testing.Short() {
-		gens = 10
-	}
-	dir := filepath.Join(t.TempDir(), "out")
-	commitFiles(t, dir, generation(0))
-
-	var (
-		done                      = make(chan struct{})
-		wg                        sync.WaitGroup
-		mu                        sync.Mutex
-		complete, torn, pathReads int
-		missing                   int
-		seen                      = map[int]bool{}
-	)
-	inode := func(fi fs.FileInfo) uint64 { return fi.Sys().(*syscall.Stat_t).Ino }
-
-	// walk reads one pinned generation. It returns the generation, or
-	// torn, or an error for an inconsistency.
-	walk := func() (g int, isTorn bool, err error) {
-		root, err := os.OpenRoot(dir)
-		if err != nil {
-			if !exchange && errors.Is(err, fs.ErrNotExist) {
-				return 0, true, nil // inside the fallback swap's window
-			}
-			return 0, false, err // with RENAME_EXCHANGE, out/ always exists
-		}
-		defer root.Close()
-		// retired reports whether the pinned tree has been swapped out.
-		retired := func() bool {
-			fi, err1 := root.Stat(".")
-			cur, err2 := os.Stat(dir)
-			return err1 == nil && (err2 != nil || inode(fi) != inode(cur))
-		}
-		vanished := func(err error) (int, bool, error) {
-			if errors.Is(err, fs.ErrNotExist) && retired() {
-				return 0, true, nil
-			}
-			return 0, false, fmt.Errorf("in the current tree: %v", err)
-		}
-		mb, err := root.ReadFile(ManifestName)
-		if err != nil {
-			return vanished(err)
-		}
-		m, err := parseManifest(mb)
-		if err != nil {
-			return 0, false, err
-		}
-		g = -1
-		listed := map[string]bool{ManifestName: true}
-		for _, e := range m.Files {
-			listed[e.Path] = true
-			b, err := root.ReadFile(e.Path)
-			if err != nil {
-				return vanished(err)
-			}
-			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != e.SHA256 || int64(len(b)) != e.Size {
-				return 0, false, fmt.Errorf("%s: content %q does not match the manifest read in the same walk", e.Path, b)
-			}
-			if strings.HasPrefix(e.Path, "static/") {
-				continue
-			}
-			fg, err := genOf(string(b))
-			if err != nil {
-				return 0, false, fmt.Errorf("%s: %v", e.Path, err)
-			}
-			if g >= 0 && fg != g {
-				return 0, false, fmt.Errorf("%s is of generation %d, earlier files of %d", e.Path, fg, g)
-			}
-			g = fg
-		}
-		if want := generation(g); len(want) != len(m.Files) {
-			return 0, false, fmt.Errorf("generation %d has %d files, want %d", g, len(m.Files), len(want))
-		}
-		var onDisk []string
-		err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				onDisk = append(onDisk, p)
-			}
-			return err
-		})
-		if err != nil {
-			return vanished(err)
-		}
-		if len(onDisk) != len(listed) {
-			if retired() {
-				return 0, true, nil
-			}
-			return 0, false, fmt.Errorf("current tree of generation %d lists %d files, manifest %d", g, len(onDisk), len(listed))
-		}
-		for _, p := range onDisk {
-			if !listed[p] {
-				return 0, false, fmt.Errorf("%s is on disk but not in the manifest of generation %d", p, g)
-			}
-		}
-		return g, false, nil
-	}
-
-	for range 3 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				g, isTorn, err := walk()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				if isTorn {
-					torn++
-				} else {
-					complete++
-					seen[g] = true
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, name := range []string{"generation.txt", "gen/1.txt"} {
-		wg.Go(func() {
-			last := 0
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				b, err := os.ReadFile(filepath.Join(dir, name))
-				if errors.Is(err, fs.ErrNotExist) {
-					mu.Lock()
-					missing++
-					mu.Unlock()
-					continue
-				}
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				g, err := genOf(string(b))
-				if err == nil && string(b) != generation(g)[name] {
-					err = fmt.Errorf("partial or wrong content %q", b)
-				}
-				if err != nil {
-					t.Errorf("%s: %v", name, err)
-					return
-				}
-				if g < last {
-					t.Errorf("%s: generation %d after %d", name, g, last)
-					return
-				}
-				last = g
-				mu.Lock()
-				pathReads++
-				mu.Unlock()
-			}
-		})
-	}
-
-	last := 0
-	for g := 1; g <= gens && !t.Failed(); g++ {
-		last = g
-		st := commitFiles(t, dir, generation(g))
-		// static/* is unchanged; the rest changes.
-		if st.Unchanged != 40 || st.Written != 43 || st.Removed != 1 {
-			t.Errorf("generation %d: %+v", g, st)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(done)
-	wg.Wait()
-	wantTree(t, dir, generation(last))
-	t.Logf("pinned walks: %d complete over %d generations, %d torn (old tree deleted under them); path reads: %d, missing: %d",
-		complete, len(seen), torn, pathReads, missing)
-	if !t.Failed() && (len(seen) < 2 || complete < gens/2) {
-		t.Errorf("readers saw too little to mean anything: %d complete walks over %d generations", complete, len(seen))
-	}
-	if exchange && missing > 0 {
-		t.Errorf("with RENAME_EXCHANGE, a file present in every generation was missing %d times", missing)
-	}
-}
-
 // TestMain lets TestKilled run this test binary as the process it kills:
 // with TREE_CRASH_DIR set, the binary writes a tree until SIGKILL instead
 // of running the tests.
@@ -874,7 +1003,7 @@ func crashHelper(dir, mode string) {
 		os.Exit(1)
 	}
 	if mode == "midfallback" {
-		renameExchange = func(int, string, string) error { return unix.EINVAL }
+		renameExchange = func(int, string, int, string) error { return unix.EINVAL }
 	}
 	hook = func(stage string) {
 		if stage == mode {
@@ -919,17 +1048,26 @@ func crashNewGeneration() map[string]string {
 func TestKilled(t *testing.T) {
 	old := map[string]string{"same": "same", "changed": "old", "removed/file": "removed"}
 	for _, c := range []struct {
-		mode string
-		want map[string]string // the tree after the kill
+		mode   string
+		legacy bool              // the tree is an older version's directory
+		want   map[string]string // the tree after the kill
 	}{
-		{"write", old},                     // in the middle of WriteFile calls
-		{"preswap", old},                   // all written and synced, just before the exchange
-		{"midfallback", old},               // between the fallback's two renames: undone by Begin
-		{"postswap", crashNewGeneration()}, // swapped, old tree not yet removed
+		{"write", false, old},   // in the middle of WriteFile calls
+		{"preswap", false, old}, // all written and synced, just before the link is replaced
+		// Replacing an older version's directory without RENAME_EXCHANGE,
+		// between the two renames: the tree is missing until the next
+		// Begin links it to the newest generation, the complete new one.
+		{"midfallback", true, crashNewGeneration()},
+		{"postswap", false, crashNewGeneration()}, // published, older generations not yet removed
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out")
-			commitFiles(t, dir, old)
+			if c.legacy {
+				legacyTree(t, dir, old)
+			} else {
+				commitFiles(t, dir, map[string]string{"older": "generation"})
+				commitFiles(t, dir, old)
+			}
 			ids := map[string]fileID{}
 			for p := range readTree(t, dir) {
 				ids[p] = idOf(t, filepath.Join(dir, p))
@@ -958,7 +1096,7 @@ func TestKilled(t *testing.T) {
 			cmd.Wait()
 
 			if c.mode == "midfallback" {
-				if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+				if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
 					t.Fatalf("killed between the renames, but %s exists: %v", dir, err)
 				}
 			} else {
@@ -970,9 +1108,9 @@ func TestKilled(t *testing.T) {
 						}
 					}
 				}
-			}
-			if s := siblings(t, dir); len(s) == 0 {
-				t.Error("nothing left beside the tree; the kill came too late to test anything")
+				if s := stored(t, dir); len(s) <= 2 {
+					t.Errorf("in the store: %v; the kill came too late to test anything", s)
+				}
 			}
 
 			w, err := Begin(dir)
@@ -980,15 +1118,17 @@ func TestKilled(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantTree(t, dir, c.want)
-			if c.mode != "postswap" {
+			if c.mode != "postswap" && c.mode != "midfallback" {
 				for p, id := range ids {
 					if got := idOf(t, filepath.Join(dir, p)); got != id {
 						t.Errorf("after Begin, old tree's %s is not the original file", p)
 					}
 				}
 			}
-			if s := siblings(t, dir); len(s) != 1 || s[0] != w.stagingName {
-				t.Errorf("after Begin: %v beside the tree, want only the new staging directory", s)
+			for _, name := range stored(t, dir) {
+				if !isGeneration(name) && name != w.stagingName {
+					t.Errorf("after Begin, %s is left in the store", name)
+				}
 			}
 			for p, content := range c.want {
 				w.WriteFile(p, []byte(content))
@@ -1001,6 +1141,7 @@ func TestKilled(t *testing.T) {
 				t.Errorf("rewriting the surviving tree wrote %d files", st.Written)
 			}
 			wantTree(t, dir, c.want)
+			wantTidy(t, dir)
 		})
 	}
 }
