@@ -1,6 +1,7 @@
 package localmirror
 
 import (
+	"bufio"
 	"cmp"
 	"crypto/tls"
 	"fmt"
@@ -20,7 +21,7 @@ func (s *Server) serveHTTP(useTLS bool) (int, error) {
 		return port, err
 	}
 	if s.behaviour == LeakGarbage {
-		s.acceptAndSay(Secret+"\r\n\r\n", l4, l6)
+		s.acceptAndAnswer(Secret+"\r\n\r\n", l4, l6)
 		return port, nil
 	}
 	var cfg *tls.Config
@@ -186,7 +187,21 @@ func endless(w http.ResponseWriter) {
 // acceptAndSay answers every connection on the listeners with msg, then
 // reads what the client sends until it hangs up (closing at once could
 // reset the connection before the client reads msg).
+// acceptAndAnswer is acceptAndSay for a protocol where the client speaks
+// first: msg follows the request's head. Said before it, Go's client may
+// see it as an unsolicited answer on an idle connection rather than as
+// the answer to its request.
+func (s *Server) acceptAndAnswer(msg string, ls ...net.Listener) {
+	s.accept(msg, true, ls)
+}
+
+// acceptAndSay answers every connection on ls with msg as soon as it is
+// accepted, as a server that speaks first (FTP, rsync) greets.
 func (s *Server) acceptAndSay(msg string, ls ...net.Listener) {
+	s.accept(msg, false, ls)
+}
+
+func (s *Server) accept(msg string, afterHead bool, ls []net.Listener) {
 	for _, l := range ls {
 		if l == nil {
 			continue
@@ -203,6 +218,9 @@ func (s *Server) acceptAndSay(msg string, ls ...net.Listener) {
 				}
 				go func() {
 					defer s.net.untrack(c)
+					if afterHead {
+						readHead(c)
+					}
 					io.WriteString(c, msg)
 					io.Copy(io.Discard, c)
 					c.Close()
@@ -257,4 +275,16 @@ func underlying(c net.Conn) net.Conn {
 		return tc.NetConn()
 	}
 	return c
+}
+
+// readHead reads an HTTP request's head, up to its blank line (or 64 KiB,
+// or an error).
+func readHead(c net.Conn) {
+	r := bufio.NewReader(io.LimitReader(c, 64<<10))
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil || line == "\r\n" || line == "\n" {
+			return
+		}
+	}
 }
