@@ -9,6 +9,7 @@ import (
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 )
 
@@ -16,7 +17,7 @@ import (
 type asker struct {
 	addr   netip.Addr // the ECS address (masked to its prefix) or the source
 	bits   int        // how many leading bits of addr are known
-	family policy.Family
+	family inventory.Family
 	ecs    bool // addr came from the Client Subnet option
 	src    netip.Addr
 }

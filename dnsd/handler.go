@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 )
 
@@ -127,7 +128,7 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 		a.addr = a.src
 		a.bits = a.addr.BitLen()
 	}
-	a.family = policy.FamilyOf(a.addr)
+	a.family = inventory.FamilyOf(a.addr)
 
 	rcode, scope := dns.RcodeSuccess, uint8(0)
 	counters := zc.static

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/geo/geotest"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
@@ -77,7 +78,7 @@ func TestSameFirstChoiceAsLookup(t *testing.T) {
 	for _, net := range geotest.Demo() {
 		for _, a := range []netip.Addr{net.Prefix.Addr(), lastAddr(net.Prefix)} {
 			info := f.db.Lookup(a)
-			c := policy.Client{Addr: a, Family: policy.FamilyOf(a), ASN: info.ASN, Country: info.Country, Continent: info.Continent,
+			c := policy.Client{Addr: a, Family: inventory.FamilyOf(a), ASN: info.ASN, Country: info.Country, Continent: info.Continent,
 				Coord: info.Coord, HasCoord: info.HasCoord, Key: policy.KeyAddr(a, a.BitLen())}
 			want := set.Select(c)[0].Mirror.Host("https") + "."
 			bits := 32

@@ -63,7 +63,7 @@ var formatDir = map[inventory.Format]string{
 }
 
 // familyDir is where a family's lists sit inside a list directory.
-var familyDir = [...]string{policy.IPv4: "", policy.IPv6: "v6"}
+var familyDir = [...]string{inventory.IPv4: "", inventory.IPv6: "v6"}
 
 // Run writes the tree. On any error the previous tree is left as it was.
 func Run(o Options) (Stats, error) {
@@ -103,7 +103,7 @@ func Run(o Options) (Stats, error) {
 		}
 		if ans == nil {
 			ans = &answers{set: set}
-			for _, fam := range []policy.Family{policy.IPv4, policy.IPv6} {
+			for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
 				ans.lists[fam] = make([][]policy.Choice, len(clients))
 				for j, lc := range clients {
 					c := lc.client
@@ -119,7 +119,7 @@ func Run(o Options) (Stats, error) {
 				return st, err
 			}
 		}
-		for _, fam := range []policy.Family{policy.IPv4, policy.IPv6} {
+		for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
 			dir := path.Join(formatDir[v.Repo.Format], v.Dir(), familyDir[fam])
 			mdir := path.Join("metalink", v.Dir(), familyDir[fam])
 			for j, lc := range clients {

@@ -9,7 +9,7 @@ import (
 type list struct {
 	inv     *inventory.Inventory
 	v       *inventory.Variant
-	family  policy.Family
+	family  inventory.Family
 	who     string
 	choices []policy.Choice
 }

@@ -22,7 +22,7 @@ func writeSite(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, c
 		groups[i].Countries = map[country.Code][2][]policy.Choice{}
 		for j, lc := range clients {
 			if cc := lc.country; cc != "" {
-				groups[i].Countries[cc] = [2][]policy.Choice{a.lists[policy.IPv4][j], a.lists[policy.IPv6][j]}
+				groups[i].Countries[cc] = [2][]policy.Choice{a.lists[inventory.IPv4][j], a.lists[inventory.IPv6][j]}
 			}
 		}
 	}

@@ -43,8 +43,11 @@ func (r *StaticResolver) LookupNetIP(ctx context.Context, network, host string) 
 	return net.DefaultResolver.LookupNetIP(ctx, network, host)
 }
 
-// resolve returns the addresses of host in family f ("" for both): a
-// literal address is its own, IPv4-mapped IPv6 counts as IPv4.
+// eitherFamily asks resolve for the addresses of both families.
+const eitherFamily = inventory.NumFamilies
+
+// resolve returns the addresses of host in family f (eitherFamily for
+// both): a literal address is its own, IPv4-mapped IPv6 counts as IPv4.
 func resolve(ctx context.Context, r Resolver, host string, f state.Family) ([]netip.Addr, error) {
 	var all []netip.Addr
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
@@ -59,7 +62,7 @@ func resolve(ctx context.Context, r Resolver, host string, f state.Family) ([]ne
 	var out []netip.Addr
 	for _, a := range all {
 		a = a.Unmap()
-		if f == "" || f == state.IPv4 && a.Is4() || f == state.IPv6 && a.Is6() {
+		if f == eitherFamily || f == state.IPv4 && a.Is4() || f == state.IPv6 && a.Is6() {
 			out = append(out, a)
 		}
 	}

@@ -176,19 +176,19 @@ func inIsolatedNamespace(t *testing.T) {
 		family state.Family
 		class  string
 	}{
-		{"dns-metadata", "http", "ipv4", forbidden},
-		{"dns-metadata", "ftp", "ipv4", forbidden},
-		{"dns-metadata", "rsync", "ipv4", forbidden},
-		{"dns-metadata-v6", "http", "ipv6", forbidden},
-		{"dns-private", "http", "ipv4", forbidden},
-		{"dns-private", "ftp", "ipv4", forbidden},
-		{"dns-private", "rsync", "ipv4", forbidden},
-		{"dns-mixed", "http", "ipv4", "unreachable"},
-		{"resolve-metadata", "http", "ipv4", forbidden},
-		{"redirect-metadata", "http", "ipv4", forbidden},
-		{"redirect-private", "http", "ipv4", forbidden},
-		{"declared-private", "http", "ipv4", "protocol"}, // reached: its stamp is the secret
-		{"healthy", "http", "ipv4", ""},
+		{"dns-metadata", "http", state.IPv4, forbidden},
+		{"dns-metadata", "ftp", state.IPv4, forbidden},
+		{"dns-metadata", "rsync", state.IPv4, forbidden},
+		{"dns-metadata-v6", "http", state.IPv6, forbidden},
+		{"dns-private", "http", state.IPv4, forbidden},
+		{"dns-private", "ftp", state.IPv4, forbidden},
+		{"dns-private", "rsync", state.IPv4, forbidden},
+		{"dns-mixed", "http", state.IPv4, "unreachable"},
+		{"resolve-metadata", "http", state.IPv4, forbidden},
+		{"redirect-metadata", "http", state.IPv4, forbidden},
+		{"redirect-private", "http", state.IPv4, forbidden},
+		{"declared-private", "http", state.IPv4, "protocol"}, // reached: its stamp is the secret
+		{"healthy", "http", state.IPv4, ""},
 	} {
 		e := snap.Endpoint(c.mirror, c.proto, c.family)
 		if e == nil || e.Class != c.class {
@@ -199,10 +199,10 @@ func inIsolatedNamespace(t *testing.T) {
 			t.Errorf("%s %s %s: the error publishes the answer: %s", c.mirror, c.proto, c.family, e.Error)
 		}
 	}
-	if e := snap.Endpoint("dns-metadata", "http", "ipv4"); !strings.Contains(e.Error, "169.254.169.254") || !strings.Contains(e.Error, "cloud metadata") {
+	if e := snap.Endpoint("dns-metadata", "http", state.IPv4); !strings.Contains(e.Error, "169.254.169.254") || !strings.Contains(e.Error, "cloud metadata") {
 		t.Errorf("dns-metadata: error %q does not name the address and what it is", e.Error)
 	}
-	if e := snap.Endpoint("dns-private", "http", "ipv4"); !strings.Contains(e.Error, "probe_networks") {
+	if e := snap.Endpoint("dns-private", "http", state.IPv4); !strings.Contains(e.Error, "probe_networks") {
 		t.Errorf("dns-private: error %q does not say how to allow a private mirror", e.Error)
 	}
 }

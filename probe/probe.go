@@ -383,7 +383,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // originFetcher resolves the origin's host and returns a fetcher for it.
 func (r *run) originFetcher(ctx context.Context) (fetcher, error) {
 	rctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	addrs, err := resolve(rctx, r.cfg.Resolver, r.base.Hostname(), "")
+	addrs, err := resolve(rctx, r.cfg.Resolver, r.base.Hostname(), eitherFamily)
 	cancel()
 	if err != nil {
 		return nil, err

@@ -165,37 +165,37 @@ func TestEveryBehaviourIsClassified(t *testing.T) {
 		family state.Family
 		want   want
 	}{
-		{"healthy", "http", "ipv4", ok},
-		{"healthy", "http", "ipv6", ok},
-		{"stale", "http", "ipv4", want{true, "stale", false, "none"}},
-		{"stale", "http", "ipv6", down("no-address")},
-		{"stale-but-allowed", "http", "ipv4", want{true, "", true, "-arch -baseos -debian"}},
-		{"partial", "http", "ipv4", want{true, "", true, "-debian"}},
-		{"wrong-metadata", "http", "ipv4", want{true, "", true, "-arch -baseos -debian"}},
-		{"404", "http", "ipv4", down("http-status")},
-		{"500", "http", "ipv4", down("http-status")},
-		{"reset", "http", "ipv4", down("reset")},
-		{"hang", "http", "ipv4", down("timeout")},
-		{"slow-body", "http", "ipv4", down("timeout")},
-		{"huge-body", "http", "ipv4", down("protocol")},
-		{"redirect-loop", "http", "ipv4", down("redirect")},
-		{"redirect-private", "http", "ipv4", down("forbidden-address")},
-		{"redirect-metadata", "http", "ipv4", down("forbidden-address")},
-		{"redirect-origin", "http", "ipv4", down("redirects-to-origin")},
-		{"ahead", "http", "ipv4", want{true, "ahead", false, "none"}},
-		{"bad-cert", "https", "ipv4", down("tls")},
-		{"expiring-cert", "https", "ipv4", ok},
-		{"ipv6-down", "http", "ipv4", ok},
-		{"ipv6-down", "http", "ipv6", down("refused")},
-		{"down", "http", "ipv4", down("refused")},
-		{"no-dns", "http", "ipv4", down("dns")},
-		{"no-dns", "http", "ipv6", down("dns")},
-		{"files", "ftp", "ipv4", ok},
-		{"files", "ftp", "ipv6", ok},
-		{"files-stale", "ftp", "ipv4", want{true, "stale", false, "none"}},
-		{"files-partial", "ftp", "ipv4", want{true, "", true, "-debian"}},
-		{"files-hang", "ftp", "ipv4", down("timeout")},
-		{"files-down", "ftp", "ipv4", down("refused")},
+		{"healthy", "http", state.IPv4, ok},
+		{"healthy", "http", state.IPv6, ok},
+		{"stale", "http", state.IPv4, want{true, "stale", false, "none"}},
+		{"stale", "http", state.IPv6, down("no-address")},
+		{"stale-but-allowed", "http", state.IPv4, want{true, "", true, "-arch -baseos -debian"}},
+		{"partial", "http", state.IPv4, want{true, "", true, "-debian"}},
+		{"wrong-metadata", "http", state.IPv4, want{true, "", true, "-arch -baseos -debian"}},
+		{"404", "http", state.IPv4, down("http-status")},
+		{"500", "http", state.IPv4, down("http-status")},
+		{"reset", "http", state.IPv4, down("reset")},
+		{"hang", "http", state.IPv4, down("timeout")},
+		{"slow-body", "http", state.IPv4, down("timeout")},
+		{"huge-body", "http", state.IPv4, down("protocol")},
+		{"redirect-loop", "http", state.IPv4, down("redirect")},
+		{"redirect-private", "http", state.IPv4, down("forbidden-address")},
+		{"redirect-metadata", "http", state.IPv4, down("forbidden-address")},
+		{"redirect-origin", "http", state.IPv4, down("redirects-to-origin")},
+		{"ahead", "http", state.IPv4, want{true, "ahead", false, "none"}},
+		{"bad-cert", "https", state.IPv4, down("tls")},
+		{"expiring-cert", "https", state.IPv4, ok},
+		{"ipv6-down", "http", state.IPv4, ok},
+		{"ipv6-down", "http", state.IPv6, down("refused")},
+		{"down", "http", state.IPv4, down("refused")},
+		{"no-dns", "http", state.IPv4, down("dns")},
+		{"no-dns", "http", state.IPv6, down("dns")},
+		{"files", "ftp", state.IPv4, ok},
+		{"files", "ftp", state.IPv6, ok},
+		{"files-stale", "ftp", state.IPv4, want{true, "stale", false, "none"}},
+		{"files-partial", "ftp", state.IPv4, want{true, "", true, "-debian"}},
+		{"files-hang", "ftp", state.IPv4, down("timeout")},
+		{"files-down", "ftp", state.IPv4, down("refused")},
 	}
 	if rsync {
 		cases = append(cases, []struct {
@@ -204,12 +204,12 @@ func TestEveryBehaviourIsClassified(t *testing.T) {
 			family state.Family
 			want   want
 		}{
-			{"files", "rsync", "ipv4", ok},
-			{"files", "rsync", "ipv6", ok},
-			{"files-stale", "rsync", "ipv4", want{true, "stale", false, "none"}},
-			{"files-partial", "rsync", "ipv4", want{true, "", true, "-debian"}},
-			{"files-hang", "rsync", "ipv4", down("timeout")},
-			{"files-down", "rsync", "ipv4", down("refused")},
+			{"files", "rsync", state.IPv4, ok},
+			{"files", "rsync", state.IPv6, ok},
+			{"files-stale", "rsync", state.IPv4, want{true, "stale", false, "none"}},
+			{"files-partial", "rsync", state.IPv4, want{true, "", true, "-debian"}},
+			{"files-hang", "rsync", state.IPv4, down("timeout")},
+			{"files-down", "rsync", state.IPv4, down("refused")},
 		}...)
 	}
 	for _, c := range cases {
@@ -223,19 +223,19 @@ func TestEveryBehaviourIsClassified(t *testing.T) {
 			t.Errorf("%s %s %s: got %+v, want %+v (error %q)", c.mirror, c.proto, c.family, got, c.want, e.Error)
 		}
 	}
-	if e := snap.Endpoint("stale", "http", "ipv4"); e.Lag.Duration != 30*time.Hour {
+	if e := snap.Endpoint("stale", "http", state.IPv4); e.Lag.Duration != 30*time.Hour {
 		t.Errorf("stale mirror: lag %v, want 30h", e.Lag)
 	}
-	if e := snap.Endpoint("healthy", "http", "ipv4"); e.LatencyMS <= 0 || e.LastGood.IsZero() || e.Successes != 1 {
+	if e := snap.Endpoint("healthy", "http", state.IPv4); e.LatencyMS <= 0 || e.LastGood.IsZero() || e.Successes != 1 {
 		t.Errorf("healthy mirror: latency %v, last good %v, successes %d", e.LatencyMS, e.LastGood, e.Successes)
 	}
-	if e := snap.Endpoint("expiring-cert", "https", "ipv4"); time.Until(e.CertExpiry) > 73*time.Hour || len(rep.Expiring) != 1 || !strings.Contains(rep.Expiring[0], "expiring-cert") {
+	if e := snap.Endpoint("expiring-cert", "https", state.IPv4); time.Until(e.CertExpiry) > 73*time.Hour || len(rep.Expiring) != 1 || !strings.Contains(rep.Expiring[0], "expiring-cert") {
 		t.Errorf("expiring certificate: expiry %v, report %q", e.CertExpiry, rep.Expiring)
 	}
-	if e := snap.Endpoint("redirect-private", "http", "ipv4"); !strings.Contains(e.Error, "10.255.255.1") {
+	if e := snap.Endpoint("redirect-private", "http", state.IPv4); !strings.Contains(e.Error, "10.255.255.1") {
 		t.Errorf("redirect-private: error %q does not name the address", e.Error)
 	}
-	if e := snap.Endpoint("partial", "http", "ipv4"); !strings.Contains(e.Repos[5].Error, "404 Not Found for debian/dists/stable/InRelease") {
+	if e := snap.Endpoint("partial", "http", state.IPv4); !strings.Contains(e.Repos[5].Error, "404 Not Found for debian/dists/stable/InRelease") {
 		t.Errorf("partial: errors %+v do not say 404", e.Repos)
 	}
 	if len(snap.Origin.Metadata) == 0 || snap.Origin.Stamp.IsZero() {

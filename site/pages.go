@@ -113,7 +113,7 @@ func (v *view) countries() *countriesPage {
 			}
 			l := countryLink{Code: info.Code, Name: info.Name, Href: CountryPath(info.Code), Mirrors: v.perCC[info.Code]}
 			if len(v.lists) > 0 {
-				if ls := v.lists[0].Countries[info.Code][policy.IPv4]; len(ls) > 0 {
+				if ls := v.lists[0].Countries[info.Code][inventory.IPv4]; len(ls) > 0 {
 					l.First = ls[0].Mirror.Name
 				}
 			}
@@ -254,7 +254,7 @@ func (v *view) countryPage(info country.Info) *countryPage {
 			continue
 		}
 		var e [2][]entryView
-		for _, fam := range []policy.Family{policy.IPv4, policy.IPv6} {
+		for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
 			e[fam] = v.entries(ls.Countries[cc][fam])
 		}
 		k := slices.IndexFunc(entries, func(o [2][]entryView) bool {

@@ -49,8 +49,8 @@ type Lists struct {
 	// Files are the repositories, releases and archs these lists are
 	// written for, in inventory order, and where their files are.
 	Files []ListFiles
-	// Countries holds each country's lists, indexed by policy.Family:
-	// [policy.IPv4] and [policy.IPv6].
+	// Countries holds each country's lists, indexed by inventory.Family:
+	// [inventory.IPv4] and [inventory.IPv6].
 	Countries map[country.Code][2][]policy.Choice
 }
 

@@ -66,7 +66,7 @@ func lists(inv *inventory.Inventory, snap *state.Snapshot) []site.Lists {
 			ls := site.Lists{Countries: map[country.Code][2][]policy.Choice{}}
 			for _, info := range country.All() {
 				var fams [2][]policy.Choice
-				for _, f := range []policy.Family{policy.IPv4, policy.IPv6} {
+				for _, f := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
 					fams[f] = set.Select(policy.Client{Country: info.Code, Family: f, Key: policy.KeyString(string(info.Code))})
 				}
 				ls.Countries[info.Code] = fams
@@ -283,7 +283,7 @@ func TestCountryPageShowsTheListsAndHowToUseThem(t *testing.T) {
 	ls := lists(inv, nil)
 	files := render(t, site.Data{Inventory: inv, Lists: ls})
 	nz := files[site.CountryPath("NZ")]
-	first := ls[0].Countries["NZ"][policy.IPv4][0].Mirror.Name
+	first := ls[0].Countries["NZ"][inventory.IPv4][0].Mirror.Name
 	i := strings.Index(nz, "<ol>")
 	if i < 0 || !strings.HasPrefix(nz[i:], "<ol>\n<li><a href=\"../mirror/"+first+".html\">") {
 		t.Errorf("New Zealand's first list does not start with %s", first)

@@ -27,7 +27,7 @@ func absPath(p string) string {
 func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	config := fs.String("c", "mirrors.toml", "the inventory `file`")
 	statePath := fs.String("s", "", "the state snapshot `file` written by probe; without it nothing is verified")
-	out := fs.String("o", "out", "the output `directory`, replaced atomically")
+	out := fs.String("o", "out", "the output `path`: a link to the current generation of the tree (kept in .<name>.trees/ beside it), swapped atomically")
 	cityDB := fs.String("geoip-city", "", "MaxMind City `mmdb`: places mirrors without lat/lon at their address's location, and is the City database of the edge/ nginx snippet")
 	asnDB := fs.String("geoip-asn", "", "MaxMind ASN `mmdb` the edge/ nginx snippet reads (default "+gen.DefaultEdgeASN+")")
 	edgeSource := fs.String("edge-source", gen.DefaultEdgeSource, "nginx `variable` holding the client address in the edge/ snippet")

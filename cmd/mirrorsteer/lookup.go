@@ -51,7 +51,7 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	}
 	c := policy.Client{}
 	if *v6 {
-		c.Family = policy.IPv6
+		c.Family = inventory.IPv6
 	}
 	if *ccFlag != "" {
 		cc, err := country.Parse(*ccFlag)
@@ -187,7 +187,7 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 // the same client dnsd builds for a query from a.
 func addrClient(a netip.Addr, info geo.Info) policy.Client {
 	return policy.Client{
-		Addr: a, Family: policy.FamilyOf(a),
+		Addr: a, Family: inventory.FamilyOf(a),
 		Country: info.Country, Continent: info.Continent, ASN: info.ASN,
 		Coord: info.Coord, HasCoord: info.HasCoord,
 		Key: policy.KeyAddr(a, a.BitLen()),

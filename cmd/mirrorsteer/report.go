@@ -138,7 +138,7 @@ func printReport(w io.Writer, path string, inv *inventory.Inventory, snap *state
 	var v6, located, empty int
 	reasons := map[policy.Reason]int{}
 	for _, rc := range cs {
-		if rc.c.Family == policy.IPv6 {
+		if rc.c.Family == inventory.IPv6 {
 			v6++
 		}
 		if rc.extra >= 0 {

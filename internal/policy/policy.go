@@ -33,31 +33,6 @@ import (
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 )
 
-// Family is an IP address family.
-type Family uint8
-
-// The address families. A list or an answer is for one of them.
-const (
-	IPv4 Family = iota
-	IPv6
-	numFamilies
-)
-
-func (f Family) String() string {
-	if f == IPv6 {
-		return "ipv6"
-	}
-	return "ipv4"
-}
-
-// FamilyOf returns the family of a (IPv4-mapped addresses are IPv4).
-func FamilyOf(a netip.Addr) Family {
-	if a.Is6() && !a.Is4In6() {
-		return IPv6
-	}
-	return IPv4
-}
-
 // Reason says why a mirror is in a list: the tier it came from.
 type Reason uint8
 
@@ -89,7 +64,7 @@ func (r Reason) String() string {
 // Client is what is known of whoever asks. Every field may be unknown.
 type Client struct {
 	Addr      netip.Addr // invalid when unknown
-	Family    Family
+	Family    inventory.Family
 	ASN       uint32 // 0 when unknown
 	Country   country.Code
 	Continent country.Continent // derived from Country when empty

@@ -118,7 +118,7 @@ func TestSelectTiers(t *testing.T) {
 		},
 		{
 			name:        "IPv6 subnet match",
-			client:      policy.Client{Addr: netip.MustParseAddr("2001:db8:5::1"), Family: policy.IPv6, Country: "US", Key: policy.KeyString("k")},
+			client:      policy.Client{Addr: netip.MustParseAddr("2001:db8:5::1"), Family: inventory.IPv6, Country: "US", Key: policy.KeyString("k")},
 			want:        []string{"corp-private", "us-nyc", "us-sfo"},
 			wantReasons: []string{"subnet", "country", "country"},
 		},
@@ -316,7 +316,7 @@ func TestHealth(t *testing.T) {
 	)
 	x86 := inv.Variants()[0]
 	arm := inv.Variants()[1]
-	de := func(f policy.Family) policy.Client {
+	de := func(f inventory.Family) policy.Client {
 		return policy.Client{Country: "DE", Family: f, Key: policy.KeyString("k")}
 	}
 	tests := []struct {
@@ -326,13 +326,13 @@ func TestHealth(t *testing.T) {
 		client policy.Client
 		names  []string
 	}{
-		{"no snapshot: every declared mirror that carries the repo", nil, policy.Want{Variant: &arm}, de(policy.IPv4), []string{"a", "b", "c"}},
+		{"no snapshot: every declared mirror that carries the repo", nil, policy.Want{Variant: &arm}, de(inventory.IPv4), []string{"a", "b", "c"}},
 		{"IPv6 client: only mirrors whose IPv6 endpoint is healthy",
 			statetest.Healthy(inv, func(n string, e *state.Endpoint) { e.Healthy = !(n == "a" && e.Family == state.IPv6) }),
-			policy.Want{Variant: &x86}, de(policy.IPv6), []string{"b", "c", "d"}},
+			policy.Want{Variant: &x86}, de(inventory.IPv6), []string{"b", "c", "d"}},
 		{"IPv4 client keeps the mirror that is down over IPv6 only",
 			statetest.Healthy(inv, func(n string, e *state.Endpoint) { e.Healthy = !(n == "a" && e.Family == state.IPv6) }),
-			policy.Want{Variant: &x86}, de(policy.IPv4), []string{"a", "b", "c", "d"}},
+			policy.Want{Variant: &x86}, de(inventory.IPv4), []string{"a", "b", "c", "d"}},
 		{"a repo that is not fresh at the mirror is not offered",
 			statetest.Healthy(inv, func(n string, e *state.Endpoint) {
 				for i := range e.Repos {
@@ -341,16 +341,16 @@ func TestHealth(t *testing.T) {
 					}
 				}
 			}),
-			policy.Want{Variant: &x86}, de(policy.IPv4), []string{"a", "c", "d"}},
+			policy.Want{Variant: &x86}, de(inventory.IPv4), []string{"a", "c", "d"}},
 		{"a mirror the snapshot does not know is excluded",
 			func() *state.Snapshot { s := statetest.Healthy(inv, nil); delete(s.Mirrors, "d"); return s }(),
-			policy.Want{Variant: &x86}, de(policy.IPv4), []string{"a", "b", "c"}},
+			policy.Want{Variant: &x86}, de(inventory.IPv4), []string{"a", "b", "c"}},
 		{"https down but http healthy keeps the mirror (protocol set http+https)",
 			statetest.Healthy(inv, func(n string, e *state.Endpoint) { e.Healthy = !(n == "c" && e.Protocol == state.HTTPS) }),
-			policy.Want{Variant: &x86}, de(policy.IPv4), []string{"a", "b", "c", "d"}},
+			policy.Want{Variant: &x86}, de(inventory.IPv4), []string{"a", "b", "c", "d"}},
 		{"asking for https only drops it",
 			statetest.Healthy(inv, func(n string, e *state.Endpoint) { e.Healthy = !(n == "c" && e.Protocol == state.HTTPS) }),
-			policy.Want{Variant: &x86, Protocols: []inventory.Protocol{inventory.HTTPS}}, de(policy.IPv4), []string{"a", "b", "d"}},
+			policy.Want{Variant: &x86, Protocols: []inventory.Protocol{inventory.HTTPS}}, de(inventory.IPv4), []string{"a", "b", "d"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -368,13 +368,13 @@ func TestChoiceProtocols(t *testing.T) {
 	snap := statetest.Healthy(inv, func(n string, e *state.Endpoint) { e.Healthy = e.Protocol != state.HTTPS || e.Family == state.IPv4 })
 	set := policy.NewSet(inv, snap, policy.Want{})
 	for _, tt := range []struct {
-		fam       policy.Family
+		fam       inventory.Family
 		https     bool
 		http      bool
 		rationale string
 	}{
-		{policy.IPv4, true, true, "both healthy over IPv4"},
-		{policy.IPv6, false, true, "https is down over IPv6, so lists must print the http URL"},
+		{inventory.IPv4, true, true, "both healthy over IPv4"},
+		{inventory.IPv6, false, true, "https is down over IPv6, so lists must print the http URL"},
 	} {
 		c := set.Select(policy.Client{Country: "DE", Family: tt.fam})[0]
 		if c.Has(inventory.HTTPS) != tt.https || c.Has(inventory.HTTP) != tt.http {

@@ -35,7 +35,7 @@ type candidate struct {
 	m         *inventory.Mirror
 	continent country.Continent
 	nameHash  uint64
-	up        [numFamilies]uint8 // healthy acceptable protocols, per family
+	up        [inventory.NumFamilies]uint8 // healthy acceptable protocols, per family
 }
 
 // NewSet prepares inv for w with the health in snap. With a nil snapshot
@@ -60,13 +60,13 @@ func NewSet(inv *inventory.Inventory, snap *state.Snapshot, w Want) *Set {
 			if m.URL(p) == "" {
 				continue
 			}
-			for f := range numFamilies {
+			for f := range inventory.NumFamilies {
 				if healthy(snap, m, p, f, w.Variant) {
 					c.up[f] |= protoBit(p)
 				}
 			}
 		}
-		if c.up != [numFamilies]uint8{} {
+		if c.up != [inventory.NumFamilies]uint8{} {
 			s.cands = append(s.cands, c)
 		}
 	}
@@ -92,18 +92,16 @@ func (s *Set) Same(t *Set) bool {
 // Len returns how many mirrors can be offered to someone.
 func (s *Set) Len() int { return len(s.cands) }
 
-func healthy(snap *state.Snapshot, m *inventory.Mirror, p inventory.Protocol, f Family, v *inventory.Variant) bool {
+func healthy(snap *state.Snapshot, m *inventory.Mirror, p inventory.Protocol, f inventory.Family, v *inventory.Variant) bool {
 	if snap == nil {
 		return true
 	}
-	ep := snap.Endpoint(m.Name, p, stateFamily[f])
+	ep := snap.Endpoint(m.Name, p, f)
 	if ep == nil || !ep.Healthy {
 		return false
 	}
 	return v == nil || ep.Fresh(v.Repo.Name, v.Release, v.Arch)
 }
-
-var stateFamily = [numFamilies]state.Family{IPv4: "ipv4", IPv6: "ipv6"}
 
 func protoBit(p inventory.Protocol) uint8 {
 	switch p {

@@ -243,7 +243,7 @@ func (w *walker) value(t reflect.Type) *located {
 			return w.fail(off, err.Error())
 		}
 		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
-			if t == reflect.TypeFor[Duration]() {
+			if t == reflect.TypeFor[Duration]() || t == reflect.TypeFor[Family]() {
 				return w.fail(off, err.Error())
 			}
 			return w.fail(off, fmt.Sprintf("cannot read %s as a time; want %s", short(string(raw)), want(t)))
@@ -370,6 +370,9 @@ func want(t reflect.Type) string {
 		return `a Go duration string like "1h30m0s"`
 	case reflect.TypeFor[netip.Addr]():
 		return `an IP address string like "192.0.2.1" or "2001:db8::1"`
+	}
+	if t == reflect.TypeFor[Family]() {
+		return `"ipv4" or "ipv6"`
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		// time.Time

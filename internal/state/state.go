@@ -113,32 +113,19 @@ const (
 // in: the download protocols (http, https, ftp), then rsync. Do not modify.
 var Protocols = inventory.Protocols
 
-// Family is an IP address family an endpoint is checked over.
-type Family string
+// Family is an IP address family an endpoint is checked over: the
+// inventory's, "ipv4" or "ipv6" in the file.
+type Family = inventory.Family
 
 // The address families, in the order used for sorting endpoints.
 const (
-	IPv4 Family = "ipv4"
-	IPv6 Family = "ipv6"
+	IPv4 = inventory.IPv4
+	IPv6 = inventory.IPv6
 )
 
-// Families lists every valid address family in a fixed order (ipv4, ipv6).
+// Families lists every address family in a fixed order (ipv4, ipv6).
 // Endpoints with the same protocol are sorted in this order. Do not modify.
-var Families = []Family{IPv4, IPv6}
-
-// Title is how people write the family: "IPv4", "IPv6".
-func (f Family) Title() string {
-	switch f {
-	case IPv4:
-		return "IPv4"
-	case IPv6:
-		return "IPv6"
-	}
-	return string(f)
-}
-
-// Valid reports whether f is one of [Families].
-func (f Family) Valid() bool { return index(Families, f) >= 0 }
+var Families = inventory.Families
 
 func index[T comparable](list []T, v T) int {
 	for i, x := range list {

@@ -193,7 +193,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown protocol", docEP("protocol", `"htp"`),
 			[]string{where + `: unknown protocol "htp"; use one of "http", "https", "ftp", "rsync"`}},
 		{"unknown family", docEP("family", `"ip4"`),
-			[]string{where + `: unknown family "ip4"; use one of "ipv4", "ipv6"`}},
+			[]string{`state.json:15:41: ` + where + `.family: unknown family "ip4"; use "ipv4" or "ipv6"`}},
 		{"missing protocol", docEP("protocol", ""),
 			[]string{where + `: unknown protocol ""; use one of`}},
 		{"duplicate endpoint", docEP("protocol", `"http"`, "family", `"ipv6"`),
@@ -387,9 +387,9 @@ func TestValid(t *testing.T) {
 			t.Errorf("%q valid", p)
 		}
 	}
-	for _, f := range []Family{"", "IPv4", "ipv5", "http"} {
+	for _, f := range []Family{2, 255} {
 		if f.Valid() {
-			t.Errorf("%q valid", f)
+			t.Errorf("%d valid", f)
 		}
 	}
 }

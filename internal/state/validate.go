@@ -61,9 +61,9 @@ func (s *Snapshot) validate() error {
 				return fmt.Errorf("%s: unknown protocol %s; use one of %s", ew, short(strconv.Quote(string(e.Protocol))), quoteList(Protocols))
 			}
 			if !e.Family.Valid() {
-				return fmt.Errorf("%s: unknown family %s; use one of %s", ew, short(strconv.Quote(string(e.Family))), quoteList(Families))
+				return fmt.Errorf(`%s: unknown family %d; use "ipv4" or "ipv6"`, ew, e.Family)
 			}
-			key := [2]string{string(e.Protocol), string(e.Family)}
+			key := [2]string{string(e.Protocol), e.Family.String()}
 			if j, dup := seen[key]; dup {
 				return fmt.Errorf("%s: duplicate endpoint %s over %s (also endpoints[%d]); keep one entry per protocol and family", ew, e.Protocol, e.Family, j)
 			}
