@@ -37,6 +37,14 @@ type Info struct {
 	ASNPrefix netip.Prefix
 }
 
+// Location is where a City/Country record places an address.
+type Location struct {
+	Country   country.Code      // "" when unknown
+	Continent country.Continent // "" when unknown
+	Coord     country.Coord     // valid only when HasCoord
+	HasCoord  bool
+}
+
 // DB is an open pair of databases: one with locations (City or Country)
 // and one with autonomous systems (ASN). Either may be absent.
 //
@@ -276,21 +284,10 @@ func (db *DB) Lookup(a netip.Addr) Info {
 	defer recordPool.Put(recs)
 	if db.city != nil {
 		if res := db.city.Lookup(a); res.Found() {
-			rec := &recs.city
-			*rec = cityRecord{}
-			rec.Location.Latitude, rec.Location.Longitude = math.NaN(), math.NaN()
-			if res.Decode(rec) == nil {
+			if loc, ok := db.location(res, &recs.city); ok {
 				info.CityPrefix = res.Prefix()
-				info.Country = db.code(rec.Country.ISOCode)
-				if info.Country == "" {
-					info.Country = db.code(rec.RegisteredCountry.ISOCode)
-				}
-				info.Continent = continent(rec.Continent.Code)
-				lat, lon := rec.Location.Latitude, rec.Location.Longitude
-				if lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && rec.Location.Radius < CountryRadiusKm { // false for NaN: missing
-					info.Coord = country.Coord{Lat: lat, Lon: lon}
-					info.HasCoord = true
-				}
+				info.Country, info.Continent = loc.Country, loc.Continent
+				info.Coord, info.HasCoord = loc.Coord, loc.HasCoord
 			}
 		}
 	}
@@ -306,6 +303,27 @@ func (db *DB) Lookup(a netip.Addr) Info {
 		}
 	}
 	return info
+}
+
+// location decodes a City/Country record into what Lookup says of it; ok
+// is false when the record cannot be decoded.
+func (db *DB) location(res maxminddb.Result, rec *cityRecord) (loc Location, ok bool) {
+	*rec = cityRecord{}
+	rec.Location.Latitude, rec.Location.Longitude = math.NaN(), math.NaN()
+	if res.Decode(rec) != nil {
+		return loc, false
+	}
+	loc.Country = db.code(rec.Country.ISOCode)
+	if loc.Country == "" {
+		loc.Country = db.code(rec.RegisteredCountry.ISOCode)
+	}
+	loc.Continent = continent(rec.Continent.Code)
+	lat, lon := rec.Location.Latitude, rec.Location.Longitude
+	if lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && rec.Location.Radius < CountryRadiusKm { // false for NaN: missing
+		loc.Coord = country.Coord{Lat: lat, Lon: lon}
+		loc.HasCoord = true
+	}
+	return loc, true
 }
 
 // Close releases both databases. A nil DB is fine; Lookup after Close
