@@ -44,7 +44,7 @@ type rawFile struct {
 	Policy  rawPolicy   `toml:"policy"`
 	DNS     *rawDNS     `toml:"dns"`
 	Meta    rawMetalink `toml:"metalink"`
-	Probe   rawProbe    `toml:"probe"`
+	Probe   Probe       `toml:"probe"`
 	Repo    []rawRepo   `toml:"repo"`
 	Mirror  []rawMirror `toml:"mirror"`
 }
@@ -120,6 +120,8 @@ type Error struct {
 	File         string
 	Line, Column int // 0 when unknown
 	Msg          string
+
+	key string // the dotted key path it is about, when known
 }
 
 func (e *Error) Error() string {
@@ -145,8 +147,10 @@ func (es Errors) Error() string {
 }
 
 // Load reads and validates the inventory at path. Subnet files are read
-// relative to the directory of path. The error, if any, is an Errors.
-func Load(path string) (*Inventory, error) {
+// relative to the directory of path. checks validate the parts of the
+// file that other components own (see Check); their errors are reported
+// with the loader's own, all at once. The error, if any, is an Errors.
+func Load(path string, checks ...Check) (*Inventory, error) {
 	data, err := fileio.ReadFile(path, fileio.MaxInventory)
 	if err != nil {
 		var tl *fileio.TooLargeError
@@ -155,12 +159,12 @@ func Load(path string) (*Inventory, error) {
 		}
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read the inventory: %v", reason(err))}}
 	}
-	return Parse(path, data, filepath.Dir(path))
+	return Parse(path, data, filepath.Dir(path), checks...)
 }
 
-// Parse validates an inventory held in data; name is used in errors and
-// subnet files are read relative to dir.
-func Parse(name string, data []byte, dir string) (*Inventory, error) {
+// Parse validates an inventory held in data, as Load does; name is used
+// in errors and subnet and zone files are read relative to dir.
+func Parse(name string, data []byte, dir string, checks ...Check) (*Inventory, error) {
 	var raw rawFile
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	err := dec.Decode(&raw)
@@ -182,6 +186,7 @@ func Parse(name string, data []byte, dir string) (*Inventory, error) {
 	v.wrongCase(&raw)
 	v.text(&raw)
 	inv := v.build(&raw)
+	v.check(inv, checks)
 	if len(v.errs) > 0 {
 		slices.SortStableFunc(v.errs, func(a, b *Error) int {
 			if a.Line != b.Line {
@@ -464,11 +469,7 @@ func (v *validator) errorf(path, format string, args ...any) {
 	if v.refused[path] {
 		return
 	}
-	e := &Error{File: v.file, Msg: fmt.Sprintf(format, args...)}
-	if p, ok := v.pos.at(path); ok {
-		e.Line, e.Column = p.Line, p.Column
-	}
-	v.errs = append(v.errs, e)
+	v.errs = append(v.errs, errorAt(v.file, v.pos, path, format, args...))
 }
 
 // safeName is what may become a path component under out/ or a page name.
@@ -494,7 +495,7 @@ func (v *validator) build(raw *rawFile) *Inventory {
 	v.network(inv, &raw.Network)
 	v.policy(inv, &raw.Policy)
 	v.metalink(inv, &raw.Meta)
-	v.probe(inv, &raw.Probe)
+	inv.Probe = raw.Probe
 	if raw.DNS != nil {
 		inv.DNS = v.dns(raw.DNS)
 		v.dnsd(inv, raw.DNS)
@@ -797,7 +798,10 @@ func (v *validator) dns(r *rawDNS) *DNS {
 		v.errorf("dns.zone", "[dns] zone %s; shorten it", msg)
 		zoneOK = false
 	}
-	d.Zone = zone
+	if zoneOK {
+		// Else "": a Check must not read a zone file relative to it.
+		d.Zone = zone
+	}
 	if r.TTL != nil {
 		if *r.TTL < 1 || *r.TTL > 86400 {
 			v.errorf("dns.ttl", "[dns] ttl = %d is out of range; use 1 to 86400 seconds", *r.TTL)
@@ -1225,51 +1229,6 @@ func comparePrefix(a, b netip.Prefix) int {
 	return a.Bits() - b.Bits()
 }
 
-// rawProbe is the [probe] table: the bounds of a probe run. Every key is
-// optional; command-line flags override it.
-type rawProbe struct {
-	Timeout     string `toml:"timeout"`
-	Deadline    string `toml:"deadline"`
-	Concurrency *int   `toml:"concurrency"`
-	PerHost     *int   `toml:"per_host"`
-	Retries     *int   `toml:"retries"`
-	MaxBody     *int64 `toml:"max_body"`
-	LeaveAfter  *int   `toml:"leave_after"`
-	ReturnAfter *int   `toml:"return_after"`
-}
-
-func (v *validator) probe(inv *Inventory, r *rawProbe) {
-	p := &inv.Probe
-	if r.Timeout != "" {
-		p.Timeout, _ = v.duration("probe.timeout", "[probe] timeout", r.Timeout)
-	}
-	if r.Deadline != "" {
-		p.Deadline, _ = v.duration("probe.deadline", "[probe] deadline", r.Deadline)
-	}
-	count := func(key string, raw *int, lo, hi int, dst **int) {
-		if raw == nil {
-			return
-		}
-		if *raw < lo || *raw > hi {
-			v.errorf("probe."+key, "[probe] %s = %d is out of range; use %d to %d", key, *raw, lo, hi)
-			return
-		}
-		*dst = raw
-	}
-	count("concurrency", r.Concurrency, 1, 100000, &p.Concurrency)
-	count("per_host", r.PerHost, 1, 1000, &p.PerHost)
-	count("retries", r.Retries, 0, 10, &p.Retries)
-	count("leave_after", r.LeaveAfter, 1, 1000, &p.LeaveAfter)
-	count("return_after", r.ReturnAfter, 1, 1000, &p.ReturnAfter)
-	if r.MaxBody != nil {
-		if *r.MaxBody < 4096 || *r.MaxBody > 1<<34 {
-			v.errorf("probe.max_body", "[probe] max_body = %d is out of range; use 4096 to 17179869184 bytes", *r.MaxBody)
-		} else {
-			p.MaxBody = *r.MaxBody
-		}
-	}
-}
-
 // mirrorLabel is a mirror's label in preference names: one DNS label
 // without "-", which joins labels there.
 var mirrorLabel = regexp.MustCompile(`^[A-Za-z0-9]{1,63}$`)
@@ -1341,7 +1300,7 @@ func (v *validator) dnsd(inv *Inventory, r *rawDNS) {
 			d.Whoami = append(d.Whoami, p)
 		}
 	}
-	zoneOK := hostName(d.Zone) && tooLong(d.Zone) == ""
+	zoneOK := d.Zone != "" // v.dns accepted it
 	if r.ZoneFile != "" {
 		d.ZoneFile = r.ZoneFile
 		if !filepath.IsAbs(d.ZoneFile) {
