@@ -83,6 +83,40 @@ func TestCheckReportsEverySectionAtOnce(t *testing.T) {
 	}
 }
 
+// TestCommandsCheckWhatTheyUse: probe refuses a bad [probe] table, dnsd
+// a bad zone file, and gen and lookup, which use neither, read no zone
+// file (issue 10, item 3).
+func TestCommandsCheckWhatTheyUse(t *testing.T) {
+	path := writeBadSections(t)
+	doc := strings.Replace(badSections, `max_lag = "soon"`, `max_lag = "12h"`, 1)
+	doc = strings.Replace(doc, "ttl = 0\n", "", 1)
+	doc = strings.Replace(doc, "wieght = 1\n", "", 1)
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zone := filepath.Join(filepath.Dir(path), "example.org.zone")
+
+	r := mirrorsteer(t, "probe", "-c", path, "-o", filepath.Join(t.TempDir(), "state.json"), "--quiet")
+	if want := path + `:8:1: [probe] timeout "0s" is not a positive duration` + "; write e.g. \"12h\", \"90m\" or \"1h30m\"\n" + path + ":9:1: [probe] concurrency = 0 is out of range; use 1 to 100000\n"; r.code != 1 || r.stderr != want {
+		t.Errorf("probe: exit %d\n%s\nwant exit 1 and\n%s", r.code, r.stderr, want)
+	}
+	r = mirrorsteer(t, "dnsd", "-c", path, "-l", "127.0.0.1:0", "--watch", "0")
+	if want := path + `:15:1: [dns] zone_file ` + zone + `: download.example.org. A clashes with the steered name "download"`; r.code != 1 || !strings.HasPrefix(r.stderr[strings.Index(r.stderr, "\n")+1:], want) {
+		t.Errorf("dnsd: exit %d\n%s\nwant exit 1 and %s", r.code, r.stderr, want)
+	}
+
+	// Without the zone file: gen and lookup do not miss it.
+	if err := os.Remove(zone); err != nil {
+		t.Fatal(err)
+	}
+	if r := mirrorsteer(t, "gen", "-c", path, "-o", filepath.Join(t.TempDir(), "out")); r.code != 0 {
+		t.Errorf("gen: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := mirrorsteer(t, "lookup", "-c", path, "--country", "DE", "--name", "download"); r.code != 0 || !strings.Contains(r.stdout, "a.example.net") {
+		t.Errorf("lookup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // TestImportHeadIsCheckedLikeCheck: mirrorsteer import writes only a
 // file check accepts, so a head whose [probe] table probe refuses is an
 // error, as it was when the loader checked [probe] itself.

@@ -43,6 +43,7 @@ func runProbe(fset *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 		return usagef("%v", err)
 	}
 
+	// probe reads no zone file: [dns] is dnsd's.
 	inv, err := inventory.Load(*config, bounds.ApplyFile)
 	if err != nil {
 		return err

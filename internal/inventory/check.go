@@ -3,8 +3,9 @@ package inventory
 import "fmt"
 
 // A Check validates a part of mirrors.toml that another component owns
-// and gives its meaning: probe's [probe] bounds (probe.CheckFile). The
-// loader knows only those keys' names and TOML types.
+// and gives its meaning: probe's [probe] bounds (probe.CheckFile), the
+// records of dnsd's zone file (dnsd.CheckZoneFile). The loader knows only
+// those keys' names and TOML types.
 //
 // Load runs every Check it is given once the file has decoded, also when
 // the loader has found errors elsewhere, so that `mirrorsteer check`

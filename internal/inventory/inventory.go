@@ -4,9 +4,9 @@
 //
 // Load decodes strictly: every mistake is reported with file:line:column and
 // what to change, and nothing is half-loaded. The sections whose meaning
-// belongs to another component (probe's bounds) are kept as written and
-// checked by that component, through a Check given to Load, so that
-// their errors are reported with the rest.
+// belongs to another component (probe's bounds, dnsd's zone file) are
+// kept as written and checked by that component, through a Check given
+// to Load, so that their errors are reported with the rest.
 package inventory
 
 import (
@@ -16,8 +16,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/miekg/dns"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 )
@@ -147,11 +145,10 @@ type DNS struct {
 	// Names are the steered names under the zone, sorted by label.
 	Names []DNSName
 	// ZoneFile is the path of the RFC 1035 zone file with the zone's
-	// ordinary records ("" for none), and Records what it holds, in file
-	// order, without duplicates. None of them is at or below a steered
-	// name, is an SOA or NS, or gives addresses of an in-zone name server.
+	// ordinary records ("" for none), relative paths taken from the
+	// directory of mirrors.toml. Only dnsd reads it (dnsd.ReadZoneFile):
+	// what may be in it depends on what dnsd makes itself.
 	ZoneFile string
-	Records  []dns.RR
 	// Fallback is the CNAME target, fully qualified, when no mirror is
 	// healthy for a name: the fallback key, else the origin's host.
 	Fallback string

@@ -69,7 +69,8 @@ type rawDNS struct {
 	TTL   *int64              `toml:"ttl"`
 	NS    map[string][]string `toml:"ns"`
 	Names map[string]string   `toml:"names"`
-	// Keys only dnsd reads; checked by validator.dnsd.
+	// Keys only dnsd reads; checked by validator.dnsd, but for the
+	// zone file's content, which dnsd checks (dnsd.CheckZoneFile).
 	ZoneFile    string   `toml:"zone_file"`
 	Fallback    string   `toml:"fallback"`
 	Whoami      []string `toml:"whoami"`
@@ -1236,8 +1237,9 @@ var mirrorLabel = regexp.MustCompile(`^[A-Za-z0-9]{1,63}$`)
 // Defaults of the [dns] keys only dnsd reads.
 const DefaultNegativeTTL = 300
 
-// dnsd checks the [dns] keys only dnsd reads: the zone file, the fallback,
-// the _whoami networks and the SOA's hostmaster and negative TTL. It runs
+// dnsd checks the [dns] keys only dnsd reads: the zone file's path (its
+// records are dnsd's to check, dnsd.CheckZoneFile), the fallback, the
+// _whoami networks and the SOA's hostmaster and negative TTL. It runs
 // after v.dns and v.network, whose results it uses.
 func (v *validator) dnsd(inv *Inventory, r *rawDNS) {
 	d := inv.DNS
@@ -1300,126 +1302,14 @@ func (v *validator) dnsd(inv *Inventory, r *rawDNS) {
 			d.Whoami = append(d.Whoami, p)
 		}
 	}
-	zoneOK := d.Zone != "" // v.dns accepted it
 	if r.ZoneFile != "" {
 		d.ZoneFile = r.ZoneFile
 		if !filepath.IsAbs(d.ZoneFile) {
 			d.ZoneFile = filepath.Join(v.dir, d.ZoneFile)
 		}
-		if zoneOK {
-			v.zoneFile(d)
-		}
 	}
-	if zoneOK {
+	if d.Zone != "" { // v.dns accepted it
 		v.derivedNames(d, r)
-	}
-}
-
-// zoneFile reads the [dns] zone file into d.Records and rejects what
-// would clash with what dnsd makes itself.
-func (v *validator) zoneFile(d *DNS) {
-	bad := func(format string, args ...any) {
-		v.errorf("dns.zone_file", "[dns] zone_file %s: %s", d.ZoneFile, fmt.Sprintf(format, args...))
-	}
-	data, err := fileio.ReadFile(d.ZoneFile, fileio.MaxZoneFile)
-	if err != nil {
-		bad("cannot read it: %v; fix the path (relative to %s) or remove the key", reason(err), v.file)
-		return
-	}
-	steered := map[string]string{}
-	for _, n := range d.Names {
-		steered[n.Label+"."+d.Zone] = n.Label
-	}
-	glue := map[string]bool{}
-	for _, ns := range d.NS {
-		glue[ns.Name] = true
-	}
-	whoami := "_whoami." + d.Zone
-	zp := dns.NewZoneParser(bytes.NewReader(data), d.Zone, d.ZoneFile)
-	seen := map[string]bool{}
-	types := map[string]map[uint16]bool{} // owner -> types
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		h := rr.Header()
-		h.Name = strings.ToLower(h.Name)
-		owner, t := h.Name, h.Rrtype
-		what := owner + " " + dns.TypeToString[t]
-		if msg := tooLong(owner); msg != "" {
-			bad("%s record: its owner %s; shorten it", dns.TypeToString[t], msg)
-			continue
-		}
-		if !fitsWire(rr) {
-			bad("%s: a name in its data is more than 255 octets in DNS wire form (RFC 1035 2.3.4); shorten it", what)
-			continue
-		}
-		if !dns.IsSubDomain(d.Zone, owner) {
-			bad("%s is outside the zone %s; remove it", what, d.Zone)
-			continue
-		}
-		if h.Class != dns.ClassINET {
-			bad("%s is of class %s; only IN records are served", what, dns.ClassToString[h.Class])
-			continue
-		}
-		if strings.HasPrefix(owner, "*.") || strings.Contains(owner, ".*.") {
-			bad("%s is a wildcard; wildcards are not served, list the names", what)
-			continue
-		}
-		switch t {
-		case dns.TypeSOA:
-			bad("%s: the SOA comes from [dns] (hostmaster, negative_ttl); remove it", what)
-			continue
-		case dns.TypeNS:
-			bad("%s: name servers come from [dns] ns, and delegations are not served; remove it", what)
-			continue
-		case dns.TypeDNAME:
-			bad("%s: DNAME is not served; use a CNAME", what)
-			continue
-		case dns.TypeA, dns.TypeAAAA:
-			if glue[owner] {
-				bad("%s: the addresses of name server %s come from [dns] ns; remove it", what, owner)
-				continue
-			}
-		}
-		if owner == d.Zone && t == dns.TypeCNAME {
-			bad("%s: the zone apex cannot be a CNAME", what)
-			continue
-		}
-		clash := ""
-		for name, label := range steered {
-			if dns.IsSubDomain(name, owner) {
-				clash = label
-			}
-		}
-		if clash != "" {
-			bad("%s clashes with the steered name %q of [dns] names, which dnsd answers (with the names below it); remove the record or the name", what, clash)
-			continue
-		}
-		if dns.IsSubDomain(whoami, owner) {
-			bad("%s clashes with %s, which dnsd answers itself; remove it", what, whoami)
-			continue
-		}
-		if types[owner] == nil {
-			types[owner] = map[uint16]bool{}
-		}
-		types[owner][t] = true
-		if k := rr.String(); !seen[k] {
-			seen[k] = true
-			d.Records = append(d.Records, rr)
-		}
-	}
-	if err := zp.Err(); err != nil {
-		// It names the file and the line.
-		v.errorf("dns.zone_file", "[dns] zone_file: %v", err)
-		return
-	}
-	for _, owner := range slices.Sorted(maps.Keys(types)) {
-		if ts := types[owner]; ts[dns.TypeCNAME] && len(ts) > 1 {
-			bad("%s has a CNAME and other records; a CNAME owner has no other data (RFC 1034 3.6.2), keep one", owner)
-		}
-	}
-	for _, ns := range d.NS {
-		if types[ns.Name][dns.TypeCNAME] {
-			bad("%s is a name server of [dns] ns and must not be a CNAME (RFC 2181 10.3)", ns.Name)
-		}
 	}
 }
 
