@@ -237,6 +237,18 @@ func TestWriteInvalid(t *testing.T) {
 }
 
 // TestWriteFails injects failures after the temp file is created.
+// TestWriteUnknownClass: probe cannot write a class readers would refuse.
+func TestWriteUnknownClass(t *testing.T) {
+	path, old := setup(t)
+	s := sample()
+	s.Mirrors["mirror.example.de"].Endpoints[2].Class = "content"
+	err := s.Write(path)
+	if err == nil || !strings.Contains(err.Error(), `not writing `+path+`: mirrors["mirror.example.de"].endpoints[2]: unknown class "content"; use one of`) {
+		t.Errorf("Write of an unknown class: %v", err)
+	}
+	checkUntouched(t, path, old)
+}
+
 func TestWriteFails(t *testing.T) {
 	boom := errors.New("boom")
 	for _, tt := range []struct {
