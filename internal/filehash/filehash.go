@@ -100,10 +100,11 @@ func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // Cache remembers Sums by relative path. It is safe for concurrent use.
 type Cache struct {
-	path string
-	mu   sync.Mutex
-	old  map[string]Sum
-	used map[string]Sum
+	path   string
+	mu     sync.Mutex
+	loaded bool // old was read from path
+	old    map[string]Sum
+	used   map[string]Sum
 	// Hashed and Reused count the files read and the files answered from
 	// the cache since Open.
 	Hashed, Reused int
@@ -141,6 +142,7 @@ func Open(path string) (*Cache, error) {
 	if f.Files != nil {
 		c.old = f.Files
 	}
+	c.loaded = true
 	return c, nil
 }
 
@@ -176,10 +178,16 @@ func (c *Cache) Sum(root, rel string) (Sum, error) {
 // Save writes the cache, keeping only the files asked for since Open so it
 // does not grow with files long gone. It replaces the file atomically and
 // durably (fileio.WriteFile); if the path is a symbolic link, the file it
-// points to is replaced.
+// points to is replaced. A cache that holds what it was opened with is
+// not written again: a run over an unchanged tree costs no sync.
 func (c *Cache) Save() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Every entry used was either read again (Hashed) or taken from old
+	// as it was.
+	if c.loaded && c.Hashed == 0 && len(c.used) == len(c.old) {
+		return nil
+	}
 	keys := make([]string, 0, len(c.used))
 	for k := range c.used {
 		keys = append(keys, k)

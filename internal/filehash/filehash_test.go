@@ -178,6 +178,51 @@ func TestSaveReplacesLikeEveryOtherFile(t *testing.T) {
 	}
 }
 
+// TestUnchangedCacheIsNotWritten: a run that hashes nothing and asks for
+// every file it knows leaves the cache file alone (no write, no sync);
+// one that drops a file or hashes one writes it.
+func TestUnchangedCacheIsNotWritten(t *testing.T) {
+	root, cachePath := t.TempDir(), filepath.Join(t.TempDir(), "hashes.json")
+	write(t, root, "a.iso", []byte("a"))
+	write(t, root, "b.iso", []byte("b"))
+	run := func(files ...string) (written bool) {
+		t.Helper()
+		before, _ := os.Stat(cachePath)
+		c, err := Open(cachePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if _, err := c.Sum(root, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Save(); err != nil {
+			t.Fatal(err)
+		}
+		after, err := os.Stat(cachePath)
+		if err != nil {
+			t.Fatalf("no cache after Save: %v", err)
+		}
+		return before == nil || !os.SameFile(before, after)
+	}
+	for _, tt := range []struct {
+		name  string
+		files []string
+		want  bool
+	}{
+		{"a new cache is written", []string{"a.iso", "b.iso"}, true},
+		{"the same files, none hashed: not written", []string{"b.iso", "a.iso"}, false},
+		{"a file no longer asked for: written without it", []string{"a.iso"}, true},
+		{"a file hashed again: written", []string{"a.iso", "b.iso"}, true},
+		{"and then left alone", []string{"a.iso", "b.iso"}, false},
+	} {
+		if got := run(tt.files...); got != tt.want {
+			t.Errorf("%s: written %v", tt.name, got)
+		}
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	c, _ := Open(filepath.Join(t.TempDir(), "h.json"))
 	if _, err := c.Sum(t.TempDir(), "nope.iso"); err == nil || !strings.Contains(err.Error(), "nope.iso") {
