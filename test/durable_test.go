@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/localmirror"
 )
@@ -39,7 +40,8 @@ func TestReplacedFilesAreDurable(t *testing.T) {
 	}
 	// Over [metalink] min_size (1 MiB), so gen hashes it and saves the
 	// hash cache.
-	if err := os.WriteFile(filepath.Join(origin, "images", "boot.iso"), bytes.Repeat([]byte("x"), 1<<20+1), 0o644); err != nil {
+	iso := filepath.Join(origin, "images", "boot.iso")
+	if err := os.WriteFile(iso, bytes.Repeat([]byte("x"), 1<<20+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	state, cache, imported := filepath.Join(dir, "state.json"), filepath.Join(dir, "hashes.json"), filepath.Join(dir, "imported.toml")
@@ -53,6 +55,12 @@ func TestReplacedFilesAreDurable(t *testing.T) {
 		{"import", []string{"import", "--from", "almalinux", "-o", imported, importData + "/almalinux/mirrors.d"}, imported},
 	} {
 		for run := 1; run <= 2; run++ {
+			// A new mtime: gen hashes the file again and replaces its
+			// cache (an unchanged cache is left alone).
+			mtime := time.Date(2025, 1, run, 0, 0, 0, 0, time.UTC)
+			if err := os.Chtimes(iso, mtime, mtime); err != nil {
+				t.Fatal(err)
+			}
 			trace := filepath.Join(dir, "trace")
 			cmd := exec.Command("strace", append([]string{"-f", "-y", "-qq", "-s", "4096", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", trace, binary}, c.args...)...)
 			if out, err := cmd.CombinedOutput(); err != nil {
