@@ -67,16 +67,12 @@ func (z *Zone) compute(g *geoName, a *asker, buf *[]policy.Choice) (choice, neti
 	return c, p, cl, info
 }
 
-// locate is what the policy knows of a: the same client lookup builds
-// for an address (policy.KeyAddr of the address, or of the ECS prefix).
+// locate is what the policy knows of a: policy.ClientOf its address (the
+// ECS prefix or the source) and GeoIP record, the client lookup --ip
+// builds for an address.
 func (z *Zone) locate(a *asker) (policy.Client, geo.Info) {
 	info := z.in.GeoIP.Lookup(a.addr)
-	return policy.Client{
-		Addr: a.addr, Family: a.family,
-		ASN: info.ASN, Country: info.Country, Continent: info.Continent,
-		Coord: info.Coord, HasCoord: info.HasCoord,
-		Key: policy.KeyAddr(a.addr, a.bits),
-	}, info
+	return policy.ClientOf(a.addr, a.bits, info), info
 }
 
 // keyBits is how many bits of a's address its policy key uses.

@@ -3,7 +3,8 @@
 // with a CNAME to the first mirror the shared selection policy gives the
 // asker, located by its EDNS Client Subnet (RFC 7871) or source address.
 //
-// Inputs are the inventory (with its [dns] table and zone file), the
+// Inputs are the inventory (with its [dns] table), the records of its
+// zone file (ReadZoneFile: dnsd is what reads and checks that file), the
 // state snapshot probe writes, and the GeoIP City and ASN databases.
 // Compile turns one generation of them into a Zone: every record in wire
 // form, per steered name the candidate mirrors, their CNAMEs and the

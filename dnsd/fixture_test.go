@@ -24,12 +24,27 @@ type fixture struct {
 	s    *Scratch
 }
 
-func newFixture(t testing.TB, edit func(mirror string, e *state.Endpoint)) *fixture {
+// loadInputs loads the inventory at path and its zone file, as the
+// Loader does.
+func loadInputs(t testing.TB, path string) Inputs {
 	t.Helper()
-	inv, err := inventory.Load("testdata/mirrors.toml")
+	var in Inputs
+	inv, err := inventory.Load(path, func(inv *inventory.Inventory) inventory.Errors {
+		var errs inventory.Errors
+		in.Records, errs = ReadZoneFile(inv)
+		return errs
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	in.Inventory = inv
+	return in
+}
+
+func newFixture(t testing.TB, edit func(mirror string, e *state.Endpoint)) *fixture {
+	t.Helper()
+	in := loadInputs(t, "testdata/mirrors.toml")
+	inv := in.Inventory
 	city, asn, err := geotest.Write(t.TempDir(), geotest.Demo())
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +55,8 @@ func newFixture(t testing.TB, edit func(mirror string, e *state.Endpoint)) *fixt
 	}
 	t.Cleanup(func() { db.Close() })
 	snap := statetest.Healthy(inv, edit)
-	z, err := Compile(Inputs{Inventory: inv, Snapshot: snap, GeoIP: db, HasCity: true, HasASN: true, Serial: 2026112301})
+	in.Snapshot, in.GeoIP, in.HasCity, in.HasASN, in.Serial = snap, db, true, true, 2026112301
+	z, err := Compile(in)
 	if err != nil {
 		t.Fatal(err)
 	}

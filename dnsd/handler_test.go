@@ -12,7 +12,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/geo/geotest"
-	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
@@ -70,7 +69,8 @@ func TestSteering(t *testing.T) {
 }
 
 // The first choice is the one `mirrorsteer lookup --ip` shows: the same
-// client (GeoIP, policy.KeyAddr of the address) and the same policy.
+// client (policy.ClientOf the address and its GeoIP record) and the same
+// policy.
 func TestSameFirstChoiceAsLookup(t *testing.T) {
 	f := newFixture(t, down("de2.example.net"))
 	set := policy.NewSet(f.inv, f.snap, policy.Want{})
@@ -78,9 +78,7 @@ func TestSameFirstChoiceAsLookup(t *testing.T) {
 	for _, net := range geotest.Demo() {
 		for _, a := range []netip.Addr{net.Prefix.Addr(), lastAddr(net.Prefix)} {
 			info := f.db.Lookup(a)
-			c := policy.Client{Addr: a, Family: inventory.FamilyOf(a), ASN: info.ASN, Country: info.Country, Continent: info.Continent,
-				Coord: info.Coord, HasCoord: info.HasCoord, Key: policy.KeyAddr(a, a.BitLen())}
-			want := set.Select(c)[0].Mirror.Host("https") + "."
+			want := set.Select(policy.ClientOf(a, a.BitLen(), info))[0].Mirror.Host("https") + "."
 			bits := 32
 			if a.Is6() {
 				bits = 128

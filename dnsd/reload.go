@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
@@ -110,7 +112,15 @@ func (l *Loader) load() (z *Zone, err error) {
 	}()
 	l.files = []string{l.src.Config, l.src.State, l.src.City, l.src.ASN}
 	l.seen = l.stamps()
-	inv, err := inventory.Load(l.src.Config)
+	// The zone file is read as a check of the inventory, so that its
+	// errors come with the inventory's, sorted, as mirrorsteer check
+	// prints them.
+	var records []dns.RR
+	inv, err := inventory.Load(l.src.Config, func(inv *inventory.Inventory) inventory.Errors {
+		var errs inventory.Errors
+		records, errs = ReadZoneFile(inv)
+		return errs
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +157,7 @@ func (l *Loader) load() (z *Zone, err error) {
 			serial = uint32(st.mtime.Unix())
 		}
 	}
-	if z, err = Compile(Inputs{Inventory: inv, Snapshot: snap, GeoIP: db, HasCity: l.src.City != "", HasASN: l.src.ASN != "", Serial: serial}); err != nil {
+	if z, err = Compile(Inputs{Inventory: inv, Records: records, Snapshot: snap, GeoIP: db, HasCity: l.src.City != "", HasASN: l.src.ASN != "", Serial: serial}); err != nil {
 		db.Close()
 		return nil, err
 	}

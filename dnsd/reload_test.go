@@ -58,7 +58,7 @@ func TestReloadKeepsZoneWhenNamesAreTooLong(t *testing.T) {
 	m := NewMetrics()
 	l := NewLoader(Sources{Config: filepath.Join(dir, "mirrors.toml"), Prepare: func(inv *inventory.Inventory, _ *state.Snapshot) error {
 		if long.Load() {
-			zone(nameOf(248, "z", "."))(inv) // download.<zone> is 257 octets
+			moveZone(inv, nameOf(248, "z", ".")) // download.<zone> is 257 octets
 		}
 		return nil
 	}}, slog.New(slog.NewTextHandler(logs, nil)), m)

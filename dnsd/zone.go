@@ -30,6 +30,9 @@ const (
 // Inputs are one generation of what dnsd answers from.
 type Inputs struct {
 	Inventory *inventory.Inventory // with a [dns] table
+	// Records are the zone's ordinary records, from its zone file
+	// (ReadZoneFile).
+	Records []dns.RR
 	// Snapshot is the health; nil means nothing is verified and every
 	// declared endpoint counts as healthy.
 	Snapshot *state.Snapshot
@@ -112,11 +115,12 @@ const (
 )
 
 // Compile builds the Zone for in. It fails, saying which key of the
-// inventory to change, on what the inventory loader should have refused
-// but a Zone cannot hold: no [dns] table, a name dnsd makes (a steered
-// name, _whoami, the SOA's names, a CNAME target) longer than DNS
-// allows, a record that does not pack. It never panics: whatever the
-// inputs, a running server keeps its zone when a new one fails.
+// inventory to change, on what the inventory loader and ReadZoneFile
+// should have refused but a Zone cannot hold: no [dns] table, a name
+// dnsd makes (a steered name, _whoami, the SOA's names, a CNAME target)
+// longer than DNS allows, a record that does not pack. It never panics:
+// whatever the inputs, a running server keeps its zone when a new one
+// fails.
 func Compile(in Inputs) (*Zone, error) {
 	inv := in.Inventory
 	d := inv.DNS
@@ -201,7 +205,7 @@ func Compile(in Inputs) (*Zone, error) {
 			apex.rrsets[i].glue = glue
 		}
 	}
-	for _, rr := range d.Records {
+	for _, rr := range in.Records {
 		if err := addRR(rr); err != nil {
 			return nil, fmt.Errorf("%s: %w", d.ZoneFile, err)
 		}

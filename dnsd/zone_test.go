@@ -53,42 +53,39 @@ func TestNameOf(t *testing.T) {
 func TestCompileRefusesNamesTooLong(t *testing.T) {
 	tests := []struct {
 		name string
-		edit func(*inventory.Inventory)
+		edit func(*Inputs)
 		want string // in the error
 	}{
 		{"a zone of 248 octets: download.<zone> is 257", zone(nameOf(248, "z", ".")), "[dns] names: download"},
 		{"a zone of 247 octets: download.<zone> is 256", zone(nameOf(247, "z", ".")), "[dns] names: download"},
 		{"a zone of 246 octets: download.<zone> is 255, download-http.<zone> 260", zone(nameOf(246, "z", ".")), "[dns] names: download-http"},
-		{"a zone of 245 octets: the default hostmaster.<zone> is 256", func(inv *inventory.Inventory) {
-			zone(nameOf(245, "z", "."))(inv)
-			inv.DNS.Names = inv.DNS.Names[2:] // pub and sync fit
+		{"a zone of 245 octets: the default hostmaster.<zone> is 256", func(in *Inputs) {
+			zone(nameOf(245, "z", "."))(in)
+			in.Inventory.DNS.Names = in.Inventory.DNS.Names[2:] // pub and sync fit
 		}, "[dns] hostmaster"},
-		{"an explicit hostmaster of 256 octets", func(inv *inventory.Inventory) { inv.DNS.Hostmaster = nameOf(256, "h", ".") }, "[dns] hostmaster"},
-		{"a name server of 256 octets", func(inv *inventory.Inventory) { inv.DNS.NS[0].Name = nameOf(256, "n", "example.org.") }, "[dns] ns"},
-		{"a fallback of 256 octets", func(inv *inventory.Inventory) { inv.DNS.Fallback = nameOf(256, "f", ".") }, "[dns] fallback"},
-		{"a mirror host of 256 octets", func(inv *inventory.Inventory) {
-			inv.Mirrors[0].URLs[inventory.HTTPS] = "https://" + strings.TrimSuffix(nameOf(256, "m", "."), ".") + "/pub/"
+		{"an explicit hostmaster of 256 octets", func(in *Inputs) { in.Inventory.DNS.Hostmaster = nameOf(256, "h", ".") }, "[dns] hostmaster"},
+		{"a name server of 256 octets", func(in *Inputs) { in.Inventory.DNS.NS[0].Name = nameOf(256, "n", "example.org.") }, "[dns] ns"},
+		{"a fallback of 256 octets", func(in *Inputs) { in.Inventory.DNS.Fallback = nameOf(256, "f", ".") }, "[dns] fallback"},
+		{"a mirror host of 256 octets", func(in *Inputs) {
+			in.Inventory.Mirrors[0].URLs[inventory.HTTPS] = "https://" + strings.TrimSuffix(nameOf(256, "m", "."), ".") + "/pub/"
 		}, `[[mirror]] "de1.example.net"`},
-		{"a zone file record of 256 octets", func(inv *inventory.Inventory) {
+		{"a zone file record of 256 octets", func(in *Inputs) {
 			rr, err := dns.NewRR(nameOf(256, "r", "example.org.") + " 60 IN A 192.0.2.1")
 			if err != nil {
 				panic(err)
 			}
-			inv.DNS.Records = append(inv.DNS.Records, rr)
+			in.Records = append(in.Records, rr)
 		}, "example.org.zone"},
-		{"a zone file CNAME to a target of 256 octets", func(inv *inventory.Inventory) {
+		{"a zone file CNAME to a target of 256 octets", func(in *Inputs) {
 			rr := &dns.CNAME{Hdr: dns.RR_Header{Name: "long.example.org.", Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 60}, Target: nameOf(256, "t", ".")}
-			inv.DNS.Records = append(inv.DNS.Records, rr)
+			in.Records = append(in.Records, rr)
 		}, "example.org.zone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv, err := inventory.Load("testdata/mirrors.toml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt.edit(inv)
-			z, err := Compile(Inputs{Inventory: inv})
+			in := loadInputs(t, "testdata/mirrors.toml")
+			tt.edit(&in)
+			z, err := Compile(in)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "255") {
 				t.Fatalf("Compile: zone %v, error %v; want an error about %s and the 255 octets", z != nil, err, tt.want)
 			}
@@ -97,30 +94,35 @@ func TestCompileRefusesNamesTooLong(t *testing.T) {
 	}
 }
 
-// zone moves the test inventory to another zone, with its name servers
-// and hostmaster.
-func zone(name string) func(*inventory.Inventory) {
-	return func(inv *inventory.Inventory) {
-		d := inv.DNS
-		d.Zone, d.Hostmaster, d.Records = name, "hostmaster."+name, nil
-		d.NS = []inventory.NameServer{{Name: "ns.example.net."}}
+// zone moves the test inputs to another zone (moveZone) and drops the
+// zone file's records, which are relative to the old one.
+func zone(name string) func(*Inputs) {
+	return func(in *Inputs) {
+		moveZone(in.Inventory, name)
+		in.Records = nil
 	}
+}
+
+// moveZone moves inv to another zone, with its name servers and
+// hostmaster.
+func moveZone(inv *inventory.Inventory, name string) {
+	d := inv.DNS
+	d.Zone, d.Hostmaster = name, "hostmaster."+name
+	d.NS = []inventory.NameServer{{Name: "ns.example.net."}}
 }
 
 // Names of exactly 255 octets are served, and every reply decodes.
 func TestCompileNamesOf255Octets(t *testing.T) {
-	inv, err := inventory.Load("testdata/mirrors.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := loadInputs(t, "testdata/mirrors.toml")
+	inv := in.Inventory
 	z := nameOf(255-len("\x0ddownload-http"), "z", ".")
-	zone(z)(inv)
+	zone(z)(&in)
 	inv.DNS.Hostmaster = nameOf(255, "h", ".")
 	inv.DNS.Fallback = nameOf(255, "f", ".")
 	for _, m := range inv.Mirrors {
 		m.URLs[inventory.HTTPS] = "https://" + strings.TrimSuffix(nameOf(255, "m", "."), ".") + "/pub/"
 	}
-	zn, err := Compile(Inputs{Inventory: inv})
+	zn, err := Compile(in)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,7 +111,7 @@ func stateJSON(inv *inventory.Inventory, snap *state.Snapshot) ([]byte, error) {
 		LagSeconds *int64         `json:"lag_seconds,omitempty"`
 		Checked    time.Time      `json:"checked"`
 		LastGood   *time.Time     `json:"last_good,omitempty"`
-		Class      string         `json:"class,omitempty"`
+		Class      state.Class    `json:"class,omitempty"`
 		Error      string         `json:"error,omitempty"`
 		Repos      []repo         `json:"repos,omitempty"`
 	}

@@ -11,25 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
-)
 
-// The error classes an endpoint can fail with (state.json "class").
-const (
-	ClassDNS               = "dns"                 // the host name does not resolve
-	ClassNoAddress         = "no-address"          // it resolves, but not in this family
-	ClassForbiddenAddress  = "forbidden-address"   // its name or a redirect leads where probe does not connect
-	ClassRefused           = "refused"             // connection refused
-	ClassUnreachable       = "unreachable"         // no route to the address
-	ClassTimeout           = "timeout"             // the endpoint's requests took longer than the timeout
-	ClassReset             = "reset"               // the connection was reset or cut
-	ClassTLS               = "tls"                 // handshake or certificate failure
-	ClassHTTPStatus        = "http-status"         // an HTTP status other than 200
-	ClassNotFound          = "not-found"           // ftp or rsync: the file is not there
-	ClassRedirect          = "redirect"            // a redirect loop or to another scheme
-	ClassRedirectsToOrigin = "redirects-to-origin" // it sends its clients to the origin: it carries nothing
-	ClassProtocol          = "protocol"            // a malformed answer: bad stamp, too large, ftp/rsync errors
-	ClassStale             = "stale"               // up, but its stamp is more than max_lag behind the origin
-	ClassAhead             = "ahead"               // up, but its stamp is later than the origin's
+	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
 
 // The errors below carry messages the probe makes from facts it knows (a
@@ -83,22 +66,23 @@ type timeoutError struct{ msg string }
 
 func (e *timeoutError) Error() string { return e.msg }
 
-// classify returns the class of err and a plain description of it, made
-// by the probe: an error it cannot describe in its own words (a library's,
-// which may quote the answer) is a protocol error with a fixed message.
-func classify(err error) (class, msg string) {
+// classify returns the class of err (one of state.Classes, whose table
+// says what each means) and a plain description of it, made by the
+// probe: an error it cannot describe in its own words (a library's, which
+// may quote the answer) is a protocol error with a fixed message.
+func classify(err error) (class state.Class, msg string) {
 	if class, msg, ok := describe(err); ok {
 		return class, msg
 	}
 	if isTLS(err) {
-		return ClassTLS, (&tlsError{}).Error()
+		return state.ClassTLS, (&tlsError{}).Error()
 	}
-	return ClassProtocol, "an answer that is not valid in its protocol"
+	return state.ClassProtocol, "an answer that is not valid in its protocol"
 }
 
 // describe classifies the errors the probe knows and describes them in its
 // own words; ok is false for any other.
-func describe(err error) (class, msg string, ok bool) {
+func describe(err error) (class state.Class, msg string, ok bool) {
 	var (
 		dnsErr    *net.DNSError
 		noAddr    *noAddressError
@@ -121,58 +105,58 @@ func describe(err error) (class, msg string, ok bool) {
 	)
 	switch {
 	case errors.As(err, &tmo):
-		return ClassTimeout, tmo.msg, true
+		return state.ClassTimeout, tmo.msg, true
 	case errors.As(err, &noAddr):
-		return ClassNoAddress, noAddr.Error(), true
+		return state.ClassNoAddress, noAddr.Error(), true
 	case errors.As(err, &dnsErr):
 		// The name is the inventory's: a redirect's is never looked up
 		// without its error being replaced.
 		switch {
 		case dnsErr.IsNotFound:
-			return ClassDNS, fmt.Sprintf("%s does not resolve (no such host)", dnsErr.Name), true
+			return state.ClassDNS, fmt.Sprintf("%s does not resolve (no such host)", dnsErr.Name), true
 		case dnsErr.IsTimeout:
-			return ClassDNS, fmt.Sprintf("looking up %s timed out", dnsErr.Name), true
+			return state.ClassDNS, fmt.Sprintf("looking up %s timed out", dnsErr.Name), true
 		}
-		return ClassDNS, fmt.Sprintf("looking up %s failed", dnsErr.Name), true
+		return state.ClassDNS, fmt.Sprintf("looking up %s failed", dnsErr.Name), true
 	case errors.As(err, &forbidden):
-		return ClassForbiddenAddress, forbidden.Error(), true
+		return state.ClassForbiddenAddress, forbidden.Error(), true
 	case errors.As(err, &toOrigin):
-		return ClassRedirectsToOrigin, toOrigin.Error(), true
+		return state.ClassRedirectsToOrigin, toOrigin.Error(), true
 	case errors.As(err, &redir):
-		return ClassRedirect, redir.msg, true
+		return state.ClassRedirect, redir.msg, true
 	case errors.As(err, &status):
-		return ClassHTTPStatus, status.Error(), true
+		return state.ClassHTTPStatus, status.Error(), true
 	case errors.As(err, &notFound):
-		return ClassNotFound, notFound.msg, true
+		return state.ClassNotFound, notFound.msg, true
 	case errors.As(err, &large):
-		return ClassProtocol, large.Error(), true
+		return state.ClassProtocol, large.Error(), true
 	case errors.As(err, &proto):
-		return ClassProtocol, proto.msg, true
+		return state.ClassProtocol, proto.msg, true
 	case errors.As(err, &unknown):
-		return ClassTLS, "the certificate is not signed by a trusted CA", true
+		return state.ClassTLS, "the certificate is not signed by a trusted CA", true
 	case errors.As(err, &hostErr):
-		return ClassTLS, "the certificate is not valid for the host name asked for", true
+		return state.ClassTLS, "the certificate is not valid for the host name asked for", true
 	case errors.As(err, &invalid):
 		if invalid.Reason == x509.Expired {
-			return ClassTLS, "the certificate has expired or is not valid yet", true
+			return state.ClassTLS, "the certificate has expired or is not valid yet", true
 		}
-		return ClassTLS, "the certificate is not valid for a server", true
+		return state.ClassTLS, "the certificate is not valid for a server", true
 	case errors.As(err, &certErr):
-		return ClassTLS, "the certificate could not be verified", true
+		return state.ClassTLS, "the certificate could not be verified", true
 	case errors.As(err, &alert):
-		return ClassTLS, fmt.Sprintf("the server ended the TLS handshake (alert %d)", uint8(alert)), true
+		return state.ClassTLS, fmt.Sprintf("the server ended the TLS handshake (alert %d)", uint8(alert)), true
 	case errors.As(err, &record):
-		return ClassTLS, "the server does not speak TLS there", true
+		return state.ClassTLS, "the server does not speak TLS there", true
 	case errors.As(err, &tlsErr):
-		return ClassTLS, tlsErr.Error(), true
+		return state.ClassTLS, tlsErr.Error(), true
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return ClassTimeout, "no answer in time", true
+		return state.ClassTimeout, "no answer in time", true
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ClassRefused, "connection refused", true
+		return state.ClassRefused, "connection refused", true
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EADDRNOTAVAIL):
-		return ClassUnreachable, "no route to the address", true
+		return state.ClassUnreachable, "no route to the address", true
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.EPIPE):
-		return ClassReset, "connection reset by the server", true
+		return state.ClassReset, "connection reset by the server", true
 	}
 	return "", "", false
 }
@@ -188,9 +172,9 @@ func isTLS(err error) bool {
 func retryable(err error) bool {
 	class, _ := classify(err)
 	switch class {
-	case ClassReset:
+	case state.ClassReset:
 		return true
-	case ClassHTTPStatus:
+	case state.ClassHTTPStatus:
 		var s *statusError
 		return errors.As(err, &s) && s.code >= 500
 	}

@@ -18,7 +18,11 @@
 //
 // Inputs: the inventory, the previous snapshot (or nil) and a [Config]
 // with the bounds: per-endpoint timeout, run deadline, global and
-// per-host concurrency, retries with jitter, maximum body size. Output: a
+// per-host concurrency, retries with jitter, maximum body size. probe
+// owns their ranges: [DefineFlags] makes the command-line flags and
+// [Flags.ApplyFile] takes mirrors.toml's probe table over them,
+// both held to the same ranges; [CheckFile] checks the table alone, for
+// mirrorsteer check. Output: a
 // validated *state.Snapshot merged with the previous one (hysteresis,
 // last good time, the origin's metadata history) and a [Report] for the
 // operator. A run that cannot read the origin returns an [*OriginError]

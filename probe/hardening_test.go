@@ -56,7 +56,7 @@ func TestNoAnswerIsPublished(t *testing.T) {
 	for _, c := range []struct {
 		mirror string
 		proto  state.Protocol
-		class  string
+		class  state.Class
 		msg    string
 	}{
 		{"leak-stamp", "http", "protocol", "the stamp file TIME is not a time"},
@@ -216,7 +216,7 @@ func TestAStampAheadOfTheOriginIsNotFresh(t *testing.T) {
 	}}
 	snap := run(t, inv, nil, cfg)
 	e := snap.Endpoint("ahead", state.HTTP, state.IPv4)
-	if !e.Up || e.Healthy || e.Class != probe.ClassAhead || e.Lag.Duration != 0 || !strings.Contains(e.Error, "ahead of the origin's") {
+	if !e.Up || e.Healthy || e.Class != state.ClassAhead || e.Lag.Duration != 0 || !strings.Contains(e.Error, "ahead of the origin's") {
 		t.Errorf("a year ahead: %+v, want up, not healthy, class ahead", e)
 	}
 	for _, r := range e.Repos {
@@ -235,8 +235,8 @@ func TestAMirrorThatRedirectsToTheOriginCarriesNothing(t *testing.T) {
 	n, inv, cfg, _ := start(t, localmirror.Spec{Name: "healthy"}, localmirror.Spec{Behaviour: localmirror.RedirectOrigin})
 	snap := run(t, inv, nil, cfg)
 	e := snap.Endpoint("redirect-origin", state.HTTP, state.IPv4)
-	if e.Up || e.Healthy || e.Class != probe.ClassRedirectsToOrigin {
-		t.Errorf("redirect-origin: %+v, want down, class %s", e, probe.ClassRedirectsToOrigin)
+	if e.Up || e.Healthy || e.Class != state.ClassRedirectsToOrigin {
+		t.Errorf("redirect-origin: %+v, want down, class %s", e, state.ClassRedirectsToOrigin)
 	}
 	// The origin answered the probe's own requests, as many as the healthy
 	// mirror did, and none on behalf of the other.

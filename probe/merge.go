@@ -52,10 +52,10 @@ func (r *run) endpoint(j *job, out *outcome) state.Endpoint {
 	good := e.Up && !stale
 	switch {
 	case e.Up && ahead > 0:
-		e.Class = ClassAhead
+		e.Class = state.ClassAhead
 		e.Error = fmt.Sprintf("its stamp %s is %v ahead of the origin's newest (more than the %v allowed): a mirror copies the origin's stamp, it cannot be newer", e.Stamp.Format(time.RFC3339), ahead.Round(time.Second), aheadTolerance)
 	case e.Up && stale:
-		e.Class = ClassStale
+		e.Class = state.ClassStale
 		e.Error = fmt.Sprintf("its stamp is %v behind the origin's (max_lag %v)", e.Lag.Duration, limit)
 	}
 	if good {

@@ -137,7 +137,7 @@ func TestStaleIsUnhealthyAtOnceAndOneVersionBehindIsLagging(t *testing.T) {
 	n.Mirror("follower").Sync()
 	snap = run(t, inv, snap, cfg)
 	lag = snap.Endpoint("laggard", state.HTTP, state.IPv4)
-	if lag.Healthy || lag.Class != probe.ClassStale || !lag.Up {
+	if lag.Healthy || lag.Class != state.ClassStale || !lag.Up {
 		t.Errorf("a stale mirror stays healthy: %+v", lag)
 	}
 	if f := snap.Endpoint("follower", state.HTTP, state.IPv4); !f.Healthy || f.Lag.Duration != 0 {
@@ -278,7 +278,7 @@ func TestRetriesOnceWithJitterButNeverATimeout(t *testing.T) {
 	if e := snap.Endpoint("flaky", state.HTTP, state.IPv4); !e.Up || c.requests["/flaky/TIME"] != 2 {
 		t.Errorf("flaky: up %v after %d requests; want up after 2", e.Up, c.requests["/flaky/TIME"])
 	}
-	if e := snap.Endpoint("broken", state.HTTP, state.IPv4); e.Up || e.Class != probe.ClassHTTPStatus || c.requests["/broken/TIME"] != 2 {
+	if e := snap.Endpoint("broken", state.HTTP, state.IPv4); e.Up || e.Class != state.ClassHTTPStatus || c.requests["/broken/TIME"] != 2 {
 		t.Errorf("broken: up %v class %s after %d requests; want down after 2", e.Up, e.Class, c.requests["/broken/TIME"])
 	}
 
@@ -288,7 +288,7 @@ func TestRetriesOnceWithJitterButNeverATimeout(t *testing.T) {
 	c2.hang["/hang/TIME"] = true
 	cfg2.Timeout = 300 * time.Millisecond
 	snap = run(t, inv2, nil, cfg2)
-	if e := snap.Endpoint("hang", state.HTTP, state.IPv4); e.Class != probe.ClassTimeout {
+	if e := snap.Endpoint("hang", state.HTTP, state.IPv4); e.Class != state.ClassTimeout {
 		t.Errorf("hang: %+v", e)
 	}
 	c2.mu.Lock()

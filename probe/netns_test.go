@@ -169,12 +169,12 @@ func inIsolatedNamespace(t *testing.T) {
 	if traps[declared].conns.Load() == 0 {
 		t.Errorf("the probe never reached %s, which declared-private declares", declared)
 	}
-	forbidden := probe.ClassForbiddenAddress
+	forbidden := state.ClassForbiddenAddress
 	for _, c := range []struct {
 		mirror string
 		proto  state.Protocol
 		family state.Family
-		class  string
+		class  state.Class
 	}{
 		{"dns-metadata", "http", state.IPv4, forbidden},
 		{"dns-metadata", "ftp", state.IPv4, forbidden},

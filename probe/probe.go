@@ -303,7 +303,7 @@ func (r *run) checkOrigin(ctx context.Context) error {
 				return f.get(rctx, p, r.cfg.MaxBody, io.MultiWriter(h, head, n))
 			})
 			if err != nil {
-				if class, _ := classify(err); class == ClassHTTPStatus || class == ClassNotFound {
+				if class, _ := classify(err); class == state.ClassHTTPStatus || class == state.ClassNotFound {
 					cache[p] = nil
 					missing = append(missing, p)
 					continue

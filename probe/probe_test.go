@@ -153,12 +153,12 @@ func TestEveryBehaviourIsClassified(t *testing.T) {
 	}
 	type want struct {
 		up      bool
-		class   string
+		class   state.Class
 		healthy bool
 		repos   string
 	}
 	ok := want{true, "", true, "all"}
-	down := func(class string) want { return want{false, class, false, "unchecked"} }
+	down := func(class state.Class) want { return want{false, class, false, "unchecked"} }
 	cases := []struct {
 		mirror string
 		proto  state.Protocol

@@ -3,6 +3,7 @@ package probe
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -21,7 +22,7 @@ type Report struct {
 	// Rows counts endpoints per protocol and family.
 	Rows []Row
 	// Classes counts failed endpoints per error class.
-	Classes map[string]int
+	Classes map[state.Class]int
 	// Expiring lists certificates that expire within CertWarning (or
 	// already have), one line each.
 	Expiring []string
@@ -60,7 +61,7 @@ func (rep *Report) add(j *job, e *state.Endpoint, out outcome, cfg Config) {
 	switch {
 	case !e.Up:
 		row.Down++
-	case e.Class == ClassStale, e.Class == ClassAhead:
+	case e.Class == state.ClassStale, e.Class == state.ClassAhead:
 		row.Stale++
 	default:
 		row.Up++
@@ -70,7 +71,7 @@ func (rep *Report) add(j *job, e *state.Endpoint, out outcome, cfg Config) {
 	}
 	if e.Class != "" {
 		if rep.Classes == nil {
-			rep.Classes = map[string]int{}
+			rep.Classes = map[state.Class]int{}
 		}
 		rep.Classes[e.Class]++
 	}
@@ -108,7 +109,7 @@ func (rep *Report) WriteSummary(w io.Writer) {
 	tw.Flush()
 	if len(rep.Classes) > 0 {
 		var parts []string
-		for _, c := range slicesSortedKeys(rep.Classes) {
+		for _, c := range slices.Sorted(maps.Keys(rep.Classes)) {
 			parts = append(parts, fmt.Sprintf("%s %d", c, rep.Classes[c]))
 		}
 		fmt.Fprintf(w, "not good, by class: %s\n", strings.Join(parts, ", "))
@@ -122,13 +123,4 @@ func (rep *Report) WriteSummary(w io.Writer) {
 	for _, s := range rep.Warnings {
 		fmt.Fprintln(w, "warning:", s)
 	}
-}
-
-func slicesSortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -52,7 +52,7 @@ func endpointStatus(inv *inventory.Inventory, m *inventory.Mirror, e *state.Endp
 	if e.Healthy {
 		return StatusUp
 	}
-	if e.Class == "stale" || (e.Lag.Known && e.Lag.Duration > inv.LagLimit(m)) {
+	if e.Class == state.ClassStale || (e.Lag.Known && e.Lag.Duration > inv.LagLimit(m)) {
 		return StatusStale
 	}
 	if e.Up {
@@ -63,26 +63,6 @@ func endpointStatus(inv *inventory.Inventory, m *inventory.Mirror, e *state.Endp
 		}
 	}
 	return StatusDown
-}
-
-// classText says in plain words what an error class means.
-var classText = map[string]string{
-	"dns":         "its host name did not resolve",
-	"refused":     "the connection was refused",
-	"timeout":     "it did not answer in time",
-	"tls":         "the TLS handshake or its certificate failed",
-	"http-status": "it answered with an HTTP error",
-	"protocol":    "it did not speak the expected protocol",
-	"stale":       "it is further behind the origin than allowed",
-	"no-address":  "its host name has no address of this family",
-	"reset":       "the connection was reset",
-	"content":     "it served content that does not match the origin",
-
-	// Mirrors that lie about their stamp, send clients to the origin or
-	// point the probe at addresses it does not reach (probe/README.md).
-	"ahead":               "its stamp claims a sync later than the origin's, so its freshness is unknown",
-	"redirects-to-origin": "it redirects its clients to the origin: it serves nothing itself",
-	"forbidden-address":   "its host name or a redirect leads to an address the probe does not connect to (private, loopback, link-local or cloud metadata)",
 }
 
 // view is everything the pages are made of, computed once.
@@ -164,8 +144,8 @@ type endpointView struct {
 	CertExpiry string
 	Addr       string
 	Error      string
-	Class      string
-	ClassText  string
+	Class      state.Class
+	ClassText  string // what the class means (state's table)
 	Repos      []repoView
 	FreshCount string
 }
@@ -407,7 +387,7 @@ func (v *view) endpoint(m *inventory.Mirror, e *state.Endpoint) endpointView {
 	s := endpointStatus(v.inv, m, e)
 	ev := endpointView{
 		Protocol: e.Protocol, Family: e.Family.Title(), Status: s,
-		Error: e.Error, Class: e.Class, ClassText: classText[e.Class],
+		Error: e.Error, Class: e.Class, ClassText: e.Class.Description(),
 	}
 	switch {
 	case s == StatusUp && e.Up:

@@ -2,6 +2,7 @@ package site_test
 
 import (
 	"bytes"
+	"html/template"
 	"maps"
 	"os"
 	"path"
@@ -189,6 +190,45 @@ func TestRenderWithSnapshot(t *testing.T) {
 	// Japan's own mirror is stale: Japan's list must not start with it.
 	if jp := files[site.CountryPath("JP")]; strings.Contains(jp, `<li><a href="../mirror/mirror.tyo.example.jp.html">`) {
 		t.Error("a stale mirror is listed on Japan's page")
+	}
+}
+
+// TestEveryClassIsDescribed: a mirror's page explains an endpoint's
+// failure in plain words before probe's own sentence, for every class a
+// snapshot can hold (the site once showed nothing for unreachable,
+// not-found and redirect).
+func TestEveryClassIsDescribed(t *testing.T) {
+	inv := load(t, "")
+	var public []string
+	for _, m := range inv.Mirrors {
+		if m.Public {
+			public = append(public, m.Name)
+		}
+	}
+	if len(public) < len(state.Classes) {
+		t.Fatalf("%d public mirrors for %d classes", len(public), len(state.Classes))
+	}
+	class := map[string]state.Class{}
+	for i, c := range state.Classes {
+		class[public[i]] = c
+	}
+	snap := statetest.Healthy(inv, func(m string, e *state.Endpoint) {
+		if c, ok := class[m]; ok {
+			e.Up, e.Healthy, e.Successes, e.Failures = false, false, 0, 1
+			e.Class, e.Error = c, "what probe says of "+string(c)
+		}
+	})
+	files := render(t, site.Data{Inventory: inv, Snapshot: snap, Lists: lists(inv, snap)})
+	for m, c := range class {
+		d := c.Description()
+		if d == "" {
+			t.Errorf("class %s has no description", c)
+			continue
+		}
+		want := `<p class="error">` + template.HTMLEscapeString(d) + ": what probe says of " + string(c) + "</p>"
+		if page := files[site.MirrorPath(m)]; !strings.Contains(page, want) {
+			t.Errorf("class %s: the page of %s lacks %q", c, m, want)
+		}
 	}
 }
 

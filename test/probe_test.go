@@ -96,15 +96,26 @@ func TestProbeMergesAndKeepsStateWhenTheOriginIsDown(t *testing.T) {
 	}
 }
 
+// TestProbeUsageErrors: a flag out of its bound is a usage error, in the
+// words and with the range of the [probe] key it overrides (issue 10,
+// item 3: --retries 11 and --per-host 5000 used to run). The inventory
+// named does not exist: the flags are refused before it is read.
 func TestProbeUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"probe", "--resolve", "nonsense"},
-		{"probe", "--timeout", "0s"},
-		{"probe", "--per-host", "0"},
-		{"probe", "stray"},
+	absent := filepath.Join(t.TempDir(), "absent.toml")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--resolve", "nonsense"}, "want host=addr"},
+		{[]string{"--timeout", "0s"}, "--timeout 0s is not a positive duration"},
+		{[]string{"--per-host", "0"}, "--per-host 0 is out of range; use 1 to 1000"},
+		{[]string{"--per-host", "5000"}, "--per-host 5000 is out of range; use 1 to 1000"},
+		{[]string{"--retries", "11", "--max-body", "100"}, "--retries 11 is out of range; use 0 to 10\n--max-body 100 is out of range; use 4096 to 17179869184 bytes"},
+		{[]string{"stray"}, `unexpected argument "stray"`},
 	} {
-		if r := mirrorsteer(t, args...); r.code != 2 {
-			t.Errorf("mirrorsteer %v: exit %d, want 2\n%s", args, r.code, r.stderr)
+		args := append([]string{"probe", "-c", absent}, tt.args...)
+		if r := mirrorsteer(t, args...); r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("mirrorsteer %v: exit %d, want 2 and %q\n%s", args, r.code, tt.want, r.stderr)
 		}
 	}
 }

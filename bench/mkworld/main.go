@@ -52,6 +52,7 @@ import (
 	"strings"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo/geotest"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
@@ -172,7 +173,7 @@ func run(dir string, seed uint64, nNets, nClients, perCountry, perASN, nPrivate,
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "mirrors.toml"), toml, 0o644); err != nil {
+	if err := fileio.WriteFile(filepath.Join(dir, "mirrors.toml"), toml, 0o644); err != nil {
 		return err
 	}
 	inv, err := inventory.Parse(filepath.Join(dir, "mirrors.toml"), toml, dir)
@@ -186,7 +187,7 @@ func run(dir string, seed uint64, nNets, nClients, perCountry, perASN, nPrivate,
 		return err
 	}
 	clients := w.clients(nClients, perCountry, perASN)
-	if err := os.WriteFile(filepath.Join(dir, "clients.txt"), clients, 0o644); err != nil {
+	if err := fileio.WriteFile(filepath.Join(dir, "clients.txt"), clients, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "mkworld: %s: %d mirrors, %d networks, %d clients\n", dir, len(inv.Mirrors), len(w.nets), bytes.Count(clients, []byte("\n"))-2)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 )
 
 var (
@@ -62,7 +64,12 @@ func runDnsd(d *demo) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
+	if err := fileio.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		// Without its pid file nothing would stop it.
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 

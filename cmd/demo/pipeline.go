@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 	"github.com/mirrorsteer/mirrorsteer/internal/localmirror"
 )
 
@@ -56,7 +57,7 @@ func startNetwork(d *demo) error {
 	d.onStop(n.Close)
 	d.Config = filepath.Join(d.Dir, "mirrors.toml")
 	// The demo's files are a few bytes; give every one a metalink.
-	if err := os.WriteFile(d.Config, []byte(n.Inventory()+"\n[metalink]\nmin_size = 1\n"), 0o644); err != nil {
+	if err := fileio.WriteFile(d.Config, []byte(n.Inventory()+"\n[metalink]\nmin_size = 1\n"), 0o644); err != nil {
 		return err
 	}
 	d.header("a local mirror network: origin and %d mirrors on 127.0.0.x (and ::1)", len(n.Mirrors()))

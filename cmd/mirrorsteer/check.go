@@ -8,16 +8,23 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mirrorsteer/mirrorsteer/dnsd"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/probe"
 )
+
+// fileChecks are the components' checks of the parts of mirrors.toml
+// they own: with them the inventory loader reports every error of the
+// file, the components' among its own, sorted by position.
+var fileChecks = []inventory.Check{probe.CheckFile, dnsd.CheckZoneFile}
 
 func runCheck(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	config := fs.String("c", "mirrors.toml", "the inventory `file`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	inv, err := inventory.Load(*config)
+	inv, err := inventory.Load(*config, fileChecks...)
 	if err != nil {
 		return err
 	}

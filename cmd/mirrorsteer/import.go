@@ -83,7 +83,7 @@ func runImport(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	} else if err := replaceable(*out); err != nil {
 		return err
 	}
-	data, err := r.TOML(head, name, dir)
+	data, err := r.TOML(head, name, dir, fileChecks...)
 	notes := slices.Clone(r.Notes)
 	slices.SortStableFunc(notes, func(a, b importer.Note) int { return strings.Compare(a.Source, b.Source) })
 	for _, n := range notes {

@@ -86,7 +86,7 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		defer db.Close()
 		info := db.Lookup(a)
 		geoInfo = &info
-		c = addrClient(a, info)
+		c = policy.ClientOf(a, a.BitLen(), info)
 	} else if *report == "" {
 		c.Key = policy.KeyString(clientName(c))
 	}
@@ -181,17 +181,6 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Rank, r.Mirror, r.Country, r.Reason, d, r.URL)
 	}
 	return tw.Flush()
-}
-
-// addrClient is what the policy knows of a client at a, located by info:
-// the same client dnsd builds for a query from a.
-func addrClient(a netip.Addr, info geo.Info) policy.Client {
-	return policy.Client{
-		Addr: a, Family: inventory.FamilyOf(a),
-		Country: info.Country, Continent: info.Continent, ASN: info.ASN,
-		Coord: info.Coord, HasCoord: info.HasCoord,
-		Key: policy.KeyAddr(a, a.BitLen()),
-	}
 }
 
 type lookupRow struct {

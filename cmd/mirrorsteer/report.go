@@ -61,7 +61,7 @@ func runReport(w io.Writer, path string, inv *inventory.Inventory, snap *state.S
 	for i, a := range addrs {
 		rc := &cs[i]
 		rc.line, rc.addr = lines[i], a
-		rc.c = addrClient(a, db.Lookup(a))
+		rc.c = policy.ClientOf(a, a.BitLen(), db.Lookup(a))
 		rc.list = set.Select(rc.c)
 		rc.full = all.Select(rc.c)
 		rc.extra = -1

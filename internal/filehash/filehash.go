@@ -4,7 +4,6 @@
 package filehash
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -101,10 +100,11 @@ func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // Cache remembers Sums by relative path. It is safe for concurrent use.
 type Cache struct {
-	path string
-	mu   sync.Mutex
-	old  map[string]Sum
-	used map[string]Sum
+	path   string
+	mu     sync.Mutex
+	loaded bool // old was read from path
+	old    map[string]Sum
+	used   map[string]Sum
 	// Hashed and Reused count the files read and the files answered from
 	// the cache since Open.
 	Hashed, Reused int
@@ -142,6 +142,7 @@ func Open(path string) (*Cache, error) {
 	if f.Files != nil {
 		c.old = f.Files
 	}
+	c.loaded = true
 	return c, nil
 }
 
@@ -175,48 +176,46 @@ func (c *Cache) Sum(root, rel string) (Sum, error) {
 }
 
 // Save writes the cache, keeping only the files asked for since Open so it
-// does not grow with files long gone. It replaces the file atomically.
+// does not grow with files long gone. It replaces the file atomically and
+// durably (fileio.WriteFile); if the path is a symbolic link, the file it
+// points to is replaced. A cache that holds what it was opened with is
+// not written again: a run over an unchanged tree costs no sync.
 func (c *Cache) Save() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Every entry used was either read again (Hashed) or taken from old
+	// as it was.
+	if c.loaded && c.Hashed == 0 && len(c.used) == len(c.old) {
+		return nil
+	}
 	keys := make([]string, 0, len(c.used))
 	for k := range c.used {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
 	// Encode by hand in key order so the file is the same bytes for the
 	// same tree (encoding/json sorts map keys too, but this avoids holding
 	// a second copy of a large map).
-	fmt.Fprintf(w, "{\"schema\":%d,\"files\":{", cacheSchema)
+	fmt.Fprintf(&buf, "{\"schema\":%d,\"files\":{", cacheSchema)
 	for i, k := range keys {
 		if i > 0 {
-			w.WriteByte(',')
+			buf.WriteByte(',')
 		}
 		kb, _ := json.Marshal(k)
 		vb, err := json.Marshal(c.used[k])
 		if err != nil {
 			return err
 		}
-		w.Write(kb)
-		w.WriteByte(':')
-		w.Write(vb)
-		w.WriteByte('\n')
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(vb)
+		buf.WriteByte('\n')
 	}
-	w.WriteString("}}\n")
-	w.Flush()
-	tmp, err := os.CreateTemp(filepath.Dir(c.path), "."+filepath.Base(c.path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("hash cache: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
+	buf.WriteString("}}\n")
+	// 0600: only gen reads it.
+	if err := fileio.WriteFile(c.path, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("hash cache %s: %w", c.path, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("hash cache %s: %w", c.path, err)
-	}
-	return os.Rename(tmp.Name(), c.path)
+	return nil
 }

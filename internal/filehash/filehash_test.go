@@ -134,6 +134,95 @@ func TestCorruptCacheIsReportedAndIgnored(t *testing.T) {
 	}
 }
 
+// TestSaveReplacesLikeEveryOtherFile: the cache is replaced as state.json
+// is, by fileio.WriteFile: through a symbolic link (the link stays, as a
+// deployment may point it elsewhere), with nothing left beside it, and a
+// failed save leaves the old cache whole.
+func TestSaveReplacesLikeEveryOtherFile(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.json")
+	link := filepath.Join(dir, "hashes.json")
+	if err := os.WriteFile(real, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real.json", link); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	write(t, root, "f.iso", []byte("data"))
+	c, _ := Open(link)
+	c.Sum(root, "f.iso")
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced by a file (%v)", err)
+	}
+	if c, err := Open(real); err != nil || len(c.old) != 1 {
+		t.Errorf("the link's target holds no cache: %v", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Errorf("%d entries beside the cache, want the link and its target", len(ents))
+	}
+
+	// A directory in the way: the save fails, naming the cache.
+	in := filepath.Join(dir, "in-the-way.json")
+	os.Mkdir(in, 0o755)
+	c = &Cache{path: in, used: c.old}
+	if err := c.Save(); err == nil || !strings.HasPrefix(err.Error(), "hash cache "+in+": ") {
+		t.Errorf("Save over a directory: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
+		t.Errorf("a failed save left %d entries, want 3", len(ents))
+	}
+}
+
+// TestUnchangedCacheIsNotWritten: a run that hashes nothing and asks for
+// every file it knows leaves the cache file alone (no write, no sync);
+// one that drops a file or hashes one writes it.
+func TestUnchangedCacheIsNotWritten(t *testing.T) {
+	root, cachePath := t.TempDir(), filepath.Join(t.TempDir(), "hashes.json")
+	write(t, root, "a.iso", []byte("a"))
+	write(t, root, "b.iso", []byte("b"))
+	run := func(files ...string) (written bool) {
+		t.Helper()
+		before, _ := os.Stat(cachePath)
+		c, err := Open(cachePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if _, err := c.Sum(root, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Save(); err != nil {
+			t.Fatal(err)
+		}
+		after, err := os.Stat(cachePath)
+		if err != nil {
+			t.Fatalf("no cache after Save: %v", err)
+		}
+		return before == nil || !os.SameFile(before, after)
+	}
+	for _, tt := range []struct {
+		name  string
+		files []string
+		want  bool
+	}{
+		{"a new cache is written", []string{"a.iso", "b.iso"}, true},
+		{"the same files, none hashed: not written", []string{"b.iso", "a.iso"}, false},
+		{"a file no longer asked for: written without it", []string{"a.iso"}, true},
+		{"a file hashed again: written", []string{"a.iso", "b.iso"}, true},
+		{"and then left alone", []string{"a.iso", "b.iso"}, false},
+	} {
+		if got := run(tt.files...); got != tt.want {
+			t.Errorf("%s: written %v", tt.name, got)
+		}
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	c, _ := Open(filepath.Join(t.TempDir(), "h.json"))
 	if _, err := c.Sum(t.TempDir(), "nope.iso"); err == nil || !strings.Contains(err.Error(), "nope.iso") {

@@ -85,6 +85,12 @@ var (
 // error the old file is untouched and the temporary file is removed. If
 // path is a symbolic link, the file it points to is replaced and the link
 // kept.
+//
+// Every file mirrorsteer replaces goes through WriteFile (state.json, the
+// hash cache, an imported mirrors.toml, test GeoIP databases), so all are
+// equally durable; test/durable_test.go checks the real binary's
+// renames. gen's output tree is replaced a generation at a time by
+// internal/tree instead.
 func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real

@@ -442,17 +442,18 @@ type Head struct {
 
 // TOML writes the mirrors after head as a mirrors.toml named name whose
 // subnet and zone files are relative to dir, and checks it with the
-// inventory's loader. A mirror the loader refuses is left out (with a
-// note) and the file written again, so the result always loads; an error
-// in the head itself is returned.
-func (r *Result) TOML(head Head, name, dir string) ([]byte, error) {
+// inventory's loader and checks (those of mirrorsteer check, for a file
+// it accepts). A mirror the loader refuses is left out (with a note) and
+// the file written again, so the result always loads; an error in the
+// head itself is returned.
+func (r *Result) TOML(head Head, name, dir string, checks ...inventory.Check) ([]byte, error) {
 	r.Finish()
-	if err := checkHead(head, name, dir); err != nil {
+	if err := checkHead(head, name, dir, checks); err != nil {
 		return nil, err
 	}
 	for {
 		data, spans := r.render(head)
-		_, err := inventory.Parse(name, data, dir)
+		_, err := inventory.Parse(name, data, dir, checks...)
 		if err == nil {
 			return data, nil
 		}
@@ -487,7 +488,7 @@ func (r *Result) TOML(head Head, name, dir string) ([]byte, error) {
 
 // checkHead loads the head with one made-up mirror, so that a mistake in
 // it is reported against the head's own lines.
-func checkHead(head Head, name, dir string) error {
+func checkHead(head Head, name, dir string, checks []inventory.Check) error {
 	if strings.Contains("\n"+head.Text, "\n[[mirror]]") {
 		return fmt.Errorf("%s has [[mirror]] tables; the head is everything but the mirrors, which the import writes", head.Name)
 	}
@@ -496,7 +497,7 @@ func checkHead(head Head, name, dir string) error {
 		doc += "\n"
 	}
 	doc += "\n[[mirror]]\nname = \"head-check.invalid\"\ncountry = \"DE\"\nhttps = \"https://head-check.invalid/\"\n"
-	if _, err := inventory.Parse(head.Name, []byte(doc), dir); err != nil {
+	if _, err := inventory.Parse(head.Name, []byte(doc), dir, checks...); err != nil {
 		return fmt.Errorf("%w\n%s: the head (everything but the mirrors) must load as a mirrors.toml; fix it", err, head.Name)
 	}
 	return nil

@@ -3,8 +3,6 @@ package inventory
 import (
 	"fmt"
 	"strings"
-
-	"github.com/miekg/dns"
 )
 
 // maxWire is the most octets a domain name may take in DNS wire form
@@ -50,8 +48,9 @@ func tooLong(name string) string {
 // them from the zone, do not fit in DNS wire form: every steered name,
 // _whoami, the SOA's hostmaster (by default hostmaster.<zone>) and the
 // fallback target. Name servers (and their glue, which has their names)
-// are checked in v.dns, zone file records in v.zoneFile, and CNAME targets,
-// the hosts of mirrors' base URLs, are at most 253 characters (urlHost).
+// are checked in v.dns, zone file records by dnsd (dnsd.ReadZoneFile), and
+// CNAME targets, the hosts of mirrors' base URLs, are at most 253
+// characters (urlHost).
 func (v *validator) derivedNames(d *DNS, r *rawDNS) {
 	for _, n := range d.Names {
 		key := n.Label
@@ -81,16 +80,4 @@ func (v *validator) derivedNames(d *DNS, r *rawDNS) {
 	default:
 		v.errorf("dns.fallback", "[dns] fallback %s; give a shorter host name", msg)
 	}
-}
-
-// fitsWire reports whether every name in rr fits in DNS wire form: rr
-// survives a trip through the wire, as a resolver would read it.
-func fitsWire(rr dns.RR) bool {
-	buf := make([]byte, dns.Len(rr)+512)
-	n, err := dns.PackRR(rr, buf, 0, nil, false)
-	if err != nil {
-		return false
-	}
-	_, _, err = dns.UnpackRR(buf[:n], 0)
-	return err == nil
 }

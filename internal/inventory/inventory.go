@@ -3,7 +3,10 @@
 // the selection policy's knobs and the DNS zone.
 //
 // Load decodes strictly: every mistake is reported with file:line:column and
-// what to change, and nothing is half-loaded.
+// what to change, and nothing is half-loaded. The sections whose meaning
+// belongs to another component (probe's bounds, dnsd's zone file) are
+// kept as written and checked by that component, through a Check given
+// to Load, so that their errors are reported with the rest.
 package inventory
 
 import (
@@ -13,8 +16,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/miekg/dns"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 )
@@ -28,7 +29,8 @@ type Inventory struct {
 	Policy  Policy
 	// Metalink says which origin files get RFC 5854 metalinks.
 	Metalink Metalink
-	// Probe holds the [probe] table's bounds for probe runs.
+	// Probe is the [probe] table as written; package probe checks it
+	// and gives it its meaning.
 	Probe Probe
 	// DNS is nil when the file has no [dns] table.
 	DNS     *DNS
@@ -70,13 +72,20 @@ type Policy struct {
 	Neighbours map[country.Code][]country.Code
 }
 
-// Probe holds the bounds of a probe run from the [probe] table. A zero
-// duration, a nil count or a zero MaxBody means the probe's default;
-// command-line flags override them.
+// Probe is the [probe] table, the bounds of a probe run, as the file
+// writes it: "" and nil are keys it leaves out. The loader checks only
+// the TOML types; package probe owns the ranges and checks the values
+// (probe.CheckFile), so that the table and probe's command-line flags
+// are held to the same ones.
 type Probe struct {
-	Timeout, Deadline                                      time.Duration
-	Concurrency, PerHost, Retries, LeaveAfter, ReturnAfter *int
-	MaxBody                                                int64
+	Timeout     string `toml:"timeout"`  // a duration, "30s"
+	Deadline    string `toml:"deadline"` // a duration
+	Concurrency *int   `toml:"concurrency"`
+	PerHost     *int   `toml:"per_host"`
+	Retries     *int   `toml:"retries"`
+	MaxBody     *int64 `toml:"max_body"`
+	LeaveAfter  *int   `toml:"leave_after"`
+	ReturnAfter *int   `toml:"return_after"`
 }
 
 // Metalink says which files of the origin tree gen writes a .meta4 for.
@@ -128,17 +137,18 @@ func (m *Metalink) IsOriginOnly(rel string) bool {
 
 // DNS describes the zone dnsd serves.
 type DNS struct {
-	Zone string // fully qualified, lower case, e.g. "example.org."
+	// Zone is fully qualified and lower case, e.g. "example.org."; ""
+	// only in what a Check sees of a file whose zone is refused.
+	Zone string
 	TTL  uint32
 	NS   []NameServer
 	// Names are the steered names under the zone, sorted by label.
 	Names []DNSName
 	// ZoneFile is the path of the RFC 1035 zone file with the zone's
-	// ordinary records ("" for none), and Records what it holds, in file
-	// order, without duplicates. None of them is at or below a steered
-	// name, is an SOA or NS, or gives addresses of an in-zone name server.
+	// ordinary records ("" for none), relative paths taken from the
+	// directory of mirrors.toml. Only dnsd reads it (dnsd.ReadZoneFile):
+	// what may be in it depends on what dnsd makes itself.
 	ZoneFile string
-	Records  []dns.RR
 	// Fallback is the CNAME target, fully qualified, when no mirror is
 	// healthy for a name: the fallback key, else the origin's host.
 	Fallback string

@@ -44,7 +44,7 @@ type rawFile struct {
 	Policy  rawPolicy   `toml:"policy"`
 	DNS     *rawDNS     `toml:"dns"`
 	Meta    rawMetalink `toml:"metalink"`
-	Probe   rawProbe    `toml:"probe"`
+	Probe   Probe       `toml:"probe"`
 	Repo    []rawRepo   `toml:"repo"`
 	Mirror  []rawMirror `toml:"mirror"`
 }
@@ -69,7 +69,8 @@ type rawDNS struct {
 	TTL   *int64              `toml:"ttl"`
 	NS    map[string][]string `toml:"ns"`
 	Names map[string]string   `toml:"names"`
-	// Keys only dnsd reads; checked by validator.dnsd.
+	// Keys only dnsd reads; checked by validator.dnsd, but for the
+	// zone file's content, which dnsd checks (dnsd.CheckZoneFile).
 	ZoneFile    string   `toml:"zone_file"`
 	Fallback    string   `toml:"fallback"`
 	Whoami      []string `toml:"whoami"`
@@ -120,6 +121,8 @@ type Error struct {
 	File         string
 	Line, Column int // 0 when unknown
 	Msg          string
+
+	key string // the dotted key path it is about, when known
 }
 
 func (e *Error) Error() string {
@@ -145,8 +148,10 @@ func (es Errors) Error() string {
 }
 
 // Load reads and validates the inventory at path. Subnet files are read
-// relative to the directory of path. The error, if any, is an Errors.
-func Load(path string) (*Inventory, error) {
+// relative to the directory of path. checks validate the parts of the
+// file that other components own (see Check); their errors are reported
+// with the loader's own, all at once. The error, if any, is an Errors.
+func Load(path string, checks ...Check) (*Inventory, error) {
 	data, err := fileio.ReadFile(path, fileio.MaxInventory)
 	if err != nil {
 		var tl *fileio.TooLargeError
@@ -155,12 +160,12 @@ func Load(path string) (*Inventory, error) {
 		}
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read the inventory: %v", reason(err))}}
 	}
-	return Parse(path, data, filepath.Dir(path))
+	return Parse(path, data, filepath.Dir(path), checks...)
 }
 
-// Parse validates an inventory held in data; name is used in errors and
-// subnet files are read relative to dir.
-func Parse(name string, data []byte, dir string) (*Inventory, error) {
+// Parse validates an inventory held in data, as Load does; name is used
+// in errors and subnet and zone files are read relative to dir.
+func Parse(name string, data []byte, dir string, checks ...Check) (*Inventory, error) {
 	var raw rawFile
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	err := dec.Decode(&raw)
@@ -182,6 +187,7 @@ func Parse(name string, data []byte, dir string) (*Inventory, error) {
 	v.wrongCase(&raw)
 	v.text(&raw)
 	inv := v.build(&raw)
+	v.check(inv, checks)
 	if len(v.errs) > 0 {
 		slices.SortStableFunc(v.errs, func(a, b *Error) int {
 			if a.Line != b.Line {
@@ -464,11 +470,7 @@ func (v *validator) errorf(path, format string, args ...any) {
 	if v.refused[path] {
 		return
 	}
-	e := &Error{File: v.file, Msg: fmt.Sprintf(format, args...)}
-	if p, ok := v.pos.at(path); ok {
-		e.Line, e.Column = p.Line, p.Column
-	}
-	v.errs = append(v.errs, e)
+	v.errs = append(v.errs, errorAt(v.file, v.pos, path, format, args...))
 }
 
 // safeName is what may become a path component under out/ or a page name.
@@ -494,7 +496,7 @@ func (v *validator) build(raw *rawFile) *Inventory {
 	v.network(inv, &raw.Network)
 	v.policy(inv, &raw.Policy)
 	v.metalink(inv, &raw.Meta)
-	v.probe(inv, &raw.Probe)
+	inv.Probe = raw.Probe
 	if raw.DNS != nil {
 		inv.DNS = v.dns(raw.DNS)
 		v.dnsd(inv, raw.DNS)
@@ -797,7 +799,10 @@ func (v *validator) dns(r *rawDNS) *DNS {
 		v.errorf("dns.zone", "[dns] zone %s; shorten it", msg)
 		zoneOK = false
 	}
-	d.Zone = zone
+	if zoneOK {
+		// Else "": a Check must not read a zone file relative to it.
+		d.Zone = zone
+	}
 	if r.TTL != nil {
 		if *r.TTL < 1 || *r.TTL > 86400 {
 			v.errorf("dns.ttl", "[dns] ttl = %d is out of range; use 1 to 86400 seconds", *r.TTL)
@@ -1225,51 +1230,6 @@ func comparePrefix(a, b netip.Prefix) int {
 	return a.Bits() - b.Bits()
 }
 
-// rawProbe is the [probe] table: the bounds of a probe run. Every key is
-// optional; command-line flags override it.
-type rawProbe struct {
-	Timeout     string `toml:"timeout"`
-	Deadline    string `toml:"deadline"`
-	Concurrency *int   `toml:"concurrency"`
-	PerHost     *int   `toml:"per_host"`
-	Retries     *int   `toml:"retries"`
-	MaxBody     *int64 `toml:"max_body"`
-	LeaveAfter  *int   `toml:"leave_after"`
-	ReturnAfter *int   `toml:"return_after"`
-}
-
-func (v *validator) probe(inv *Inventory, r *rawProbe) {
-	p := &inv.Probe
-	if r.Timeout != "" {
-		p.Timeout, _ = v.duration("probe.timeout", "[probe] timeout", r.Timeout)
-	}
-	if r.Deadline != "" {
-		p.Deadline, _ = v.duration("probe.deadline", "[probe] deadline", r.Deadline)
-	}
-	count := func(key string, raw *int, lo, hi int, dst **int) {
-		if raw == nil {
-			return
-		}
-		if *raw < lo || *raw > hi {
-			v.errorf("probe."+key, "[probe] %s = %d is out of range; use %d to %d", key, *raw, lo, hi)
-			return
-		}
-		*dst = raw
-	}
-	count("concurrency", r.Concurrency, 1, 100000, &p.Concurrency)
-	count("per_host", r.PerHost, 1, 1000, &p.PerHost)
-	count("retries", r.Retries, 0, 10, &p.Retries)
-	count("leave_after", r.LeaveAfter, 1, 1000, &p.LeaveAfter)
-	count("return_after", r.ReturnAfter, 1, 1000, &p.ReturnAfter)
-	if r.MaxBody != nil {
-		if *r.MaxBody < 4096 || *r.MaxBody > 1<<34 {
-			v.errorf("probe.max_body", "[probe] max_body = %d is out of range; use 4096 to 17179869184 bytes", *r.MaxBody)
-		} else {
-			p.MaxBody = *r.MaxBody
-		}
-	}
-}
-
 // mirrorLabel is a mirror's label in preference names: one DNS label
 // without "-", which joins labels there.
 var mirrorLabel = regexp.MustCompile(`^[A-Za-z0-9]{1,63}$`)
@@ -1277,8 +1237,9 @@ var mirrorLabel = regexp.MustCompile(`^[A-Za-z0-9]{1,63}$`)
 // Defaults of the [dns] keys only dnsd reads.
 const DefaultNegativeTTL = 300
 
-// dnsd checks the [dns] keys only dnsd reads: the zone file, the fallback,
-// the _whoami networks and the SOA's hostmaster and negative TTL. It runs
+// dnsd checks the [dns] keys only dnsd reads: the zone file's path (its
+// records are dnsd's to check, dnsd.CheckZoneFile), the fallback, the
+// _whoami networks and the SOA's hostmaster and negative TTL. It runs
 // after v.dns and v.network, whose results it uses.
 func (v *validator) dnsd(inv *Inventory, r *rawDNS) {
 	d := inv.DNS
@@ -1341,126 +1302,14 @@ func (v *validator) dnsd(inv *Inventory, r *rawDNS) {
 			d.Whoami = append(d.Whoami, p)
 		}
 	}
-	zoneOK := hostName(d.Zone) && tooLong(d.Zone) == ""
 	if r.ZoneFile != "" {
 		d.ZoneFile = r.ZoneFile
 		if !filepath.IsAbs(d.ZoneFile) {
 			d.ZoneFile = filepath.Join(v.dir, d.ZoneFile)
 		}
-		if zoneOK {
-			v.zoneFile(d)
-		}
 	}
-	if zoneOK {
+	if d.Zone != "" { // v.dns accepted it
 		v.derivedNames(d, r)
-	}
-}
-
-// zoneFile reads the [dns] zone file into d.Records and rejects what
-// would clash with what dnsd makes itself.
-func (v *validator) zoneFile(d *DNS) {
-	bad := func(format string, args ...any) {
-		v.errorf("dns.zone_file", "[dns] zone_file %s: %s", d.ZoneFile, fmt.Sprintf(format, args...))
-	}
-	data, err := fileio.ReadFile(d.ZoneFile, fileio.MaxZoneFile)
-	if err != nil {
-		bad("cannot read it: %v; fix the path (relative to %s) or remove the key", reason(err), v.file)
-		return
-	}
-	steered := map[string]string{}
-	for _, n := range d.Names {
-		steered[n.Label+"."+d.Zone] = n.Label
-	}
-	glue := map[string]bool{}
-	for _, ns := range d.NS {
-		glue[ns.Name] = true
-	}
-	whoami := "_whoami." + d.Zone
-	zp := dns.NewZoneParser(bytes.NewReader(data), d.Zone, d.ZoneFile)
-	seen := map[string]bool{}
-	types := map[string]map[uint16]bool{} // owner -> types
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		h := rr.Header()
-		h.Name = strings.ToLower(h.Name)
-		owner, t := h.Name, h.Rrtype
-		what := owner + " " + dns.TypeToString[t]
-		if msg := tooLong(owner); msg != "" {
-			bad("%s record: its owner %s; shorten it", dns.TypeToString[t], msg)
-			continue
-		}
-		if !fitsWire(rr) {
-			bad("%s: a name in its data is more than 255 octets in DNS wire form (RFC 1035 2.3.4); shorten it", what)
-			continue
-		}
-		if !dns.IsSubDomain(d.Zone, owner) {
-			bad("%s is outside the zone %s; remove it", what, d.Zone)
-			continue
-		}
-		if h.Class != dns.ClassINET {
-			bad("%s is of class %s; only IN records are served", what, dns.ClassToString[h.Class])
-			continue
-		}
-		if strings.HasPrefix(owner, "*.") || strings.Contains(owner, ".*.") {
-			bad("%s is a wildcard; wildcards are not served, list the names", what)
-			continue
-		}
-		switch t {
-		case dns.TypeSOA:
-			bad("%s: the SOA comes from [dns] (hostmaster, negative_ttl); remove it", what)
-			continue
-		case dns.TypeNS:
-			bad("%s: name servers come from [dns] ns, and delegations are not served; remove it", what)
-			continue
-		case dns.TypeDNAME:
-			bad("%s: DNAME is not served; use a CNAME", what)
-			continue
-		case dns.TypeA, dns.TypeAAAA:
-			if glue[owner] {
-				bad("%s: the addresses of name server %s come from [dns] ns; remove it", what, owner)
-				continue
-			}
-		}
-		if owner == d.Zone && t == dns.TypeCNAME {
-			bad("%s: the zone apex cannot be a CNAME", what)
-			continue
-		}
-		clash := ""
-		for name, label := range steered {
-			if dns.IsSubDomain(name, owner) {
-				clash = label
-			}
-		}
-		if clash != "" {
-			bad("%s clashes with the steered name %q of [dns] names, which dnsd answers (with the names below it); remove the record or the name", what, clash)
-			continue
-		}
-		if dns.IsSubDomain(whoami, owner) {
-			bad("%s clashes with %s, which dnsd answers itself; remove it", what, whoami)
-			continue
-		}
-		if types[owner] == nil {
-			types[owner] = map[uint16]bool{}
-		}
-		types[owner][t] = true
-		if k := rr.String(); !seen[k] {
-			seen[k] = true
-			d.Records = append(d.Records, rr)
-		}
-	}
-	if err := zp.Err(); err != nil {
-		// It names the file and the line.
-		v.errorf("dns.zone_file", "[dns] zone_file: %v", err)
-		return
-	}
-	for _, owner := range slices.Sorted(maps.Keys(types)) {
-		if ts := types[owner]; ts[dns.TypeCNAME] && len(ts) > 1 {
-			bad("%s has a CNAME and other records; a CNAME owner has no other data (RFC 1034 3.6.2), keep one", owner)
-		}
-	}
-	for _, ns := range d.NS {
-		if types[ns.Name][dns.TypeCNAME] {
-			bad("%s is a name server of [dns] ns and must not be a CNAME (RFC 2181 10.3)", ns.Name)
-		}
 	}
 }
 

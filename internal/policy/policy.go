@@ -28,6 +28,7 @@ import (
 	"net/netip"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 )
 
@@ -111,6 +112,22 @@ func KeyAddr(a netip.Addr, bits int) uint64 {
 	h ^= uint64(bits)
 	h *= 1099511628211
 	return h
+}
+
+// ClientOf returns what the policy knows of a client at address a, of
+// which the first bits are known (a.BitLen() for a plain address, the
+// source prefix length for an EDNS Client Subnet, with a masked to it),
+// that GeoIP places by info: its address, family, ASN, country, continent
+// and coordinates, keyed by [KeyAddr]. dnsd answers, and lookup --ip
+// explains, the client this returns, so both give one address the same
+// list. It does not allocate.
+func ClientOf(a netip.Addr, bits int, info geo.Info) Client {
+	return Client{
+		Addr: a, Family: inventory.FamilyOf(a),
+		ASN: info.ASN, Country: info.Country, Continent: info.Continent,
+		Coord: info.Coord, HasCoord: info.HasCoord,
+		Key: KeyAddr(a, bits),
+	}
 }
 
 // Known reports whether anything locates the client; an unknown client

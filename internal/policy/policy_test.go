@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
@@ -452,5 +453,44 @@ func BenchmarkSelect(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		dst = set.AppendSelect(dst[:0], c)
+	}
+}
+
+func TestClientOf(t *testing.T) {
+	de := geo.Info{Country: "DE", Continent: "EU", Coord: country.Coord{Lat: 52.52, Lon: 13.40}, HasCoord: true, ASN: 3320, ASOrg: "Deutsche Telekom AG"}
+	addr := netip.MustParseAddr
+	tests := []struct {
+		name   string
+		a      netip.Addr
+		bits   int
+		info   geo.Info
+		family inventory.Family
+		key    uint64
+	}{
+		{"a plain IPv4 address is keyed by its /24", addr("81.1.2.3"), 32, de, inventory.IPv4, policy.KeyAddr(addr("81.1.2.0"), 24)},
+		{"an ECS /24 is keyed like an address in it", addr("81.1.2.0"), 24, de, inventory.IPv4, policy.KeyAddr(addr("81.1.2.99"), 32)},
+		{"an ECS /16 is keyed by its 16 bits only", addr("81.1.0.0"), 16, de, inventory.IPv4, policy.KeyAddr(addr("81.1.0.0"), 16)},
+		{"a plain IPv6 address is keyed by its /48", addr("2a01:db8:1::7"), 128, de, inventory.IPv6, policy.KeyAddr(addr("2a01:db8:1:ffff::"), 48)},
+		{"an IPv4-mapped address is IPv4", addr("::ffff:81.1.2.3"), 128, de, inventory.IPv4, policy.KeyAddr(addr("81.1.2.3"), 32)},
+		{"an address GeoIP does not know keeps only its address", addr("192.0.2.1"), 32, geo.Info{}, inventory.IPv4, policy.KeyAddr(addr("192.0.2.1"), 32)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := policy.ClientOf(tt.a, tt.bits, tt.info)
+			want := policy.Client{
+				Addr: tt.a, Family: tt.family,
+				ASN: tt.info.ASN, Country: tt.info.Country, Continent: tt.info.Continent,
+				Coord: tt.info.Coord, HasCoord: tt.info.HasCoord, Key: tt.key,
+			}
+			if got != want {
+				t.Errorf("got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+	if policy.ClientOf(addr("81.1.0.0"), 16, de).Key == policy.ClientOf(addr("81.1.0.0"), 24, de).Key {
+		t.Error("an ECS /16 and a /24 at the same address share a key, but the /16 knows less")
+	}
+	if n := testing.AllocsPerRun(100, func() { policy.ClientOf(addr("2a01:db8:1::7"), 56, de) }); n != 0 {
+		t.Errorf("ClientOf allocates %v times; dnsd calls it per query", n)
 	}
 }

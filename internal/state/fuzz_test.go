@@ -18,6 +18,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(docEP()))
 	f.Add([]byte(docEP("lag", `""`, "last_good", `"2025-06-02T16:00:00+02:00"`)))
 	f.Add([]byte(`{"schema": 1, "taken": "2025-06-02T14:00:00Z", "mirrors": {}}`))
+	f.Add([]byte(docEP("up", "false", "class", `"timeout"`, "error", `"no answer in time"`, "failures", "1", "successes", "0")))
+	f.Add([]byte(docEP("class", `null`)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz.json", data)
 		if err != nil {

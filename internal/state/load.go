@@ -237,13 +237,13 @@ func (w *walker) value(t reflect.Type) *located {
 		t = t.Elem()
 	}
 	off := w.start()
-	if reflect.PointerTo(t).Implements(unmarshalerType) { // time.Time, Duration
+	if reflect.PointerTo(t).Implements(unmarshalerType) { // time.Time, Duration, Family, Class
 		var raw json.RawMessage
 		if err := w.dec.Decode(&raw); err != nil {
 			return w.fail(off, err.Error())
 		}
 		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
-			if t == reflect.TypeFor[Duration]() || t == reflect.TypeFor[Family]() {
+			if t == reflect.TypeFor[Duration]() || t == reflect.TypeFor[Family]() || t == reflect.TypeFor[Class]() {
 				return w.fail(off, err.Error())
 			}
 			return w.fail(off, fmt.Sprintf("cannot read %s as a time; want %s", short(string(raw)), want(t)))
@@ -373,6 +373,9 @@ func want(t reflect.Type) string {
 	}
 	if t == reflect.TypeFor[Family]() {
 		return `"ipv4" or "ipv6"`
+	}
+	if t == reflect.TypeFor[Class]() {
+		return "a class name like " + strconv.Quote(string(ClassTimeout))
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		// time.Time

@@ -161,11 +161,12 @@ type Endpoint struct {
 	Lag Duration `json:"lag,omitzero"`
 	// Error describes the failure in plain words; empty when the check
 	// passed (an endpoint that answered but is stale is Up with Class
-	// "stale" and an Error).
+	// [ClassStale] and an Error).
 	Error string `json:"error,omitempty"`
-	// Class classifies the failure: dns, refused, timeout, tls, http-status,
-	// protocol, stale, no-address, ... Empty when Up.
-	Class string `json:"class,omitempty"`
+	// Class classifies the failure: one of [Classes]. Empty when the check
+	// passed; an endpoint that answered but is stale or ahead is Up with
+	// a class.
+	Class Class `json:"class,omitempty"`
 	// Failures counts consecutive failed runs, including this one.
 	Failures int `json:"failures"`
 	// Successes counts consecutive good runs, including this one. At most

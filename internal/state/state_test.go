@@ -194,6 +194,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{where + `: unknown protocol "htp"; use one of "http", "https", "ftp", "rsync"`}},
 		{"unknown family", docEP("family", `"ip4"`),
 			[]string{`state.json:15:41: ` + where + `.family: unknown family "ip4"; use "ipv4" or "ipv6"`}},
+		{"unknown class", docEP("up", "false", "class", `"timout"`),
+			[]string{`state.json:15:302: ` + where + `.class: unknown class "timout" (did you mean "timeout"?); use one of "dns", "no-address",`, `"ahead" (probe/README.md says what each means)`}},
+		{"class of another program", docEP("up", "false", "class", `"content"`),
+			[]string{where + `.class: unknown class "content"; use one of`}},
+		{"class a number", docEP("class", `7`),
+			[]string{where + `.class: want a class name like "timeout", found the number 7`}},
 		{"missing protocol", docEP("protocol", ""),
 			[]string{where + `: unknown protocol ""; use one of`}},
 		{"duplicate endpoint", docEP("protocol", `"http"`, "family", `"ipv6"`),
@@ -288,6 +294,7 @@ func TestParseErrorPosition(t *testing.T) {
 		{docEP("failures", `"3"`), `"3"`},
 		{docMeta("first_seen", `"soon"`), `"soon"`},
 		{docEP("lag", `"1 day"`), `"1 day"`},
+		{docEP("class", `"slow"`), `"slow"`},
 	} {
 		_, err := Parse("state.json", []byte(tt.in))
 		if err == nil {
@@ -390,6 +397,45 @@ func TestValid(t *testing.T) {
 	for _, f := range []Family{2, 255} {
 		if f.Valid() {
 			t.Errorf("%d valid", f)
+		}
+	}
+	for _, c := range []Class{"", "content", "Timeout", "timeout "} {
+		if c.Valid() {
+			t.Errorf("class %q valid", c)
+		}
+	}
+}
+
+// TestClasses: every class has a description of its own, and a snapshot
+// holds any of them (and none) through a write and a load.
+func TestClasses(t *testing.T) {
+	seen := map[string]Class{}
+	for _, c := range Classes {
+		d := c.Description()
+		if !c.Valid() || d == "" {
+			t.Errorf("class %q has no description", c)
+		}
+		if other, dup := seen[d]; dup {
+			t.Errorf("classes %q and %q have the same description %q", other, c, d)
+		}
+		seen[d] = c
+	}
+	if len(Classes) != 15 {
+		t.Errorf("%d classes, want the 15 of probe/README.md's table", len(Classes))
+	}
+	path := t.TempDir() + "/state.json"
+	for _, c := range append([]Class{""}, Classes...) {
+		s := sample()
+		s.Mirrors["mirror.example.de"].Endpoints[2].Class = c
+		if err := s.Write(path); err != nil {
+			t.Fatalf("class %q: %v", c, err)
+		}
+		got, err := Load(path)
+		if err != nil {
+			t.Fatalf("class %q: %v", c, err)
+		}
+		if g := got.Mirrors["mirror.example.de"].Endpoints[2].Class; g != c {
+			t.Errorf("wrote class %q, read %q", c, g)
 		}
 	}
 }

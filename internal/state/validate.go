@@ -13,7 +13,7 @@ import (
 
 // Validate reports the first impossible value in s, naming where it is and
 // how to fix it. It checks what no probe run can produce: a missing taken
-// time, unknown protocols or families, two endpoints for the same (protocol,
+// time, unknown protocols, families or classes, two endpoints for the same (protocol,
 // family), a missing endpoint check time, negative counts, lags or
 // latencies, both consecutive-run counters non-zero, duplicate repo
 // entries, malformed origin metadata and times that cannot be written. It
@@ -82,6 +82,9 @@ func (e *Endpoint) validate(where string) error {
 	}
 	if err := checkTimes(where, namedTime{"checked", e.Checked}, namedTime{"last_good", e.LastGood}, namedTime{"stamp", e.Stamp}, namedTime{"cert_expiry", e.CertExpiry}); err != nil {
 		return err
+	}
+	if _, err := parseClass(string(e.Class)); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
 	}
 	if e.Addr.IsValid() && (e.Addr.Unmap().Is4()) != (e.Family == IPv4) {
 		return fmt.Errorf("%s: addr %s is not an %s address; record the address the %s check dialled", where, e.Addr, e.Family, e.Family)

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 )
 
 // Encode returns the bytes [Snapshot.Write] writes: the snapshot validated
@@ -44,63 +43,20 @@ func (s *Snapshot) Encode() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Test hooks.
-var (
-	writeFile = func(f *os.File, data []byte) error { _, err := f.Write(data); return err }
-	rename    = os.Rename
-)
-
-// Write validates s and writes it to path atomically: the bytes of
-// [Snapshot.Encode] go to a temporary file in the same directory, which is
-// synced and renamed over path, and the directory is synced. Readers see
-// either the old file or the new one, never a partial one; on error the old
-// file is untouched and the temporary file removed. If path is a symbolic
-// link, the file it points to is replaced. The file gets mode 0644.
-func (s *Snapshot) Write(path string) (err error) {
+// Write validates s and writes it to path atomically and durably with
+// fileio.WriteFile: the bytes of [Snapshot.Encode] go to a temporary file
+// in the same directory, which is synced and renamed over path, and the
+// directory is synced. Readers see either the old file or the new one,
+// never a partial one, also after a crash; on error the old file is
+// untouched and the temporary file removed. If path is a symbolic link,
+// the file it points to is replaced. The file gets mode 0644.
+func (s *Snapshot) Write(path string) error {
 	data, err := s.Encode()
 	if err != nil {
 		return fmt.Errorf("state: not writing %s: %w", path, err)
 	}
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
+	if err := fileio.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("state: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := writeFile(f, data); err != nil {
-		return fmt.Errorf("state: write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("state: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("state: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("state: write %s: %w", path, err)
-	}
-	if err := rename(tmp, path); err != nil {
-		return fmt.Errorf("state: write %s: %w", path, err)
-	}
-	// Make the rename durable. The new file is in place whatever happens.
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("state: wrote %s but could not sync its directory: %w", path, err)
-	}
-	if err := errors.Join(d.Sync(), d.Close()); err != nil {
-		return fmt.Errorf("state: wrote %s but could not sync its directory: %w", path, err)
 	}
 	return nil
 }

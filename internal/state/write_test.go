@@ -3,11 +3,13 @@ package state
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -236,35 +238,57 @@ func TestWriteInvalid(t *testing.T) {
 	checkUntouched(t, path, old)
 }
 
-// TestWriteFails injects failures after the temp file is created.
+// TestWriteFails makes the kernel fail the write and the rename, after
+// the temporary file is created: the error names the file, and the old
+// file (or what is in the way) stays as it was, with no temporary file
+// beside it.
 func TestWriteFails(t *testing.T) {
-	boom := errors.New("boom")
-	for _, tt := range []struct {
-		name string
-		hook func()
-	}{
-		{"short write", func() {
-			writeFile = func(f *os.File, data []byte) error {
-				f.Write(data[:len(data)/2])
-				return boom
-			}
-		}},
-		{"rename", func() {
-			rename = func(string, string) error { return boom }
-		}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			path, old := setup(t)
-			savedWrite, savedRename := writeFile, rename
-			defer func() { writeFile, rename = savedWrite, savedRename }()
-			tt.hook()
-			err := sample().Write(path)
-			if !errors.Is(err, boom) || !strings.Contains(err.Error(), path) {
-				t.Errorf("Write error = %v, want boom naming the path", err)
-			}
-			checkUntouched(t, path, old)
-		})
+	data, err := sample().Encode()
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Run("short write", func(t *testing.T) {
+		path, old := setup(t)
+		// A file size limit below the snapshot's size: the write stops
+		// half way with EFBIG (Go ignores SIGXFSZ).
+		var limit syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+			t.Fatal(err)
+		}
+		low := limit
+		low.Cur = uint64(len(data) / 2)
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &low); err != nil {
+			t.Fatal(err)
+		}
+		err := sample().Write(path)
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(err, syscall.EFBIG) || !strings.HasPrefix(err.Error(), "state: write "+path+": ") {
+			t.Errorf("Write error = %v, want EFBIG naming the path", err)
+		}
+		checkUntouched(t, path, old)
+	})
+	t.Run("rename", func(t *testing.T) {
+		// A directory where the file should be: os.Rename refuses to
+		// replace it.
+		path := filepath.Join(t.TempDir(), "state.json")
+		inside := filepath.Join(path, "keep")
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(inside, []byte("kept"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := sample().Write(path)
+		if !errors.Is(err, fs.ErrExist) || !strings.HasPrefix(err.Error(), "state: write "+path+": ") {
+			t.Errorf("Write error = %v, want 'file exists' naming the path", err)
+		}
+		if b, err := os.ReadFile(inside); err != nil || string(b) != "kept" {
+			t.Errorf("what was in the way changed: %q, %v", b, err)
+		}
+		checkOnly(t, path)
+	})
 }
 
 func TestWriteMissingDir(t *testing.T) {

@@ -5,17 +5,18 @@
 package geotest
 
 import (
+	"bytes"
 	"cmp"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 )
 
 // File names Write uses inside its directory.
@@ -121,8 +122,10 @@ func names(s string) mmdbtype.Map {
 // database if it has a country, registered country, continent or
 // coordinates, and into the ASN database if ASN is not 0. Nested networks
 // may be given in any order: the more specific one wins where they overlap.
-// Files are written to a temporary name and renamed into place, so a
-// process that has the old file mapped is not disturbed.
+// Files are replaced atomically and durably (fileio.WriteFile): written
+// to a temporary name, synced and renamed into place, so a process that
+// has the old file mapped is not disturbed and a dnsd that reloads never
+// reads half a database. A symbolic link is followed and kept.
 func Write(dir string, nets []Net) (cityPath, asnPath string, err error) {
 	city, err := newTree("GeoIP2-City", "mirrorsteer test City database")
 	if err != nil {
@@ -192,25 +195,16 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: net.IP(addr.AsSlice()), Mask: net.CIDRMask(p.Bits(), bits)}
 }
 
-func writeFile(path string, t *mmdbwriter.Tree) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("geotest: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(f.Name())
-		}
-	}()
-	_, werr := t.WriteTo(f)
-	if err := errors.Join(werr, f.Close()); err != nil {
+// writeFile replaces the database at path as mirrorsteer replaces every
+// file (fileio.WriteFile): dnsd reloads a database that changes, and must
+// never read half of one.
+func writeFile(path string, t *mmdbwriter.Tree) error {
+	var buf bytes.Buffer
+	if _, err := t.WriteTo(&buf); err != nil {
 		return fmt.Errorf("geotest: write %s: %w", path, err)
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("geotest: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("geotest: %w", err)
+	if err := fileio.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("geotest: write %s: %w", path, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -50,6 +51,35 @@ func TestWriteErrors(t *testing.T) {
 				t.Errorf("Write() error = %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestWriteReplaces: a database is replaced as every file mirrorsteer
+// writes: through a symbolic link (kept), whole, with mode 0644 and
+// nothing left beside it.
+func TestWriteReplaces(t *testing.T) {
+	dir, store := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(store, geotest.CityFile), []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(store, geotest.CityFile), filepath.Join(dir, geotest.CityFile)); err != nil {
+		t.Fatal(err)
+	}
+	city, _, err := geotest.Write(dir, geotest.Demo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(city); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link %s was replaced by a file (%v)", city, err)
+	}
+	fi, err := os.Stat(city)
+	if err != nil || fi.Mode().Perm() != 0o644 || fi.Size() < 1000 {
+		t.Errorf("the link's target: %v, %v; want a database with mode 0644", fi, err)
+	}
+	for d, want := range map[string]int{dir: 2, store: 1} { // the link and ASN; the city
+		if ents, _ := os.ReadDir(d); len(ents) != want {
+			t.Errorf("%s holds %d entries, want %d", d, len(ents), want)
+		}
 	}
 }
 
