@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -175,38 +173,33 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// udpBatch is how many datagrams one recvmmsg/sendmmsg moves at most.
-const udpBatch = 32
+// udpBatchSize is how many datagrams one recvmmsg/sendmmsg moves at most.
+const udpBatchSize = 64
 
-// batchConn is the recvmmsg/sendmmsg side of a UDP socket.
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
+// udpQueryMax is the largest UDP query read; a larger datagram is
+// dropped (a question, its OPT record and options take a few hundred
+// bytes). Replies are built in buffers of the same size (at most MaxUDP
+// is sent).
+const udpQueryMax = 4096
 
-// serveUDP reads up to udpBatch queries with one system call, answers
-// them, and sends the replies with one more: under load the system calls,
-// not the answers, are what a query costs.
+// serveUDP reads up to udpBatchSize queries with one system call,
+// answers them, and sends the replies with one more: under load the
+// system calls, not the answers, are what a query costs.
 func (s *Server) serveUDP(c *net.UDPConn) {
 	defer s.wg.Done()
-	var bc batchConn = ipv4.NewPacketConn(c)
-	if a := c.LocalAddr().(*net.UDPAddr); a.IP.To4() == nil {
-		bc = ipv6.NewPacketConn(c)
+	m := s.h.Metrics()
+	b, err := newUDPBatch(c, udpBatchSize, udpQueryMax)
+	if err != nil {
+		m.Error("udp_read")
+		return
 	}
 	sc := NewScratch()
-	in := make([]ipv4.Message, udpBatch)
-	out := make([]ipv4.Message, udpBatch)
-	bufs := make([][]byte, udpBatch)
-	replies := make([][]byte, udpBatch)
-	for i := range in {
-		bufs[i] = make([]byte, dns.MaxMsgSize)
-		replies[i] = make([]byte, 0, dns.MaxMsgSize)
-		in[i].Buffers = [][]byte{bufs[i]}
-		out[i].Buffers = make([][]byte, 1)
+	replies := make([][]byte, udpBatchSize)
+	for i := range replies {
+		replies[i] = make([]byte, 0, udpQueryMax)
 	}
-	m := s.h.Metrics()
 	for {
-		n, err := bc.ReadBatch(in, 0)
+		n, err := b.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -216,37 +209,27 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 		}
 		k := 0
 		for i := range n {
-			ua, ok := in[i].Addr.(*net.UDPAddr)
-			if !ok {
+			l := b.len(i)
+			if l == 0 {
 				continue
 			}
-			from, _ := netip.AddrFromSlice(ua.IP)
-			reply := s.h.Serve(sc, replies[i], bufs[i][:in[i].N], from, UDP)
-			if reply == nil {
+			reply := s.h.Serve(sc, replies[i][:0], b.bufs[i][:l], b.source(i), UDP)
+			if len(reply) == 0 {
 				continue
 			}
-			out[k].Buffers[0], out[k].Addr = reply, in[i].Addr
+			b.reply(k, i, reply)
 			k++
 		}
-		for sent := 0; sent < k; {
-			w, err := bc.WriteBatch(out[sent:k], 0)
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				m.Error("udp_write")
-				break
-			}
-			sent += w
+		dropped, err := b.write(k)
+		for range dropped {
+			m.Error("udp_write")
+		}
+		if err != nil && errors.Is(err, net.ErrClosed) {
+			return
 		}
 	}
 }
 
-// acceptTCP accepts connections until ln is closed, and closes at once
-// one beyond TCPPerSource from its source or TCPMax in all. When Accept
-// fails (out of file descriptors, say) it waits before trying again,
-// from 5 ms doubling up to 1 s while the failures last, as net/http
-// does: it neither spins nor stays deaf long once the cause is gone.
 func (s *Server) acceptTCP(ln net.Listener) {
 	defer s.wg.Done()
 	m := s.h.Metrics()

@@ -265,6 +265,46 @@ func (t *Table) rendezvous(members []member, key uint64) int32 {
 	return best
 }
 
+// Offers reports whether Select(c) can hold candidate i at all (for a
+// private mirror: a subnet or near ASN match), with loc as for First.
+func (t *Table) Offers(c *Client, loc int32, i int32) bool {
+	s := t.s
+	cd := &s.cands[i]
+	if cd.up[c.Family] == 0 {
+		return false
+	}
+	if cd.m.Public {
+		return true
+	}
+	if c.Addr.IsValid() && slices.Contains(s.subnets.lookup(c.Addr.Unmap()), i) {
+		return true
+	}
+	if c.ASN == 0 || !slices.Contains(cd.m.ASNs, c.ASN) {
+		return false
+	}
+	d := -1.0
+	if loc >= 0 && t.places[loc].located {
+		d = t.places[loc].vec.DistanceKm(cd.vec)
+	} else if c.HasCoord || c.Country != "" || c.Continent != "" {
+		// A place the table does not know: as Select locates it.
+		if v, ok := place(*c); ok {
+			d = v.DistanceKm(cd.vec)
+		}
+	}
+	return s.asnNear(c, i, d)
+}
+
+// Index returns the candidate index of m, or -1 if the Set does not hold
+// it (First names mirrors by these).
+func (t *Table) Index(m *inventory.Mirror) int32 {
+	for i := range t.s.cands {
+		if t.s.cands[i].m == m {
+			return int32(i)
+		}
+	}
+	return -1
+}
+
 // Mirror returns the mirror First named by i.
 func (t *Table) Mirror(i int32) *inventory.Mirror { return t.s.cands[i].m }
 
