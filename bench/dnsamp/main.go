@@ -32,6 +32,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mirrorsteer/mirrorsteer/dnsd"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 )
 
@@ -107,7 +108,8 @@ func names(inv *inventory.Inventory) []string {
 	for _, ns := range inv.DNS.NS {
 		out = append(out, ns.Name)
 	}
-	for _, r := range inv.DNS.Records {
+	records, _ := dnsd.ReadZoneFile(inv) // check refused a bad one already
+	for _, r := range records {
 		out = append(out, r.Header().Name)
 	}
 	for _, n := range inv.DNS.Names {
