@@ -11,10 +11,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/mirrorsteer/mirrorsteer/gen"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 )
 
@@ -127,14 +127,7 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	}
 	rows := make([]lookupRow, len(choices))
 	for i, ch := range choices {
-		base := ch.Mirror.URL(inventory.HTTPS)
-		if !ch.Has(inventory.HTTPS) {
-			base = ch.Mirror.URL(inventory.HTTP)
-		}
-		if want.DNSName != "" {
-			base = ch.Mirror.URL(want.Protocols[0])
-		}
-		rows[i] = lookupRow{Rank: i + 1, Mirror: ch.Mirror.Name, Country: ch.Mirror.Country, Reason: ch.Reason.String(), URL: base + path}
+		rows[i] = lookupRow{Rank: i + 1, Mirror: ch.Mirror.Name, Country: ch.Mirror.Country, Reason: ch.Reason.String(), URL: ch.URL() + path}
 		if ch.DistanceKm >= 0 {
 			d := math.Round(ch.DistanceKm)
 			rows[i].DistanceKm = &d
@@ -263,7 +256,7 @@ func (d lookupClient) text() string {
 // --country DE gives exactly the order of DE.txt.
 func clientName(c policy.Client) string {
 	if c.ASN != 0 && c.Country != "" {
-		return gen.ASNListName(c.ASN, c.Country)
+		return layout.ASNKey(c.ASN, c.Country).String()
 	}
 	if c.ASN != 0 {
 		return fmt.Sprintf("AS%d", c.ASN)
