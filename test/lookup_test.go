@@ -356,17 +356,37 @@ func TestLookupListRefusesWhatGenDoesNotWrite(t *testing.T) {
 	}
 }
 
-// The table says which list it shows and where the file is.
+// The table says which list it shows, why, and where the file is.
 func TestLookupTableNamesTheListAndItsFile(t *testing.T) {
 	t.Parallel()
-	r := mirrorsteer(t, "lookup", "-c", example, "--asn", "3320", "--country", "FR", "--repo", "arch", "--v6")
-	for _, want := range []string{
-		"client: (ipv6) country FR continent EU AS3320\n",
-		"list:   FR, the first gen writes of the lists an edge tries: AS3320-FR, FR, global\n",
-		"file:   pacman/arch/x86_64/v6/FR.txt\n",
-	} {
-		if r.code != 0 || !strings.Contains(r.stdout, want) {
-			t.Errorf("exit %d, output lacks %q:\n%s%s", r.code, want, r.stdout, r.stderr)
-		}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"the country's list when there is no ASN list", []string{"--asn", "3320", "--country", "FR", "--repo", "arch", "--v6"}, []string{
+			"client: (ipv6) country FR continent EU AS3320\n",
+			"list:   FR (gen writes no AS3320-FR; an edge tries AS3320-FR, FR, global)\n",
+			"file:   pacman/arch/x86_64/v6/FR.txt\n",
+		}},
+		{"the ASN list", []string{"--asn", "AS3320", "--country", "de", "--repo", "arch"}, []string{
+			"list:   AS3320-DE\n", "file:   pacman/arch/x86_64/AS3320-DE.txt\n",
+		}},
+		{"global without a country", []string{"--asn", "3320"}, []string{
+			"list:   global (an edge that knows no country serves global; give --country)\n",
+		}},
+		{"a list by its key", []string{"--list", "as16276-th", "--repo", "isos", "--release", "10", "--arch", "aarch64"}, []string{
+			"client: (ipv4) country TH continent AS AS16276\n", "list:   AS16276-TH\n", "file:   urls/isos/10/aarch64/AS16276-TH.txt\n",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mirrorsteer(t, append([]string{"lookup", "-c", example}, tt.args...)...)
+			for _, want := range tt.want {
+				if r.code != 0 || !strings.Contains(r.stdout, want) {
+					t.Errorf("exit %d, output lacks %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+				}
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -149,8 +150,11 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "client: %s\n", res.client.text())
 	if res.list != nil {
 		fmt.Fprintf(stdout, "list:   %s", res.list)
-		if len(res.tried) > 0 {
-			fmt.Fprintf(stdout, ", the first gen writes of the lists an edge tries: %s", strings.Join(res.tried, ", "))
+		switch i := slices.Index(res.tried, res.list.String()); {
+		case i > 0:
+			fmt.Fprintf(stdout, " (gen writes no %s; an edge tries %s)", strings.Join(res.tried[:i], " or "), strings.Join(res.tried, ", "))
+		case len(res.tried) > 0 && res.client.Country == "":
+			fmt.Fprint(stdout, " (an edge that knows no country serves global; give --country)")
 		}
 		fmt.Fprintln(stdout)
 	}
