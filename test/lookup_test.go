@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -33,13 +32,10 @@ type lookupDoc struct {
 	} `json:"mirrors"`
 }
 
-// lookupJSON runs mirrorsteer lookup ARGS --json. The race detector
-// sleeps a second when a program exits, so that other threads can report;
-// lookup is one goroutine, and hundreds of runs need not wait.
+// lookupJSON runs mirrorsteer lookup ARGS --json.
 func lookupJSON(args ...string) (lookupDoc, error) {
 	var doc lookupDoc
 	cmd := exec.Command(binary, append(append([]string{"lookup"}, args...), "--json")...)
-	cmd.Env = append(os.Environ(), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
