@@ -13,6 +13,10 @@
 // (UDP with SO_REUSEPORT readers, TCP per RFC 7766) only move bytes; a
 // Loader rebuilds the Zone on SIGHUP or when a file changes and swaps it
 // in atomically, keeping the old one when the new inputs are bad.
+// Defend turns on the defences of a server on the internet: response
+// rate limiting per source /24 or /56 (RateLimiter) and DNS cookies
+// (RFC 7873, with server cookies as RFC 9018 makes them), which prove a
+// source address and so lift the limit.
 //
 // Example run, serving the example network on loopback:
 //

@@ -10,13 +10,20 @@ import (
 
 // FuzzServe feeds the handler arbitrary messages. Whatever comes in, it
 // must not panic, and what it sends back must be a DNS response miekg/dns
-// decodes, with the query's ID, that fits the transport. The seeds are
+// decodes, with the query's ID, that fits the transport; so must the
+// reply slipped over the rate limit (TC, or BADCOOKIE). The seeds are
 // the tests' kinds of query; testdata/fuzz/FuzzServe keeps the corpus
 // found by
 //
 //	go test -run '^$' -fuzz FuzzServe ./dnsd/
 func FuzzServe(f *testing.F) {
 	fx := newFixture(f, nil)
+	// Every UDP reply of this one is over the limit, and slipped.
+	slipping := newFixture(f, nil)
+	slipping.h.Defend(Defences{RateLimit: NewRateLimiter(1, 1, nil)})
+	slipping.h.Serve(NewScratch(), nil, mustPack(f, question("nope.example.org.", dns.TypeA)), netip.MustParseAddr("127.0.0.1"), UDP)
+	slipping.h.Serve(NewScratch(), nil, mustPack(f, question("download.example.org.", dns.TypeA)), netip.MustParseAddr("127.0.0.1"), UDP)
+	slipping.h.Serve(NewScratch(), nil, mustPack(f, question("www.example.net.", dns.TypeA)), netip.MustParseAddr("127.0.0.1"), UDP)
 	for _, m := range []*dns.Msg{
 		question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24")),
 		question("download.example.org.", dns.TypeAAAA, ecs("2001:db8:82::/56")),
@@ -26,6 +33,8 @@ func FuzzServe(f *testing.F) {
 		question("_whoami.example.org.", dns.TypeTXT, ecs("81.1.0.0/16")),
 		question("example.org.", dns.TypeNS),
 		question("example.org.", dns.TypeANY, edns(512)),
+		question("example.org.", dns.TypeSOA, withCookie("2464c4abcf10c957")),
+		question("example.org.", dns.TypeSOA, withCookie("2464c4abcf10c957010000005cf79f111f8130c3eee29480")),
 	} {
 		b, err := m.Pack()
 		if err != nil {
@@ -38,22 +47,38 @@ func FuzzServe(f *testing.F) {
 		if tcp {
 			tr = TCP
 		}
-		out := fx.h.Serve(NewScratch(), nil, msg, netip.MustParseAddr("127.0.0.1"), tr)
-		if out == nil {
-			if len(msg) >= 12 && msg[2]&0x80 == 0 {
-				t.Fatalf("no reply to a query: % x", msg)
-			}
-			return
-		}
-		r := new(dns.Msg)
-		if err := r.Unpack(out); err != nil {
-			t.Fatalf("reply does not decode: %v\nquery % x\nreply % x", err, msg, out)
-		}
-		if !r.Response || binary.BigEndian.Uint16(msg) != r.Id {
-			t.Fatalf("not a response to the query: %v", r)
-		}
-		if tr == UDP && len(out) > MaxUDP {
-			t.Fatalf("UDP reply of %d bytes", len(out))
+		for _, h := range []*Handler{fx.h, slipping.h} {
+			check(t, h.Serve(NewScratch(), nil, msg, netip.MustParseAddr("127.0.0.1"), tr), msg, tr)
 		}
 	})
+}
+
+func mustPack(t testing.TB, m *dns.Msg) []byte {
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// check is what every reply must be: none only for what is not a
+// query, else a response with its ID that decodes and fits.
+func check(t *testing.T, out, msg []byte, tr Transport) {
+	t.Helper()
+	if out == nil {
+		if len(msg) >= 12 && msg[2]&0x80 == 0 {
+			t.Fatalf("no reply to a query: % x", msg)
+		}
+		return
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(out); err != nil {
+		t.Fatalf("reply does not decode: %v\nquery % x\nreply % x", err, msg, out)
+	}
+	if !r.Response || binary.BigEndian.Uint16(msg) != r.Id {
+		t.Fatalf("not a response to the query: %v", r)
+	}
+	if tr == UDP && len(out) > MaxUDP {
+		t.Fatalf("UDP reply of %d bytes", len(out))
+	}
 }

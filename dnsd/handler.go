@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -18,6 +19,13 @@ import (
 type Handler struct {
 	zone    atomic.Pointer[zoneState]
 	metrics *Metrics
+
+	// The defences (Defend); clock is time.Now but in tests, and epoch
+	// the rate limiter's zero.
+	rrl     *RateLimiter
+	cookies *CookieSecrets
+	clock   func() time.Time
+	epoch   time.Time
 }
 
 type zoneState struct {
@@ -30,7 +38,8 @@ func NewHandler(z *Zone, m *Metrics) *Handler {
 	if m == nil {
 		m = NewMetrics()
 	}
-	h := &Handler{metrics: m}
+	h := &Handler{metrics: m, cookies: RandomCookieSecret(), clock: time.Now}
+	h.epoch = h.clock()
 	h.Swap(z)
 	return h
 }
@@ -54,8 +63,10 @@ func (h *Handler) Metrics() *Metrics { return h.metrics }
 // Scratch is the per-goroutine memory Serve works in; a transport keeps
 // one per reader so that answering allocates nothing.
 type Scratch struct {
-	q query
-	w msgWriter
+	q      query
+	w      msgWriter
+	status parseStatus
+	now    time.Time // the query's time, read once when needed
 }
 
 // NewScratch returns a Scratch.
@@ -73,13 +84,26 @@ const (
 )
 
 // Serve answers the DNS message msg from src, appending the reply to
-// dst[:0]. It returns nil when there is nothing to send (the message is
-// too short to answer, or is itself a response).
+// dst[:0]. It returns nil when there is nothing to send: the message is
+// too short to answer, or is itself a response, or the reply is over the
+// rate limit (UDP only).
 func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transport) []byte {
+	s.now = time.Time{}
+	out := h.serve(s, dst, msg, src, tr)
+	if out == nil || tr != UDP || h.rrl == nil {
+		return out
+	}
+	return h.limit(s, src)
+}
+
+// serve decides the reply to msg.
+func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transport) []byte {
 	st := h.zone.Load()
 	z, zc := st.z, st.c
 	q, w := &s.q, &s.w
 	status := q.parse(msg)
+	s.status = status
+	h.cookie(s, src)
 	maxLen := dns.MaxMsgSize
 	if tr == UDP {
 		maxLen = 512
@@ -100,7 +124,7 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 		return nil
 	case parseNotImp:
 		return fail(dns.RcodeNotImplemented, zc.malformed)
-	case parseFormErr, parseBadECSOp:
+	case parseFormErr, parseBadECSOp, parseBadCookie:
 		return fail(dns.RcodeFormatError, zc.malformed)
 	case parseBadVers:
 		return fail(dns.RcodeBadVers, zc.malformed)
@@ -191,14 +215,7 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 	if rcode != dns.RcodeSuccess {
 		w.b[3] = w.b[3]&0xf0 | byte(rcode)
 	}
-	optLen := 0
-	if q.edns {
-		optLen = 11
-		if q.ecs {
-			optLen += 8 + len(q.ecsRaw)
-		}
-	}
-	if len(w.b)+optLen > maxLen {
+	if len(w.b)+q.optLen() > maxLen {
 		w.truncate()
 	}
 	if q.edns {

@@ -26,6 +26,8 @@ import (
 //	dnsd_reloads_total{result}, dnsd_reload_timestamp_seconds
 //	dnsd_errors_total{kind}
 //	dnsd_tcp_connections
+//	dnsd_rrl_responses_total{kind, action}
+//	dnsd_cookies_total{result}
 type Metrics struct {
 	mu      sync.Mutex
 	names   map[string]*nameCounters // by name label
@@ -36,9 +38,12 @@ type Metrics struct {
 	reloadTime             atomic.Int64 // Unix seconds of the last good load
 	errors                 map[string]*atomic.Uint64
 	tcpConns               atomic.Int64
+	rrl                    [rrlKinds][rrlActions]atomic.Uint64 // dropped and slipped
+	cookies                [cookieResults]atomic.Uint64
 
 	descQueries, descAnswers, descFallback, descClients *prometheus.Desc
 	descReloads, descReloadTime, descErrors, descTCP    *prometheus.Desc
+	descRRL, descCookies                                *prometheus.Desc
 }
 
 // Query name classes that are not steered names.
@@ -106,6 +111,8 @@ func NewMetrics() *Metrics {
 	m.descReloadTime = prometheus.NewDesc("dnsd_reload_timestamp_seconds", "When the data now served was loaded.", nil, nil)
 	m.descErrors = prometheus.NewDesc("dnsd_errors_total", "Transport and input errors, by kind.", []string{"kind"}, nil)
 	m.descTCP = prometheus.NewDesc("dnsd_tcp_connections", "Open TCP connections.", nil, nil)
+	m.descRRL = prometheus.NewDesc("dnsd_rrl_responses_total", "UDP responses over the rate limit of their source network, by kind (answer, negative, error) and action: dropped, or slipped (sent truncated, or BADCOOKIE to a query with a client cookie).", []string{"kind", "action"}, nil)
+	m.descCookies = prometheus.NewDesc("dnsd_cookies_total", "Queries with a DNS cookie, by result: client (a client cookie only), valid (a valid server cookie: never rate limited), invalid (a server cookie that fails: answered as client), malformed (FORMERR).", []string{"result"}, nil)
 	return m
 }
 
@@ -163,7 +170,7 @@ func (m *Metrics) client(c country.Code) {
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.descQueries, m.descAnswers, m.descFallback, m.descClients, m.descReloads, m.descReloadTime, m.descErrors, m.descTCP} {
+	for _, d := range []*prometheus.Desc{m.descQueries, m.descAnswers, m.descFallback, m.descClients, m.descReloads, m.descReloadTime, m.descErrors, m.descTCP, m.descRRL, m.descCookies} {
 		ch <- d
 	}
 }
@@ -214,6 +221,14 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(m.descErrors, c.Load(), kind)
 	}
 	ch <- prometheus.MustNewConstMetric(m.descTCP, prometheus.GaugeValue, float64(m.tcpConns.Load()))
+	for k := range m.rrl {
+		for _, a := range []rrlAction{rrlDrop, rrlSlip} {
+			counter(m.descRRL, m.rrl[k][a].Load(), rrlKindNames[k], rrlActionNames[a])
+		}
+	}
+	for r := range m.cookies {
+		counter(m.descCookies, m.cookies[r].Load(), cookieResultNames[r])
+	}
 }
 
 // zoneCounters are a Zone's resolved pointers into Metrics.

@@ -3,6 +3,7 @@ package dnsd
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,7 +16,7 @@ import (
 // FuzzParse is a differential test of dnsd's hand-written wire parser
 // against miekg/dns: on the same bytes, query.parse and dns.Msg.Unpack
 // must agree whether a message is well-formed, and on its question, its
-// EDNS header and its Client Subnet option. dnsd differs from miekg/dns
+// EDNS header, its Client Subnet option and its COOKIE option. dnsd differs from miekg/dns
 // only where reference below says, each time for a reason it names:
 // it is stricter where an RFC asks a server to be, and it does not look
 // inside what it never uses. testdata/fuzz/FuzzParse keeps the inputs
@@ -72,6 +73,14 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("ECS %d %s/%d % x, miekg/dns %d %s/%d % x\n% x", q.ecsFamily, q.ecsAddr, q.ecsSource, q.ecsRaw, e.Family, addr, e.SourceNetmask, want.ecsRaw, msg)
 			}
 		}
+		if q.cookie != (want.cookie != nil) {
+			t.Fatalf("dnsd read a COOKIE option: %v, want %v\n% x", q.cookie, want.cookie != nil, msg)
+		}
+		if c := want.cookie; c != nil {
+			if got := hex.EncodeToString(q.clientCookie[:]) + hex.EncodeToString(q.serverCookie); got != c.Cookie {
+				t.Fatalf("COOKIE %s, miekg/dns %s\n% x", got, c.Cookie, msg)
+			}
+		}
 		// And dns.Msg.Unpack on the very bytes, when it takes them.
 		var m dns.Msg
 		if m.Unpack(msg) != nil {
@@ -124,7 +133,8 @@ type expected struct {
 	question *dns.Question
 	opt      *dns.OPT
 	ecs      *dns.EDNS0_SUBNET
-	ecsRaw   []byte // the ECS address as sent
+	ecsRaw   []byte            // the ECS address as sent
+	cookie   *dns.EDNS0_COOKIE // the first COOKIE option
 }
 
 // rrAt is where a resource record is in a message.
@@ -150,7 +160,11 @@ type rrAt struct {
 //     longer than the family's addresses, scope 0, exactly the address
 //     octets the prefix needs and no bit set beyond it, and comes once
 //     (RFC 7871 sections 6 and 7.1.1);
-//   - dnsd reads no record but the OPT and no option but ECS, so it
+//   - the first COOKIE option has a client cookie of 8 octets and a
+//     server cookie of 8 to 32 or none, and later ones are ignored
+//     (RFC 7873 section 5.2: only the first counts; 5.2.2: a wrong
+//     length is FORMERR);
+//   - dnsd reads no record but the OPT and no option but ECS and COOKIE, so it
 //     needs their framing (names, lengths) to be right, not their
 //     contents: miekg/dns decodes those parts here as opaque data.
 func reference(msg []byte) expected {
@@ -211,7 +225,7 @@ func reference(msg []byte) expected {
 
 	// miekg/dns decodes a copy in which what dnsd does not read is
 	// opaque: every record but the OPT is of a private type, and every
-	// option but the ECS of a query of a local one.
+	// option but the ECS and COOKIE of a query of a local one.
 	opaque := bytes.Clone(msg)
 	var opt *rrAt
 	version := 0
@@ -236,7 +250,7 @@ func reference(msg []byte) expected {
 			if o+4 > r.end || o+4+int(binary.BigEndian.Uint16(msg[o+2:])) > r.end {
 				return bad("an EDNS option runs past the OPT")
 			}
-			if binary.BigEndian.Uint16(msg[o:]) != dns.EDNS0SUBNET || hdr.Opcode != dns.OpcodeQuery {
+			if code := binary.BigEndian.Uint16(msg[o:]); code != dns.EDNS0SUBNET && code != dns.EDNS0COOKIE || hdr.Opcode != dns.OpcodeQuery {
 				binary.BigEndian.PutUint16(opaque[o:], 65001)
 			}
 			o += 4 + int(binary.BigEndian.Uint16(msg[o+2:]))
@@ -272,8 +286,13 @@ func reference(msg []byte) expected {
 	var raw []byte
 	if e.opt != nil {
 		for _, o := range e.opt.Option {
-			if s, ok := o.(*dns.EDNS0_SUBNET); ok {
-				subnets = append(subnets, s)
+			switch o := o.(type) {
+			case *dns.EDNS0_SUBNET:
+				subnets = append(subnets, o)
+			case *dns.EDNS0_COOKIE:
+				if e.cookie == nil {
+					e.cookie = o
+				}
 			}
 		}
 		for o := opt.typ + 10; o < opt.end; o += 4 + int(binary.BigEndian.Uint16(msg[o+2:])) {
@@ -281,6 +300,11 @@ func reference(msg []byte) expected {
 				raw = msg[o+8 : o+4+int(binary.BigEndian.Uint16(msg[o+2:]))]
 				break
 			}
+		}
+	}
+	if c := e.cookie; c != nil {
+		if n := len(c.Cookie) / 2; n != 8 && (n < 16 || n > 40) {
+			return bad("a COOKIE option of %d octets", n)
 		}
 	}
 	switch {
@@ -375,10 +399,17 @@ func parseSeeds() [][]byte {
 			o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: family, SourceNetmask: source, SourceScope: scope, Address: net.ParseIP(addr)})
 		}
 	}
-	cookie := func(m *dns.Msg) {
-		m.SetEdns0(4096, true)
-		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+	cookieOf := func(hexes ...string) opt {
+		return func(m *dns.Msg) {
+			if m.IsEdns0() == nil {
+				m.SetEdns0(4096, true)
+			}
+			for _, h := range hexes {
+				m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: h})
+			}
+		}
 	}
+	cookie := cookieOf("0102030405060708")
 	add(question("download.example.org.", dns.TypeA))
 	add(question("Download.Example.ORG.", dns.TypeAAAA, ecs("106.3.0.0/24")))
 	add(question("download.example.org.", dns.TypeA, ecs("2001:db8:82::/56")))
@@ -386,6 +417,17 @@ func parseSeeds() [][]byte {
 	add(question("download.example.org.", dns.TypeA, subnet(0, 0, 0, "0.0.0.0")))
 	add(question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24"), ecs("81.1.0.0/16")))
 	add(question("example.org.", dns.TypeSOA, cookie, ecs("81.1.2.128/25")))
+	// COOKIE: with a server cookie of RFC 9018's size, and of the
+	// shortest and longest allowed; a client cookie too short, one
+	// with a server cookie too short and too long; a second, malformed
+	// one, ignored.
+	add(question("example.org.", dns.TypeSOA, cookieOf("2464c4abcf10c957010000005cf79f111f8130c3eee29480")))
+	add(question("example.org.", dns.TypeA, cookieOf("2464c4abcf10c957"+strings.Repeat("ab", 8))))
+	add(question("example.org.", dns.TypeA, cookieOf("2464c4abcf10c957"+strings.Repeat("ab", 32))))
+	add(question("example.org.", dns.TypeA, cookieOf("2464c4abcf10c9")))
+	add(question("example.org.", dns.TypeA, cookieOf("2464c4abcf10c957"+strings.Repeat("ab", 7))))
+	add(question("example.org.", dns.TypeA, cookieOf("2464c4abcf10c957"+strings.Repeat("ab", 33))))
+	add(question("example.org.", dns.TypeA, cookieOf("2464c4abcf10c957", "01")))
 	add(question("example.org.", dns.TypeNS, func(m *dns.Msg) { m.SetEdns0(512, false); m.IsEdns0().SetVersion(1) }))
 	add(question("example.org.", dns.TypeNS, edns(1232), edns(4096)))
 	add(new(dns.Msg).SetNotify("example.org."))

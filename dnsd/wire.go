@@ -30,12 +30,13 @@ const (
 type parseStatus uint8
 
 const (
-	parsedOK      parseStatus = iota
-	parseDrop                 // too short to answer, or a response: no reply at all
-	parseFormErr              // malformed: FORMERR (with the question when it was read)
-	parseNotImp               // an opcode other than QUERY
-	parseBadVers              // EDNS version above 0
-	parseBadECSOp             // a malformed Client Subnet option: FORMERR, OPT without ECS
+	parsedOK       parseStatus = iota
+	parseDrop                  // too short to answer, or a response: no reply at all
+	parseFormErr               // malformed: FORMERR (with the question when it was read)
+	parseNotImp                // an opcode other than QUERY
+	parseBadVers               // EDNS version above 0
+	parseBadECSOp              // a malformed Client Subnet option: FORMERR, OPT without ECS
+	parseBadCookie             // a malformed COOKIE option: FORMERR, OPT without a cookie
 )
 
 // query is a decoded question with what EDNS says about the asker. It
@@ -65,6 +66,17 @@ type query struct {
 	ecsSource uint8
 	ecsAddr   netip.Addr // masked to ecsSource bits
 	ecsRaw    []byte     // the address bytes as sent
+
+	// cookie says a COOKIE option (RFC 7873) was read: its client
+	// cookie, and its server cookie as sent (8 to 32 octets, or none).
+	cookie       bool
+	clientCookie [8]byte
+	serverCookie []byte
+	// Set by the handler from the secrets: the server cookie was
+	// valid (the source address is proven), and what the reply sends.
+	cookieValid bool
+	sendCookie  bool
+	replyCookie [16]byte
 }
 
 // name returns the lower-case wire form of the question name.
@@ -207,8 +219,8 @@ func (q *query) question(msg []byte) (int, bool) {
 	return off + 4, true
 }
 
-// options reads the EDNS options of an OPT record: only Client Subnet
-// (RFC 7871) matters; others are ignored.
+// options reads the EDNS options of an OPT record: Client Subnet (RFC
+// 7871) and COOKIE (RFC 7873); others are ignored.
 func (q *query) options(rd []byte) parseStatus {
 	for len(rd) > 0 {
 		if len(rd) < 4 {
@@ -221,6 +233,22 @@ func (q *query) options(rd []byte) parseStatus {
 		}
 		data := rd[4 : 4+n]
 		rd = rd[4+n:]
+		if code == dns.EDNS0COOKIE {
+			if q.cookie {
+				continue // RFC 7873 section 5.2: only the first counts
+			}
+			// A client cookie of 8 octets, and a server cookie of 8 to
+			// 32 or none; else FORMERR (RFC 7873 section 5.2.2).
+			if n != 8 && (n < 16 || n > 40) {
+				return parseBadCookie
+			}
+			q.cookie = true
+			copy(q.clientCookie[:], data)
+			if n > 8 {
+				q.serverCookie = data[8:]
+			}
+			continue
+		}
 		if code != dns.EDNS0SUBNET {
 			continue
 		}
@@ -390,8 +418,9 @@ func (w *msgWriter) rr(owner, blob []byte) {
 }
 
 // opt appends the OPT record of a reply to an EDNS query: our payload
-// size, the extended rcode, DO echoed, and the Client Subnet option with
-// scope when the query had one.
+// size, the extended rcode, DO echoed, the Client Subnet option with
+// scope when the query had one and ecs says so, and the client cookie
+// with the server cookie the handler chose when the query had a cookie.
 func (w *msgWriter) opt(rcode int, ecs bool, scope uint8) {
 	q := w.q
 	w.b = append(w.b, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), MaxUDP>>8, MaxUDP&0xff, byte(rcode>>4), 0)
@@ -400,18 +429,39 @@ func (w *msgWriter) opt(rcode int, ecs bool, scope uint8) {
 	} else {
 		w.b = append(w.b, 0, 0)
 	}
-	if !ecs {
-		w.b = append(w.b, 0, 0)
-	} else {
-		n := 4 + 4 + len(q.ecsRaw)
-		w.b = binary.BigEndian.AppendUint16(w.b, uint16(n))
+	rdlen := len(w.b)
+	w.b = append(w.b, 0, 0)
+	if ecs {
 		w.b = binary.BigEndian.AppendUint16(w.b, dns.EDNS0SUBNET)
-		w.b = binary.BigEndian.AppendUint16(w.b, uint16(n-4))
+		w.b = binary.BigEndian.AppendUint16(w.b, uint16(4+len(q.ecsRaw)))
 		w.b = binary.BigEndian.AppendUint16(w.b, q.ecsFamily)
 		w.b = append(w.b, q.ecsSource, scope)
 		w.b = append(w.b, q.ecsRaw...)
 	}
+	if q.sendCookie {
+		w.b = binary.BigEndian.AppendUint16(w.b, dns.EDNS0COOKIE)
+		w.b = binary.BigEndian.AppendUint16(w.b, 8+16)
+		w.b = append(w.b, q.clientCookie[:]...)
+		w.b = append(w.b, q.replyCookie[:]...)
+	}
+	binary.BigEndian.PutUint16(w.b[rdlen:], uint16(len(w.b)-rdlen-2))
 	w.ar++
+}
+
+// optLen is the size of the OPT record opt writes for q with the Client
+// Subnet option.
+func (q *query) optLen() int {
+	if !q.edns {
+		return 0
+	}
+	n := 11
+	if q.ecs {
+		n += 8 + len(q.ecsRaw)
+	}
+	if q.sendCookie {
+		n += 4 + 8 + 16
+	}
+	return n
 }
 
 // truncate drops every record: the reply did not fit.

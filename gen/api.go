@@ -3,12 +3,12 @@ package gen
 import (
 	"encoding/json"
 	"math"
-	"path"
 	"strconv"
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
 
@@ -161,11 +161,13 @@ func stateJSON(inv *inventory.Inventory, snap *state.Snapshot) ([]byte, error) {
 
 // indexJSON is index.json: what an edge (nginx, a CDN worker) needs to
 // pick a file without listing directories. For a client with country CC
-// and ASN N, in the list directory of its repo/release/arch (plus "v6/"
-// for an IPv6 client), the file is the first that exists of AS<N>-<CC>.txt
-// (when asn[N] holds CC), <CC>.txt, global.txt. Schema 2: asn holds
-// countries (schema 1 held continents, for AS<N>-<continent> files).
-func indexJSON(inv *inventory.Inventory, snap *state.Snapshot, clients []listClient) ([]byte, error) {
+// and ASN N, in the list directory of its repo/release/arch (plus the
+// family's prefix, "v6/" for an IPv6 client), the file is the first that
+// exists of layout.EdgeOrder: AS<N>-<CC>.txt (when asn[N] holds CC),
+// <CC>.txt, global.txt. asn and countries are the keys gen wrote lists
+// for. Schema 2: asn holds countries (schema 1 held continents, for
+// AS<N>-<continent> files).
+func indexJSON(inv *inventory.Inventory, snap *state.Snapshot, keys []layout.Key) ([]byte, error) {
 	type listDir struct {
 		Repo    string           `json:"repo"`
 		Release string           `json:"release,omitempty"`
@@ -184,23 +186,25 @@ func indexJSON(inv *inventory.Inventory, snap *state.Snapshot, clients []listCli
 		Countries []country.Code            `json:"countries"`
 	}{
 		Schema: apiSchema, Network: inv.Network.Name, Verified: snap != nil,
-		Families: map[string]string{"ipv4": "", "ipv6": "v6/"},
+		Families: map[string]string{},
 		Lists:    []listDir{}, ASN: map[string][]country.Code{}, Countries: []country.Code{},
+	}
+	for _, fam := range inventory.Families {
+		doc.Families[fam.String()] = layout.FamilyPrefix(fam)
 	}
 	if snap != nil {
 		doc.Taken = &snap.Taken
 	}
 	for _, v := range inv.Variants() {
-		doc.Lists = append(doc.Lists, listDir{v.Repo.Name, v.Release, v.Arch, v.Repo.Format,
-			path.Join(formatDir[v.Repo.Format], v.Dir())})
+		doc.Lists = append(doc.Lists, listDir{v.Repo.Name, v.Release, v.Arch, v.Repo.Format, layout.ListDir(&v)})
 	}
-	for _, ak := range asnCountries(inv) {
-		k := strconv.FormatUint(uint64(ak.asn), 10)
-		doc.ASN[k] = append(doc.ASN[k], ak.country)
-	}
-	for _, c := range clients {
-		if c.country != "" {
-			doc.Countries = append(doc.Countries, c.country)
+	for _, k := range keys {
+		switch k.Kind() {
+		case layout.KindCountry:
+			doc.Countries = append(doc.Countries, k.Country())
+		case layout.KindASN:
+			n := strconv.FormatUint(uint64(k.ASN()), 10)
+			doc.ASN[n] = append(doc.ASN[n], k.Country())
 		}
 	}
 	return marshal(doc)

@@ -18,8 +18,12 @@
 //	edge/nginx-http.conf, edge/nginx.conf                                      nginx geoip2 snippets
 //	api/mirrors.json, api/state.json, index.json, manifest.json
 //
-// Every list comes from package policy, the same function lookup and dnsd
-// use. The tree is written with package tree: deterministic, and
+// Where each file goes, the keys lists are written for (global, CC,
+// AS<n>-<CC>) and the client each key stands for come from package
+// layout, which lookup, the site and the edge snippets ask too; every
+// list comes from package policy, the same function lookup and dnsd use,
+// and each mirror's URL from policy.Choice.URL (https where it is healthy,
+// else http). The tree is written with package tree: deterministic, and
 // unchanged files are not rewritten. The output directory is a symbolic
 // link to the current generation, kept with the ones before it in a store
 // beside it (out -> .out.trees/42), and each run points it at a new

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/tree"
 )
 
@@ -28,9 +29,9 @@ const (
 // writeEdge writes edge/nginx-http.conf (for the http block: GeoIP
 // lookups and the maps) and edge/nginx.conf (for a server block whose
 // root is this tree): CentOS-style /mirrorlist?repo=R&release=V&arch=A
-// and /metalink?... answered from the client's ASN-and-country file when
-// one exists, else the country file, else global, in the v6/ variant for
-// IPv6 clients.
+// and /metalink?... answered from the first file of layout.EdgeOrder that
+// exists (the client's ASN-and-country file, else its country's, else
+// global), in the IPv6 lists for IPv6 clients.
 func writeEdge(w *tree.Writer, inv *inventory.Inventory, e Edge) error {
 	if e.City == "" {
 		e.City = DefaultEdgeCity
@@ -62,22 +63,23 @@ geoip2 %s {
 
 # IPv6 clients get the lists of mirrors that passed the IPv6 probe.
 map %s $mirrorsteer_family {
-    "~:" "v6/";
-    default "";
+    "~:" "%s";
+    default "%s";
 }
 
 # Where each repository's lists and metalinks are; an unknown repo maps
 # to nothing and is answered 404.
 map $arg_repo $mirrorsteer_lists {
     default "-";
-`, strings.ReplaceAll(inv.Network.Name, "\n", " "), e.Source, e.City, e.Source, e.ASN, e.Source, e.Source)
+`, strings.ReplaceAll(inv.Network.Name, "\n", " "), e.Source, e.City, e.Source, e.ASN, e.Source, e.Source,
+		layout.FamilyPrefix(inventory.IPv6), layout.FamilyPrefix(inventory.IPv4))
 	for _, r := range inv.Repos {
-		fmt.Fprintf(&b, "    %s %s;\n", r.Name, formatDir[r.Format])
+		fmt.Fprintf(&b, "    %s %s;\n", r.Name, layout.FormatTop(r.Format))
 	}
 	b.WriteString("}\nmap $arg_repo $mirrorsteer_metalinks {\n    default \"-\";\n")
 	for _, r := range inv.Repos {
 		if r.Format == inventory.FormatRPM {
-			fmt.Fprintf(&b, "    %s metalink;\n", r.Name)
+			fmt.Fprintf(&b, "    %s %s;\n", r.Name, layout.MetalinkTop)
 		}
 	}
 	b.WriteString(`}
@@ -94,33 +96,32 @@ map $arg_arch $mirrorsteer_arch {
     default "-";
 }
 `)
-	if err := w.WriteFile("edge/nginx-http.conf", []byte(b.String())); err != nil {
+	if err := w.WriteFile(layout.EdgeHTTP, []byte(b.String())); err != nil {
 		return err
 	}
 
 	b.Reset()
-	b.WriteString(`# mirrorsteer edge: include this in the server {} whose root is the
+	fmt.Fprintf(&b, `# mirrorsteer edge: include this in the server {} whose root is the
 # generated tree (and edge/nginx-http.conf in the http {} block).
 #   /mirrorlist?repo=baseos&release=9&arch=x86_64   the list in the repo's client format
 #   /metalink?repo=baseos&release=9&arch=x86_64     the dnf metalink (rpm repositories)
-# Each answers the first file that exists of AS<asn>-<country>, <country>, global.
-`)
+# Each answers the first file that exists of %s.
+`, strings.Join(layout.EdgeNames("<asn>", "<country>"), ", "))
 	for _, loc := range []struct{ uri, dirVar, ext, ctype string }{
-		{"/mirrorlist", "$mirrorsteer_lists", ".txt", "text/plain"},
-		{"/metalink", "$mirrorsteer_metalinks", ".xml", "application/metalink+xml"},
+		{"/mirrorlist", "$mirrorsteer_lists", layout.ListExt, "text/plain"},
+		{"/metalink", "$mirrorsteer_metalinks", layout.MetalinkExt, "application/metalink+xml"},
 	} {
-		dir := "/" + loc.dirVar + "/$arg_repo/$mirrorsteer_release/$mirrorsteer_arch/${mirrorsteer_family}"
+		dir := layout.EdgeDir(loc.dirVar, "$arg_repo", "$mirrorsteer_release", "$mirrorsteer_arch")
+		tries := layout.EdgeTries(dir, "${mirrorsteer_family}", "${mirrorsteer_asn}", "${mirrorsteer_country}", loc.ext)
 		fmt.Fprintf(&b, `
 location = %s {
     types { }
     default_type %s;
     # The answer depends on the client: shared caches must not keep it.
     add_header Cache-Control "private, max-age=300" always;
-    try_files %sAS${mirrorsteer_asn}-${mirrorsteer_country}%s
-              %s${mirrorsteer_country}%s
-              %sglobal%s =404;
+    try_files %s =404;
 }
-`, loc.uri, loc.ctype, dir, loc.ext, dir, loc.ext, dir, loc.ext)
+`, loc.uri, loc.ctype, strings.Join(tries, "\n              "))
 	}
-	return w.WriteFile("edge/nginx.conf", []byte(b.String()))
+	return w.WriteFile(layout.EdgeServer, []byte(b.String()))
 }

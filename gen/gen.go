@@ -3,15 +3,12 @@ package gen
 import (
 	"fmt"
 	"io"
-	"path"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/filehash"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 	"github.com/mirrorsteer/mirrorsteer/internal/tree"
@@ -53,18 +50,6 @@ type Stats struct {
 	Warnings []string
 }
 
-// formatDir is the top-level directory of each format's lists, named for
-// the client that reads them.
-var formatDir = map[inventory.Format]string{
-	inventory.FormatRPM:   "mirrorlist",
-	inventory.FormatDeb:   "apt",
-	inventory.FormatArch:  "pacman",
-	inventory.FormatFiles: "urls",
-}
-
-// familyDir is where a family's lists sit inside a list directory.
-var familyDir = [...]string{inventory.IPv4: "", inventory.IPv6: "v6"}
-
 // Run writes the tree. On any error the previous tree is left as it was.
 func Run(o Options) (Stats, error) {
 	inv := o.Inventory
@@ -74,7 +59,7 @@ func Run(o Options) (Stats, error) {
 	}
 	defer w.Abort()
 
-	clients := listClients(inv)
+	keys := layout.Keys(inv)
 	variants := inv.Variants()
 	var bar *progressbar.ProgressBar
 	if o.Progress != nil {
@@ -104,11 +89,9 @@ func Run(o Options) (Stats, error) {
 		if ans == nil {
 			ans = &answers{set: set}
 			for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
-				ans.lists[fam] = make([][]policy.Choice, len(clients))
-				for j, lc := range clients {
-					c := lc.client
-					c.Family = fam
-					ans.lists[fam][j] = set.Select(c)
+				ans.lists[fam] = make([][]policy.Choice, len(keys))
+				for j, k := range keys {
+					ans.lists[fam][j] = set.Select(k.Client(fam))
 				}
 			}
 			seen = append(seen, ans)
@@ -120,18 +103,16 @@ func Run(o Options) (Stats, error) {
 			}
 		}
 		for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
-			dir := path.Join(formatDir[v.Repo.Format], v.Dir(), familyDir[fam])
-			mdir := path.Join("metalink", v.Dir(), familyDir[fam])
-			for j, lc := range clients {
-				l := list{inv: inv, v: v, family: fam, who: lc.who, choices: ans.lists[fam][j]}
+			for j, k := range keys {
+				l := list{inv: inv, v: v, family: fam, who: k.Describe(), choices: ans.lists[fam][j]}
 				buf = formats[v.Repo.Format](buf[:0], &l)
-				if err := w.WriteFile(dir+"/"+lc.file+".txt", buf); err != nil {
+				if err := w.WriteFile(layout.ListPath(v, fam, k), buf); err != nil {
 					return st, err
 				}
 				st.Lists++
 				if rmd != nil {
 					buf = appendMetalink(buf[:0], &l, rmd, taken(o.Snapshot))
-					if err := w.WriteFile(mdir+"/"+lc.file+".xml", buf); err != nil {
+					if err := w.WriteFile(layout.MetalinkPath(v, fam, k), buf); err != nil {
 						return st, err
 					}
 					st.Metalinks++
@@ -171,9 +152,9 @@ func Run(o Options) (Stats, error) {
 		name string
 		data func() ([]byte, error)
 	}{
-		{"index.json", func() ([]byte, error) { return indexJSON(inv, o.Snapshot, clients) }},
-		{"api/mirrors.json", func() ([]byte, error) { return mirrorsJSON(inv) }},
-		{"api/state.json", func() ([]byte, error) { return stateJSON(inv, o.Snapshot) }},
+		{layout.IndexJSON, func() ([]byte, error) { return indexJSON(inv, o.Snapshot, keys) }},
+		{layout.MirrorsJSON, func() ([]byte, error) { return mirrorsJSON(inv) }},
+		{layout.StateJSON, func() ([]byte, error) { return stateJSON(inv, o.Snapshot) }},
 	} {
 		data, err := f.data()
 		if err != nil {
@@ -183,7 +164,7 @@ func Run(o Options) (Stats, error) {
 			return st, err
 		}
 	}
-	if err := writeSite(w, inv, o.Snapshot, clients, seen, o.OriginDir != ""); err != nil {
+	if err := writeSite(w, inv, o.Snapshot, keys, seen, o.OriginDir != ""); err != nil {
 		return st, err
 	}
 	st.Stats, err = w.Commit()
@@ -199,77 +180,8 @@ func taken(snap *state.Snapshot) time.Time {
 }
 
 // answers holds every list of one distinct healthy set, per family and
-// client.
+// key (in the order of layout.Keys).
 type answers struct {
 	set   *policy.Set
 	lists [2][][]policy.Choice
-}
-
-// listClient is one list file per variant and family: who it is for and
-// what the policy knows of them.
-type listClient struct {
-	file    string       // file name without .txt
-	who     string       // for the comment line
-	country country.Code // the country of a country's list; "" for global and ASN lists
-	client  policy.Client
-}
-
-// listClients returns the clients every variant gets a list for: everyone
-// (global), each country of the table, and each ASN some mirror declares
-// in each country where one of those mirrors stands. An ASN list is per
-// country because the policy only honours an ASN match near the client,
-// and a client known by its country alone (what an edge knows) is near
-// the mirrors of its own country; an edge knows the ASN and the country.
-func listClients(inv *inventory.Inventory) []listClient {
-	out := []listClient{{file: "global", who: "everyone (location unknown)", client: policy.Client{Key: policy.KeyString("global")}}}
-	for _, info := range country.All() {
-		cc := info.Code
-		out = append(out, listClient{
-			file:    string(cc),
-			who:     "country " + string(cc),
-			country: cc,
-			client:  policy.Client{Country: cc, Key: policy.KeyString(string(cc))},
-		})
-	}
-	for _, ak := range asnCountries(inv) {
-		key := ASNListName(ak.asn, ak.country)
-		out = append(out, listClient{
-			file:   key,
-			who:    fmt.Sprintf("AS%d in country %s", ak.asn, ak.country),
-			client: policy.Client{ASN: ak.asn, Country: ak.country, Key: policy.KeyString(key)},
-		})
-	}
-	return out
-}
-
-// ASNListName is the name of the static list for clients of AS asn in
-// country cc: AS3320-DE. lookup --asn N --country CC keys its client by it,
-// so it shows that list's order.
-func ASNListName(asn uint32, cc country.Code) string {
-	return "AS" + strconv.FormatUint(uint64(asn), 10) + "-" + string(cc)
-}
-
-type asnCountry struct {
-	asn     uint32
-	country country.Code
-}
-
-// asnCountries returns the (ASN, country) pairs that get a list: each ASN
-// a mirror declares, with each country where such a mirror stands,
-// ordered by ASN then country.
-func asnCountries(inv *inventory.Inventory) []asnCountry {
-	var out []asnCountry
-	for _, asn := range inv.ASNs() {
-		var ccs []country.Code
-		for _, m := range inv.Mirrors {
-			if slices.Contains(m.ASNs, asn) && !slices.Contains(ccs, m.Country) {
-				ccs = append(ccs, m.Country)
-			}
-		}
-		slices.Sort(ccs)
-		for _, cc := range ccs {
-			out = append(out, asnCountry{asn, cc})
-		}
-	}
-	return out
 }

@@ -23,14 +23,14 @@ var formats = map[inventory.Format]func(dst []byte, l *list) []byte{
 	inventory.FormatFiles: appendFiles,
 }
 
-// urls returns the repository URL of every entry, https where it is
-// healthy, else http. An empty list gets the origin: a client with no list
+// urls returns the repository URL of every entry (policy.Choice.URL:
+// https where it is healthy, else http). An empty list gets the origin: a client with no list
 // at all fails, and the origin is always there, if slower.
 func (l *list) urls() []string {
 	p := l.v.Path()
 	out := make([]string, 0, len(l.choices))
 	for _, c := range l.choices {
-		out = append(out, choiceBase(c)+p)
+		out = append(out, c.URL()+p)
 	}
 	if len(out) == 0 {
 		out = append(out, l.inv.Network.Origin+p)

@@ -18,6 +18,7 @@ import (
 	"github.com/mirrorsteer/mirrorsteer/internal/filehash"
 	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 	"github.com/mirrorsteer/mirrorsteer/internal/tree"
@@ -71,7 +72,7 @@ func unpublishable(rel string) string {
 	if strings.ContainsFunc(rel, func(r rune) bool { return unicode.IsControl(r) || r == 0xfffe || r == 0xffff }) {
 		return "its name has a control character"
 	}
-	if err := tree.CheckPath("meta4/" + rel + ".meta4"); err != nil {
+	if err := tree.CheckPath(layout.Meta4Path(rel)); err != nil {
 		return err.Error()
 	}
 	return ""
@@ -138,7 +139,7 @@ func writeMeta4(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, 
 		}
 		sig := signature(originDir, rel)
 		buf = appendMeta4(buf[:0], inv, rel, sums[i], sig, choices)
-		if err := w.WriteFile("meta4/"+rel+".meta4", buf); err != nil {
+		if err := w.WriteFile(layout.Meta4Path(rel), buf); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -209,7 +210,7 @@ func appendMeta4(dst []byte, inv *inventory.Inventory, rel string, s filehash.Su
 		dst = append(dst, "\" priority=\""...)
 		dst = strconv.AppendInt(dst, int64(min(i+1, 999999)), 10)
 		dst = append(dst, "\">"...)
-		dst = appendEscaped(dst, choiceBase(c)+esc)
+		dst = appendEscaped(dst, c.URL()+esc)
 		dst = append(dst, "</url>\n"...)
 	}
 	if len(choices) == 0 {
@@ -218,15 +219,6 @@ func appendMeta4(dst []byte, inv *inventory.Inventory, rel string, s filehash.Su
 		dst = append(dst, "</url>\n"...)
 	}
 	return append(dst, "  </file>\n</metalink>\n"...)
-}
-
-// choiceBase is the base URL a list prints for c: https when healthy,
-// else http.
-func choiceBase(c policy.Choice) string {
-	if c.Has(inventory.HTTPS) {
-		return c.Mirror.URL(inventory.HTTPS)
-	}
-	return c.Mirror.URL(inventory.HTTP)
 }
 
 // appendEscaped appends s escaped for XML text and attribute values.

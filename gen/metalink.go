@@ -114,11 +114,7 @@ func appendMetalink(dst []byte, l *list, r *repomd, pubdate time.Time) []byte {
 	}
 	dst = append(dst, "   <resources maxconnections=\"1\">\n"...)
 	for i, c := range l.choices {
-		base := choiceBase(c)
-		proto := "https"
-		if !c.Has(inventory.HTTPS) {
-			proto = "http"
-		}
+		proto := c.Protocol()
 		dst = append(dst, `    <url protocol="`...)
 		dst = append(dst, proto...)
 		dst = append(dst, `" type="`...)
@@ -132,7 +128,7 @@ func appendMetalink(dst []byte, l *list, r *repomd, pubdate time.Time) []byte {
 			dst = append(dst, ` mm0:private="True"`...)
 		}
 		dst = append(dst, '>')
-		dst = appendEscaped(dst, base+escapePath(r.path))
+		dst = appendEscaped(dst, c.URL()+escapePath(r.path))
 		dst = append(dst, "</url>\n"...)
 	}
 	if len(l.choices) == 0 {

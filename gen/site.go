@@ -1,10 +1,8 @@
 package gen
 
 import (
-	"path"
-
-	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 	"github.com/mirrorsteer/mirrorsteer/internal/tree"
@@ -16,14 +14,12 @@ import (
 // files were written from, not a second computation: each variant is
 // matched to the distinct set of answers Run computed for it. origin
 // reports that metalinks were written (gen had --origin-dir).
-func writeSite(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, clients []listClient, seen []*answers, origin bool) error {
+func writeSite(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, keys []layout.Key, seen []*answers, origin bool) error {
 	groups := make([]site.Lists, len(seen))
 	for i, a := range seen {
-		groups[i].Countries = map[country.Code][2][]policy.Choice{}
-		for j, lc := range clients {
-			if cc := lc.country; cc != "" {
-				groups[i].Countries[cc] = [2][]policy.Choice{a.lists[inventory.IPv4][j], a.lists[inventory.IPv6][j]}
-			}
+		groups[i].Lists = make(map[layout.Key][2][]policy.Choice, len(keys))
+		for j, k := range keys {
+			groups[i].Lists[k] = [2][]policy.Choice{a.lists[inventory.IPv4][j], a.lists[inventory.IPv6][j]}
 		}
 	}
 	variants := inv.Variants()
@@ -34,11 +30,7 @@ func writeSite(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, c
 			if !a.set.Same(set) {
 				continue
 			}
-			f := site.ListFiles{Variant: *v, Dir: path.Join(formatDir[v.Repo.Format], v.Dir())}
-			if origin && v.Repo.Format == inventory.FormatRPM {
-				f.Metalink = path.Join("metalink", v.Dir())
-			}
-			groups[k].Files = append(groups[k].Files, f)
+			groups[k].Files = append(groups[k].Files, site.ListFiles{Variant: *v, Metalink: origin && v.Repo.Format == inventory.FormatRPM})
 			break
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 )
 
@@ -111,9 +112,9 @@ func (v *view) countries() *countriesPage {
 			if info.Continent != k {
 				continue
 			}
-			l := countryLink{Code: info.Code, Name: info.Name, Href: CountryPath(info.Code), Mirrors: v.perCC[info.Code]}
+			l := countryLink{Code: info.Code, Name: info.Name, Href: layout.CountryPage(info.Code), Mirrors: v.perCC[info.Code]}
 			if len(v.lists) > 0 {
-				if ls := v.lists[0].Countries[info.Code][inventory.IPv4]; len(ls) > 0 {
+				if ls := v.lists[0].Lists[v.served(info.Code)][inventory.IPv4]; len(ls) > 0 {
 					l.First = ls[0].Mirror.Name
 				}
 			}
@@ -145,7 +146,7 @@ type urlView struct {
 }
 
 func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
-	p := &mirrorPage{page: v.page(m.Name, "../", ""), M: m, HasSnapshot: v.snap != nil, CountryHref: CountryPath(m.Country)}
+	p := &mirrorPage{page: v.page(m.Name, "../", ""), M: m, HasSnapshot: v.snap != nil, CountryHref: layout.CountryPage(m.Country)}
 	if v.snap != nil {
 		p.InSnapshot = v.snap.Mirrors[m.Name] != nil
 	}
@@ -243,8 +244,9 @@ func (v *view) countryPage(info country.Info) *countryPage {
 	}
 	for _, n := range v.inv.Policy.Neighbours[cc] {
 		ni, _ := country.Lookup(n)
-		p.Neighbours = append(p.Neighbours, countryLink{Code: n, Name: ni.Name, Href: CountryPath(n), Mirrors: v.perCC[n]})
+		p.Neighbours = append(p.Neighbours, countryLink{Code: n, Name: ni.Name, Href: layout.CountryPage(n), Mirrors: v.perCC[n]})
 	}
+	key := v.served(cc)
 	// Groups of variants whose lists for this country are the same are
 	// shown once, and so is an IPv6 list that equals the IPv4 one.
 	var files [][]ListFiles
@@ -255,7 +257,7 @@ func (v *view) countryPage(info country.Info) *countryPage {
 		}
 		var e [2][]entryView
 		for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
-			e[fam] = v.entries(ls.Countries[cc][fam])
+			e[fam] = v.entries(ls.Lists[key][fam])
 		}
 		k := slices.IndexFunc(entries, func(o [2][]entryView) bool {
 			return slices.Equal(o[0], e[0]) && slices.Equal(o[1], e[1])
@@ -272,8 +274,8 @@ func (v *view) countryPage(info country.Info) *countryPage {
 			vs = append(vs, f.Variant)
 		}
 		g := groupView{Title: variantsTitle(v.inv, vs)}
-		v4 := fileLink{Text: "IPv4 list", Href: "../" + fs[0].Dir + "/" + string(cc) + ".txt"}
-		v6 := fileLink{Text: "IPv6 list", Href: "../" + fs[0].Dir + "/v6/" + string(cc) + ".txt"}
+		v4 := fileLink{Text: "IPv4 list", Href: "../" + layout.ListPath(&fs[0].Variant, inventory.IPv4, key)}
+		v6 := fileLink{Text: "IPv6 list", Href: "../" + layout.ListPath(&fs[0].Variant, inventory.IPv6, key)}
 		if slices.Equal(entries[k][0], entries[k][1]) {
 			g.Families = []listView{{Family: "IPv4 and IPv6", Files: []fileLink{v4, v6}, Entries: entries[k][0]}}
 		} else {
@@ -289,8 +291,17 @@ func (v *view) countryPage(info country.Info) *countryPage {
 		}
 		p.Groups = append(p.Groups, g)
 	}
-	p.HowTo = v.howTo(cc)
+	p.HowTo = v.howTo(cc, key)
 	return p
+}
+
+// served is the key of the list an edge serves a client known by its
+// country cc alone: what a country's page shows.
+func (v *view) served(cc country.Code) layout.Key {
+	return layout.Served(func(k layout.Key) bool {
+		_, ok := v.lists[0].Lists[k]
+		return ok
+	}, 0, cc)
 }
 
 // entries is one list as the page shows it.
@@ -298,18 +309,14 @@ func (v *view) entries(list []policy.Choice) []entryView {
 	var out []entryView
 	for i, c := range list {
 		e := entryView{
-			Rank: i + 1, Name: c.Mirror.Name, Href: "../" + MirrorPath(c.Mirror.Name),
+			Rank: i + 1, Name: c.Mirror.Name, Href: "../" + layout.MirrorPage(c.Mirror.Name),
 			Country: c.Mirror.Country, Reason: reasonText(c.Reason), Distance: "unknown",
 		}
 		if c.DistanceKm >= 0 {
 			e.Distance = strconv.FormatFloat(c.DistanceKm, 'f', 0, 64) + " km"
 		}
 		if c.Mirror.Public {
-			if c.Has(inventory.HTTPS) {
-				e.URL = c.Mirror.URL(inventory.HTTPS)
-			} else {
-				e.URL = c.Mirror.URL(inventory.HTTP)
-			}
+			e.URL = c.URL()
 		}
 		out = append(out, e)
 	}
@@ -368,39 +375,38 @@ func variantsTitle(inv *inventory.Inventory, vs []inventory.Variant) string {
 	return strings.Join(parts, ", ")
 }
 
-// howTo returns, per repository, how to point its client at this
-// country's list.
-func (v *view) howTo(cc country.Code) []howTo {
+// howTo returns, per repository, how to point its client at the list of
+// key k, which a client in country cc gets.
+func (v *view) howTo(cc country.Code, k layout.Key) []howTo {
 	var out []howTo
-	file := string(cc)
 	for _, r := range v.inv.Repos {
 		f, ok := v.firstFiles(r)
 		if !ok {
 			continue
 		}
 		vr := f.Variant
-		// The directory with the client's own variables for release and
-		// arch where it has them.
-		prefix := strings.TrimSuffix(f.Dir, vr.Dir())
+		list := layout.ListPath(&vr, inventory.IPv4, k)
 		switch r.Format {
 		case inventory.FormatRPM:
-			dir := prefix + r.Name
-			if vr.Release != "" {
-				dir += "/$releasever"
+			// The variant as dnf spells it, with its own variables for
+			// the release and arch where the repository has them.
+			dv := vr
+			if dv.Release != "" {
+				dv.Release = "$releasever"
 			}
-			if vr.Arch != "" {
-				dir += "/$basearch"
+			if dv.Arch != "" {
+				dv.Arch = "$basearch"
 			}
+			list, list6 := layout.ListPath(&dv, inventory.IPv4, k), layout.ListPath(&dv, inventory.IPv6, k)
 			h := howTo{Client: "dnf / yum", Repo: r.Name, Lines: []howToLine{
 				{Before: "[" + r.Name + "]"},
 				{Before: "name=" + v.inv.Network.Name + " " + r.Name},
-				{Before: "mirrorlist=", Path: dir + "/" + file + ".txt"},
-			}, Note: "in /etc/yum.repos.d/; IPv6-only hosts use " + dir + "/v6/" + file + ".txt. dnf fills in $releasever and $basearch."}
-			if f.Metalink != "" {
-				mdir := strings.TrimSuffix(f.Metalink, vr.Dir()) + r.Name + strings.TrimPrefix(dir, prefix+r.Name)
-				h.Lines[2] = howToLine{Before: "metalink=", Path: mdir + "/" + file + ".xml"}
+				{Before: "mirrorlist=", Path: list},
+			}, Note: "in /etc/yum.repos.d/; IPv6-only hosts use " + list6 + ". dnf fills in $releasever and $basearch."}
+			if f.Metalink {
+				h.Lines[2] = howToLine{Before: "metalink=", Path: layout.MetalinkPath(&dv, inventory.IPv4, k)}
 				h.Note = "in /etc/yum.repos.d/; the metalink carries repomd.xml's hashes, so dnf refuses a mirror that is out of date. " +
-					"The plain list is " + dir + "/" + file + ".txt. dnf fills in $releasever and $basearch."
+					"The plain list is " + list + ". dnf fills in $releasever and $basearch."
 			}
 			out = append(out, h)
 		case inventory.FormatDeb:
@@ -409,19 +415,19 @@ func (v *view) howTo(cc country.Code) []howTo {
 				suite = "stable"
 			}
 			out = append(out, howTo{Client: "apt", Repo: r.Name, Lines: []howToLine{
-				{Before: "deb mirror+", Path: f.Dir + "/" + file + ".txt", After: " " + suite + " main"},
+				{Before: "deb mirror+", Path: list, After: " " + suite + " main"},
 			}, Note: "in /etc/apt/sources.list.d/" + r.Name + ".list (apt 1.6 or later has the mirror method; install apt-transport-mirror on older ones). Use the list of your release and architecture."})
 		case inventory.FormatArch:
 			out = append(out, howTo{Client: "pacman", Repo: r.Name, Lines: []howToLine{
-				{Before: "curl -fsSo /etc/pacman.d/mirrorlist ", Path: f.Dir + "/" + file + ".txt"},
+				{Before: "curl -fsSo /etc/pacman.d/mirrorlist ", Path: list},
 			}, Note: "the Server lines keep pacman's $repo and $arch, which pacman expands per repository."})
 		case inventory.FormatFiles:
 			lines := []howToLine{
-				{Before: "aria2c $(curl -fsS ", Path: f.Dir + "/" + file + ".txt", After: " | sed 's|$|FILE|')"},
+				{Before: "aria2c $(curl -fsS ", Path: list, After: " | sed 's|$|FILE|')"},
 			}
 			note := "replace FILE with the file's name under " + vr.Path() + "; aria2c fetches pieces from several mirrors at once."
 			if v.meta4 {
-				lines = append(lines, howToLine{Before: "aria2c --metalink-location=" + strings.ToLower(file) + " -M ", Path: "meta4/" + vr.Path() + "FILE.meta4"})
+				lines = append(lines, howToLine{Before: "aria2c --metalink-location=" + strings.ToLower(string(cc)) + " -M ", Path: layout.Meta4Path(vr.Path() + "FILE")})
 				note += " The metalink (-M) also checks the file's SHA-256 and prefers mirrors in your country."
 			}
 			out = append(out, howTo{Client: "aria2c", Repo: r.Name, Lines: lines, Note: note})

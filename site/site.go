@@ -11,6 +11,7 @@ import (
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
@@ -47,37 +48,25 @@ type Data struct {
 // whose healthy mirrors are the same gets the same answers.
 type Lists struct {
 	// Files are the repositories, releases and archs these lists are
-	// written for, in inventory order, and where their files are.
+	// written for, in inventory order.
 	Files []ListFiles
-	// Countries holds each country's lists, indexed by inventory.Family:
-	// [inventory.IPv4] and [inventory.IPv6].
-	Countries map[country.Code][2][]policy.Choice
+	// Lists holds the list of every key gen wrote, indexed by
+	// inventory.Family: [inventory.IPv4] and [inventory.IPv6]. A
+	// country's page shows the one an edge serves a client known by
+	// that country alone (layout.Served).
+	Lists map[layout.Key][2][]policy.Choice
 }
 
-// ListFiles says where the lists of one variant are in the tree.
+// ListFiles is one variant whose lists are in the tree, where package
+// layout places them.
 type ListFiles struct {
 	Variant inventory.Variant
-	// Dir is the directory of its lists, e.g. "mirrorlist/baseos/9/x86_64":
-	// a country's list is Dir/CC.txt, for IPv6 clients Dir/v6/CC.txt.
-	Dir string
-	// Metalink is the directory of its dnf metalinks, laid out like Dir
-	// with .xml files; empty when gen wrote none.
-	Metalink string
+	// Metalink reports that gen wrote its dnf metalinks too.
+	Metalink bool
 }
 
-// Page paths, relative to the root of the tree.
-const (
-	IndexPath     = "index.html"
-	CountriesPath = "countries.html"
-)
-
-// MirrorPath is the page of the mirror called name. Mirror names are
-// restricted by the inventory to [A-Za-z0-9][A-Za-z0-9._+-]*, so they are
-// safe file names.
-func MirrorPath(name string) string { return "mirror/" + name + ".html" }
-
-// CountryPath is the "which mirror will I get" page of a country.
-func CountryPath(cc country.Code) string { return "country/" + string(cc) + ".html" }
+// MirrorPath is the page of the mirror called name (layout.MirrorPage).
+func MirrorPath(name string) string { return layout.MirrorPage(name) }
 
 // Render renders every page and asset and hands each to write with its
 // path relative to the tree's root, in a fixed order. The bytes depend only
@@ -104,10 +93,10 @@ func Render(d Data, write func(path string, data []byte) error) error {
 		}
 		return write(p, buf.Bytes())
 	}
-	if err := page("index", IndexPath, v.index()); err != nil {
+	if err := page("index", layout.IndexPage, v.index()); err != nil {
 		return err
 	}
-	if err := page("countries", CountriesPath, v.countries()); err != nil {
+	if err := page("countries", layout.CountriesPage, v.countries()); err != nil {
 		return err
 	}
 	for _, m := range v.mirrors {
@@ -116,7 +105,7 @@ func Render(d Data, write func(path string, data []byte) error) error {
 		}
 	}
 	for _, info := range country.All() {
-		if err := page("country", CountryPath(info.Code), v.countryPage(info)); err != nil {
+		if err := page("country", layout.CountryPage(info.Code), v.countryPage(info)); err != nil {
 			return err
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"maps"
 	"os"
-	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 	"github.com/mirrorsteer/mirrorsteer/internal/state/statetest"
@@ -46,13 +46,8 @@ func load(t *testing.T, extra string) *inventory.Inventory {
 	return inv
 }
 
-// formatDir is where gen puts each format's lists.
-var formatDir = map[inventory.Format]string{
-	inventory.FormatRPM: "mirrorlist", inventory.FormatDeb: "apt", inventory.FormatArch: "pacman", inventory.FormatFiles: "urls",
-}
-
-// lists groups the variants as gen does and asks the policy for every
-// country's lists.
+// lists groups the variants as gen does and asks the policy for the list
+// of every key.
 func lists(inv *inventory.Inventory, snap *state.Snapshot) []site.Lists {
 	var out []site.Lists
 	var sets []*policy.Set
@@ -64,17 +59,17 @@ func lists(inv *inventory.Inventory, snap *state.Snapshot) []site.Lists {
 		if k < 0 {
 			k = len(sets)
 			sets = append(sets, set)
-			ls := site.Lists{Countries: map[country.Code][2][]policy.Choice{}}
-			for _, info := range country.All() {
+			ls := site.Lists{Lists: map[layout.Key][2][]policy.Choice{}}
+			for _, k := range layout.Keys(inv) {
 				var fams [2][]policy.Choice
-				for _, f := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
-					fams[f] = set.Select(policy.Client{Country: info.Code, Family: f, Key: policy.KeyString(string(info.Code))})
+				for _, f := range inventory.Families {
+					fams[f] = set.Select(k.Client(f))
 				}
-				ls.Countries[info.Code] = fams
+				ls.Lists[k] = fams
 			}
 			out = append(out, ls)
 		}
-		out[k].Files = append(out[k].Files, site.ListFiles{Variant: *v, Dir: path.Join(formatDir[v.Repo.Format], v.Dir())})
+		out[k].Files = append(out[k].Files, site.ListFiles{Variant: *v})
 	}
 	return out
 }
@@ -188,7 +183,7 @@ func TestRenderWithSnapshot(t *testing.T) {
 		t.Error("the page of a stale mirror does not say why it is stale")
 	}
 	// Japan's own mirror is stale: Japan's list must not start with it.
-	if jp := files[site.CountryPath("JP")]; strings.Contains(jp, `<li><a href="../mirror/mirror.tyo.example.jp.html">`) {
+	if jp := files[layout.CountryPage("JP")]; strings.Contains(jp, `<li><a href="../mirror/mirror.tyo.example.jp.html">`) {
 		t.Error("a stale mirror is listed on Japan's page")
 	}
 }
@@ -322,8 +317,8 @@ func TestCountryPageShowsTheListsAndHowToUseThem(t *testing.T) {
 	inv := load(t, "")
 	ls := lists(inv, nil)
 	files := render(t, site.Data{Inventory: inv, Lists: ls})
-	nz := files[site.CountryPath("NZ")]
-	first := ls[0].Countries["NZ"][inventory.IPv4][0].Mirror.Name
+	nz := files[layout.CountryPage("NZ")]
+	first := ls[0].Lists[layout.CountryKey("NZ")][inventory.IPv4][0].Mirror.Name
 	i := strings.Index(nz, "<ol>")
 	if i < 0 || !strings.HasPrefix(nz[i:], "<ol>\n<li><a href=\"../mirror/"+first+".html\">") {
 		t.Errorf("New Zealand's first list does not start with %s", first)
@@ -347,7 +342,7 @@ func TestAssetsHaveNoExternalReferences(t *testing.T) {
 	inv := load(t, "")
 	files := render(t, site.Data{Inventory: inv, Lists: lists(inv, nil)})
 	ext := regexp.MustCompile(`(?i)(src|href)="(https?:)?//|@import|url\(`)
-	for _, p := range []string{"index.html", "countries.html", "assets/site.css", "assets/site.js", site.CountryPath("DE")} {
+	for _, p := range []string{"index.html", "countries.html", "assets/site.css", "assets/site.js", layout.CountryPage("DE")} {
 		for _, m := range ext.FindAllString(files[p], -1) {
 			// Links to mirrors and sponsors are fine; resources are not.
 			if strings.HasPrefix(m, "src") || strings.Contains(m, "url(") || strings.Contains(m, "@import") {

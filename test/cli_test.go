@@ -37,6 +37,10 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		panic("building mirrorsteer: " + err.Error())
 	}
+	// A binary built with -race waits a second at exit for reports to
+	// drain; the tests run it hundreds of times, and report races through
+	// the exit status and stderr anyway.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -14,9 +14,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
+	"github.com/mirrorsteer/mirrorsteer/internal/localmirror"
 )
 
 func init() { addStep(45, "metalinks", showMetalinks) }
+
+// baseos9 is the variant whose lists the demo shows.
+var baseos9 = inventory.Variant{Repo: localmirror.DefaultRepos[0], Release: "9", Arch: "x86_64"}
 
 // showMetalinks points at a dnf metalink and an RFC 5854 metalink gen
 // wrote, and downloads the demo's ISO with aria2c from the metalink while
@@ -26,8 +33,8 @@ func init() { addStep(45, "metalinks", showMetalinks) }
 // without --all-proxy.
 func showMetalinks(d *demo) error {
 	iso := "9/isos/x86_64/Example-9-x86_64-dvd.iso"
-	meta4 := filepath.Join(d.Out, "meta4", iso+".meta4")
-	metalink := filepath.Join(d.Out, "metalink", "baseos", "9", "x86_64", "DE.xml")
+	meta4 := filepath.Join(d.Out, filepath.FromSlash(layout.Meta4Path(iso)))
+	metalink := filepath.Join(d.Out, filepath.FromSlash(layout.MetalinkPath(&baseos9, inventory.IPv4, layout.CountryKey("DE"))))
 	for _, f := range []string{meta4, metalink} {
 		if _, err := os.Stat(f); err != nil {
 			return fmt.Errorf("gen did not write %s: %w", f, err)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/localmirror"
 )
 
@@ -120,7 +122,7 @@ func runLookups(d *demo) error {
 			return err
 		}
 	}
-	fmt.Fprintf(d.Stdout, "\n%s/ is written: try  cat %s/mirrorlist/baseos/9/x86_64/DE.txt  or  less %s\n", d.Out, d.Out, d.State)
+	fmt.Fprintf(d.Stdout, "\n%s/ is written: try  cat %s/%s  or  less %s\n", d.Out, d.Out, layout.ListPath(&baseos9, inventory.IPv4, layout.CountryKey("DE")), d.State)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -50,6 +51,10 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	tcpMax := fs.Int("tcp-max", 256, "at most this many TCP connections at once")
 	tcpPerSource := fs.Int("tcp-per-source", 16, "at most this many TCP connections at once from one IPv4 address or IPv6 /64")
 	logLevel := fs.String("log-level", "info", "`level` of logs on stderr: debug, info, warn, error")
+	rrlRate := fs.Int("rrl", 20, "send at most `rate` UDP responses a second of each kind (answers; NXDOMAIN and NODATA; errors) to one IPv4 /24 or IPv6 /56; 0: no limit")
+	rrlSlip := fs.Int("rrl-slip", 2, "of the responses over --rrl, send every `N`th without records (TC, or BADCOOKIE to a client with a cookie) so that a real client asks again; 1: all, 0: none")
+	rrlExempt := fs.String("rrl-exempt", "127.0.0.0/8,::1/128", "`networks` never rate limited, comma-separated; \"\" for none")
+	cookieSecret := fs.String("cookie-secret", "", "`file` of DNS cookie secrets, 32 hex digits a line, the first making cookies: the same file on every dnsd of an anycast address; default: a random secret")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -58,6 +63,10 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	}
 	if *tcpPerSource < 1 {
 		return usagef("--tcp-per-source %d: want at least 1 (as many as --tcp-max for no limit per source)", *tcpPerSource)
+	}
+	defences, cookies, err := defences(*rrlRate, *rrlSlip, *rrlExempt, *cookieSecret)
+	if err != nil {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -81,6 +90,8 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	h.Defend(defences)
+	log.Info("defences", "rrl", *rrlRate, "rrl_slip", *rrlSlip, "rrl_exempt", *rrlExempt, "cookie_secret", cookies)
 	srv, err := dnsd.Listen(h, dnsd.ServerConfig{Listen: listen, TCPIdle: *tcpIdle, TCPMax: *tcpMax, TCPPerSource: *tcpPerSource}, log)
 	if err != nil {
 		return err
@@ -128,4 +139,43 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return nil
+}
+
+// defences reads the rate limit and cookie flags; the string says where
+// the cookie secret came from, for the log.
+func defences(rate, slip int, exempt, secretFile string) (dnsd.Defences, string, error) {
+	var d dnsd.Defences
+	if rate < 0 {
+		return d, "", usagef("--rrl %d: want responses a second, e.g. 20, or 0 for no limit", rate)
+	}
+	if slip < 0 {
+		return d, "", usagef("--rrl-slip %d: want 0 (drop every response over the limit), 1 (slip all) or more", slip)
+	}
+	var nets []netip.Prefix
+	for _, f := range strings.Split(exempt, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return d, "", usagef("--rrl-exempt: %q is not a network; want e.g. 127.0.0.0/8,::1/128,192.0.2.53", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		nets = append(nets, p.Masked())
+	}
+	if rate > 0 {
+		d.RateLimit = dnsd.NewRateLimiter(rate, slip, nets)
+	}
+	if secretFile == "" {
+		return d, "random (give --cookie-secret for several dnsd behind one anycast address)", nil
+	}
+	c, err := dnsd.LoadCookieSecrets(secretFile)
+	if err != nil {
+		return d, "", err
+	}
+	d.Cookies = c
+	return d, secretFile, nil
 }

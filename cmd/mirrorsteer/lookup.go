@@ -7,15 +7,17 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/mirrorsteer/mirrorsteer/gen"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
+	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
 
 func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
@@ -24,8 +26,9 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	cityDB := fs.String("geoip-city", "", "MaxMind City or Country database (`mmdb`) to locate --ip")
 	asnDB := fs.String("geoip-asn", "", "MaxMind ASN database (`mmdb`) to find the ASN of --ip")
 	ipFlag := fs.String("ip", "", "the client's IP `address`; located with the GeoIP databases")
-	ccFlag := fs.String("country", "", "the client's country (ISO 3166-1 alpha-2 `code`), instead of --ip")
-	asnFlag := fs.String("asn", "", "the client's AS `number` (3320 or AS3320), instead of --ip; may go with --country")
+	listFlag := fs.String("list", "", "a list's `key` as gen names its files (global, DE, AS3320-DE): print exactly the list gen writes under it")
+	ccFlag := fs.String("country", "", "the client's country (ISO 3166-1 alpha-2 `code`), as an edge knows it: print the list an edge serves it")
+	asnFlag := fs.String("asn", "", "the client's AS `number` (3320 or AS3320), as an edge knows it; goes with --country")
 	v6 := fs.Bool("v6", false, "the client uses IPv6 (implied by an IPv6 --ip)")
 	repo := fs.String("repo", "", "the `repository` asked for; without it, the mirror itself (as dnsd names do)")
 	release := fs.String("release", "", "the `release` of --repo (may be left out when the repo has one)")
@@ -37,37 +40,44 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *report != "" {
-		if *ipFlag != "" || *ccFlag != "" || *asnFlag != "" || *asJSON || *v6 {
-			return usagef("--report takes its clients from the file; leave out --ip, --country, --asn, --v6 and --json")
+		if *ipFlag != "" || *listFlag != "" || *ccFlag != "" || *asnFlag != "" || *asJSON || *v6 {
+			return usagef("--report takes its clients from the file; leave out --ip, --list, --country, --asn, --v6 and --json")
 		}
 		if *cityDB == "" && *asnDB == "" {
 			return usagef("--report locates its clients with --geoip-city and --geoip-asn; give at least one")
 		}
-	} else if *ipFlag == "" && *ccFlag == "" && *asnFlag == "" {
-		return usagef("say who the client is: --ip ADDR, or --country CC and/or --asn N")
+	} else if *ipFlag == "" && *listFlag == "" && *ccFlag == "" && *asnFlag == "" {
+		return usagef("say who the client is: --ip ADDR, --list KEY, or --country CC and/or --asn N")
 	}
-	if *ipFlag != "" && (*ccFlag != "" || *asnFlag != "") {
-		return usagef("--ip locates the client itself; leave out --country and --asn, or leave out --ip")
+	if *ipFlag != "" && (*listFlag != "" || *ccFlag != "" || *asnFlag != "") {
+		return usagef("--ip locates the client itself; leave out --country, --asn and --list, or leave out --ip")
 	}
-	c := policy.Client{}
-	if *v6 {
-		c.Family = inventory.IPv6
+	if *listFlag != "" && (*ccFlag != "" || *asnFlag != "") {
+		return usagef("--list names the list itself; leave out --country and --asn, or leave out --list")
 	}
+	if *listFlag != "" && *name != "" {
+		return usagef("--list asks what a list holds, --name what dnsd answers; give one of them")
+	}
+	q := lookupQuery{list: *listFlag, v6: *v6, repo: *repo, release: *release, arch: *arch, name: *name}
 	if *ccFlag != "" {
 		cc, err := country.Parse(*ccFlag)
 		if err != nil {
 			return usagef("--country: %v", err)
 		}
-		c.Country = cc
+		q.country = cc
 	}
 	if *asnFlag != "" {
 		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(*asnFlag), "AS"), 10, 32)
 		if err != nil || n == 0 {
 			return usagef("--asn %q is not an AS number; write e.g. 3320 or AS3320", *asnFlag)
 		}
-		c.ASN = uint32(n)
+		q.asn = uint32(n)
 	}
-	var geoInfo *geo.Info
+	if *listFlag != "" {
+		if _, err := layout.ParseKey(*listFlag); err != nil {
+			return usagef("--list: %v", err)
+		}
+	}
 	if *ipFlag != "" {
 		a, err := netip.ParseAddr(*ipFlag)
 		if err != nil {
@@ -85,10 +95,8 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		}
 		defer db.Close()
 		info := db.Lookup(a)
-		geoInfo = &info
-		c = policy.ClientOf(a, a.BitLen(), info)
-	} else if *report == "" {
-		c.Key = policy.KeyString(clientName(c))
+		q.geo = &info
+		q.ip = a
 	}
 
 	inv, snap, err := loadInputs(*config, *statePath, stderr)
@@ -98,21 +106,14 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	if err := locateMirrors(inv, snap, *cityDB, stderr); err != nil {
 		return err
 	}
-	want, err := wantFor(inv, *repo, *release, *arch)
-	if err != nil {
-		return err
-	}
-	if *name != "" {
-		if *repo != "" {
-			return usagef("--name asks what dnsd answers, --repo what a list holds; give one of them")
-		}
-		p, ok := dnsName(inv, *name)
-		if !ok {
-			return usagef("--name %q is not in [dns] names of %s", *name, inv.File)
-		}
-		want = policy.Want{Protocols: []inventory.Protocol{p}, DNSName: strings.ToLower(*name)}
-	}
 	if *report != "" {
+		want, err := wantFor(inv, *repo, *release, *arch)
+		if err != nil {
+			return err
+		}
+		if want, err = wantName(inv, want, *name); err != nil {
+			return err
+		}
 		db, err := geo.Open(*cityDB, *asnDB)
 		if err != nil {
 			return err
@@ -120,60 +121,62 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		defer db.Close()
 		return runReport(stdout, *report, inv, snap, want, db)
 	}
-	choices := policy.NewSet(inv, snap, want).Select(c)
-	var path string
-	if want.Variant != nil {
-		path = want.Variant.Path()
-	}
-	rows := make([]lookupRow, len(choices))
-	for i, ch := range choices {
-		base := ch.Mirror.URL(inventory.HTTPS)
-		if !ch.Has(inventory.HTTPS) {
-			base = ch.Mirror.URL(inventory.HTTP)
-		}
-		if want.DNSName != "" {
-			base = ch.Mirror.URL(want.Protocols[0])
-		}
-		rows[i] = lookupRow{Rank: i + 1, Mirror: ch.Mirror.Name, Country: ch.Mirror.Country, Reason: ch.Reason.String(), URL: base + path}
-		if ch.DistanceKm >= 0 {
-			d := math.Round(ch.DistanceKm)
-			rows[i].DistanceKm = &d
-		}
+	res, err := lookup(inv, snap, q)
+	if err != nil {
+		return err
 	}
 	if *asJSON {
 		doc := struct {
 			Client   lookupClient `json:"client"`
+			List     string       `json:"list,omitempty"`
+			Tried    []string     `json:"tried,omitempty"`
+			File     string       `json:"file,omitempty"`
 			Repo     string       `json:"repo,omitempty"`
 			Release  string       `json:"release,omitempty"`
 			Arch     string       `json:"arch,omitempty"`
 			Verified bool         `json:"verified"`
 			Mirrors  []lookupRow  `json:"mirrors"`
-		}{Client: describeClient(c, geoInfo), Verified: snap != nil, Mirrors: rows}
-		if v := want.Variant; v != nil {
+		}{Client: res.client, Tried: res.tried, File: res.file, Verified: snap != nil, Mirrors: res.rows}
+		if res.list != nil {
+			doc.List = res.list.String()
+		}
+		if v := res.want.Variant; v != nil {
 			doc.Repo, doc.Release, doc.Arch = v.Repo.Name, v.Release, v.Arch
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(doc)
 	}
-	dc := describeClient(c, geoInfo)
-	fmt.Fprintf(stdout, "client: %s\n", dc.text())
-	if want.Variant != nil {
-		fmt.Fprintf(stdout, "wants:  %s\n", strings.Join(strings.Fields(want.Variant.Repo.Name+" "+want.Variant.Release+" "+want.Variant.Arch), " "))
+	fmt.Fprintf(stdout, "client: %s\n", res.client.text())
+	if res.list != nil {
+		fmt.Fprintf(stdout, "list:   %s", res.list)
+		switch i := slices.Index(res.tried, res.list.String()); {
+		case i > 0:
+			fmt.Fprintf(stdout, " (gen writes no %s; an edge tries %s)", strings.Join(res.tried[:i], " or "), strings.Join(res.tried, ", "))
+		case len(res.tried) > 0 && res.client.Country == "":
+			fmt.Fprint(stdout, " (an edge that knows no country serves global; give --country)")
+		}
+		fmt.Fprintln(stdout)
+	}
+	if res.file != "" {
+		fmt.Fprintf(stdout, "file:   %s\n", res.file)
+	}
+	if v := res.want.Variant; v != nil {
+		fmt.Fprintf(stdout, "wants:  %s\n", strings.Join(strings.Fields(v.Repo.Name+" "+v.Release+" "+v.Arch), " "))
 	}
 	if snap == nil {
 		fmt.Fprintln(stdout, "health: NOT VERIFIED (no -s state.json): every declared mirror counts as healthy")
 	} else {
 		fmt.Fprintf(stdout, "health: %s, taken %s\n", *statePath, snap.Taken.UTC().Format("2006-01-02 15:04:05Z"))
 	}
-	if len(rows) == 0 {
-		fmt.Fprintf(stdout, "\nno healthy mirror for this client: lists give the origin, %s\n", inv.Network.Origin+path)
+	if len(res.rows) == 0 {
+		fmt.Fprintf(stdout, "\nno healthy mirror for this client: lists give the origin, %s\n", res.origin)
 		return nil
 	}
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tmirror\tcc\treason\tdistance\turl")
-	for _, r := range rows {
+	for _, r := range res.rows {
 		d := "-"
 		if r.DistanceKm != nil {
 			d = fmt.Sprintf("%.0f km", *r.DistanceKm)
@@ -248,16 +251,138 @@ func (d lookupClient) text() string {
 	return strings.Join(parts, " ")
 }
 
-// clientName is the name a static list for such a client has, so lookup
-// --country DE gives exactly the order of DE.txt.
-func clientName(c policy.Client) string {
-	if c.ASN != 0 && c.Country != "" {
-		return gen.ASNListName(c.ASN, c.Country)
+// lookupQuery is who the client is and what it asks for, from the
+// command line: exactly one of ip, list, or country and asn.
+type lookupQuery struct {
+	ip                  netip.Addr // --ip, located by geo
+	geo                 *geo.Info
+	list                string // --list: a list's key as its file names it
+	country             country.Code
+	asn                 uint32
+	v6                  bool
+	repo, release, arch string
+	name                string // --name: a [dns] name's label
+}
+
+// lookupResult is what lookup prints.
+type lookupResult struct {
+	client lookupClient
+	want   policy.Want
+	// list is the key of the list shown, when the client is a list's;
+	// tried are the keys an edge tries for --country and --asn, in
+	// order, of which list is the first gen writes.
+	list  *layout.Key
+	tried []string
+	// file is where gen writes the list, when it writes one (a list
+	// needs a repository, release and arch).
+	file string
+	rows []lookupRow
+	// origin is what an empty list holds.
+	origin string
+}
+
+// lookup answers q from the inventory and snapshot. A list's rows come
+// from the client layout gives its key (the client gen wrote the file
+// for) and URLs from policy.Choice.URL, as the files', so lookup --list K
+// prints exactly the list in K's file; --country and --asn show the list
+// an edge serves such a client (layout.Served).
+func lookup(inv *inventory.Inventory, snap *state.Snapshot, q lookupQuery) (lookupResult, error) {
+	want, err := wantFor(inv, q.repo, q.release, q.arch)
+	if err != nil {
+		return lookupResult{}, err
 	}
-	if c.ASN != 0 {
-		return fmt.Sprintf("AS%d", c.ASN)
+	if want, err = wantName(inv, want, q.name); err != nil {
+		return lookupResult{}, err
 	}
-	return string(c.Country)
+	fam := inventory.IPv4
+	if q.v6 {
+		fam = inventory.IPv6
+	}
+	res := lookupResult{want: want}
+	var c policy.Client
+	switch {
+	case q.ip.IsValid():
+		c = policy.ClientOf(q.ip, q.ip.BitLen(), *q.geo)
+		res.client = describeClient(c, q.geo)
+	case q.list != "":
+		k, err := layout.ParseKey(q.list)
+		if err != nil {
+			return res, usagef("--list: %v", err)
+		}
+		if !layout.Exists(inv, k) {
+			return res, noList(inv, k)
+		}
+		c = k.Client(fam)
+		res.client = describeClient(c, nil)
+		res.list = &k
+	case q.name != "":
+		// dnsd answers an address, not a list: the client is what the
+		// flags say, keyed as the most specific list it would get.
+		c = policy.Client{Family: fam, ASN: q.asn, Country: q.country}
+		c.Key = policy.KeyString(layout.EdgeOrder(q.asn, q.country)[0].String())
+		res.client = describeClient(c, nil)
+	default:
+		k := layout.Served(func(k layout.Key) bool { return layout.Exists(inv, k) }, q.asn, q.country)
+		for _, t := range layout.EdgeOrder(q.asn, q.country) {
+			res.tried = append(res.tried, t.String())
+		}
+		c = k.Client(fam)
+		res.client = describeClient(policy.Client{Family: fam, ASN: q.asn, Country: q.country}, nil)
+		res.list = &k
+	}
+	var path string
+	if v := want.Variant; v != nil {
+		path = v.Path()
+		if res.list != nil && want.DNSName == "" {
+			res.file = layout.ListPath(v, fam, *res.list)
+		}
+	}
+	res.origin = inv.Network.Origin + path
+	choices := policy.NewSet(inv, snap, want).Select(c)
+	res.rows = make([]lookupRow, len(choices))
+	for i, ch := range choices {
+		res.rows[i] = lookupRow{Rank: i + 1, Mirror: ch.Mirror.Name, Country: ch.Mirror.Country, Reason: ch.Reason.String(), URL: ch.URL() + path}
+		if ch.DistanceKm >= 0 {
+			d := math.Round(ch.DistanceKm)
+			res.rows[i].DistanceKm = &d
+		}
+	}
+	return res, nil
+}
+
+// noList is the error for --list k when gen writes no list under k: only
+// an ASN list can be missing, where no mirror of that ASN stands.
+func noList(inv *inventory.Inventory, k layout.Key) error {
+	if k.Kind() != layout.KindASN {
+		return usagef("--list %s: gen writes no such list", k)
+	}
+	var have []string
+	for _, o := range layout.Keys(inv) {
+		if o.Kind() == k.Kind() && o.ASN() == k.ASN() {
+			have = append(have, o.String())
+		}
+	}
+	if len(have) == 0 {
+		return usagef("--list %s: gen writes no list for AS%d: no mirror of %s declares it", k, k.ASN(), inv.File)
+	}
+	return usagef("--list %s: gen writes no such list (an edge serves such clients %s); the lists of AS%d are %s",
+		k, layout.CountryKey(k.Country()), k.ASN(), strings.Join(have, ", "))
+}
+
+// wantName narrows want to the mirrors dnsd answers the [dns] name label
+// from, over its protocol; "" leaves it as it is.
+func wantName(inv *inventory.Inventory, want policy.Want, label string) (policy.Want, error) {
+	if label == "" {
+		return want, nil
+	}
+	if want.Variant != nil {
+		return want, usagef("--name asks what dnsd answers, --repo what a list holds; give one of them")
+	}
+	p, ok := dnsName(inv, label)
+	if !ok {
+		return want, usagef("--name %q is not in [dns] names of %s", label, inv.File)
+	}
+	return policy.Want{Protocols: []inventory.Protocol{p}, DNSName: strings.ToLower(label)}, nil
 }
 
 // dnsName returns the protocol of the [dns] name label.

@@ -32,7 +32,7 @@ func init() {
 		{"gen", "-c mirrors.toml [-s state.json] -o out/ [--geoip-city F]", "write the static tree: mirror lists for every client, JSON API, manifest", runGen},
 		{"probe", "-c mirrors.toml -o state.json [--timeout D --deadline D --concurrency N --per-host N --retries N] [--resolve host=addr] [--ca-file F]", "check every mirror per protocol and address family and write the state snapshot", runProbe},
 		{"import", "--from almalinux|mirrorz [--head F] [--cname NAME --country CC] -o mirrors.toml PATH...", "write a mirrors.toml from AlmaLinux's mirrors.d or MirrorZ's mirrorz.d.json, repairing and reporting", runImport},
-		{"lookup", "-c mirrors.toml [-s state.json] [--geoip-city F --geoip-asn F] (--ip ADDR | --country CC | --asn N) [--repo R --release V --arch A | --name LABEL] [--json]", "show the ordered mirror list the policy gives a client, with reasons", runLookup},
+		{"lookup", "-c mirrors.toml [-s state.json] [--geoip-city F --geoip-asn F] (--ip ADDR | --list KEY | --country CC | --asn N) [--repo R --release V --arch A | --name LABEL] [--v6] [--json]", "show the ordered mirror list a client gets, with reasons: a list file's, the one an edge serves, or the policy's for an address", runLookup},
 		{"dnsd", "-c mirrors.toml [-s state.json] [--geoip-city F --geoip-asn F] -l 127.0.0.1:5353 [--metrics 127.0.0.1:9153]", "serve the [dns] zone: steered names answer the best healthy mirror for each asker", runDnsd},
 		{"version", "", "print the version", func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 			if err := fs.Parse(args); err != nil {

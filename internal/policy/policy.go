@@ -70,9 +70,9 @@ type Client struct {
 	Coord     country.Coord
 	HasCoord  bool
 	// Key identifies the client for the weighted spread: the same key
-	// gets the same order. gen keys a list by its file name
-	// (KeyString("DE")), lookup and dnsd by the client's network
-	// (KeyAddr).
+	// gets the same order. A static list is keyed by its name
+	// (KeyString("DE"), made by layout.Key.Client for gen and lookup
+	// alike), lookup --ip and dnsd by the client's network (KeyAddr).
 	Key uint64
 }
 

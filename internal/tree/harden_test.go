@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // inodes returns the inode of every regular file under dir.
@@ -138,6 +139,38 @@ func TestForeignDirectoriesSurvive(t *testing.T) {
 				if b, err := os.ReadFile(filepath.Join(p, "sub", "precious")); err != nil || string(b) != filepath.Base(p) {
 					t.Errorf("foreign %s: %q, %v", p, b, err)
 				}
+			}
+		})
+	}
+}
+
+// A file rewritten with other bytes of the same size is a second newer
+// than its previous version, even when written within the same second:
+// rsync takes the same size and mtime in whole seconds as unchanged and
+// would never copy it. Here the previous version is stamped an hour
+// ahead, as a clock step back would leave it.
+func TestRewrittenFileIsNewer(t *testing.T) {
+	for _, cached := range []bool{true, false} {
+		t.Run(fmt.Sprintf("directories kept open %v", cached), func(t *testing.T) {
+			if !cached {
+				saved := maxOldDirs
+				maxOldDirs = 0
+				t.Cleanup(func() { maxOldDirs = saved })
+			}
+			dir := filepath.Join(t.TempDir(), "out")
+			commitFiles(t, dir, map[string]string{"d/a.txt": "aaaa", "top.txt": "top!"})
+			ahead := time.Now().Add(time.Hour)
+			for _, f := range []string{"d/a.txt", "top.txt"} {
+				if err := os.Chtimes(filepath.Join(dir, f), ahead, ahead); err != nil {
+					t.Fatal(err)
+				}
+			}
+			commitFiles(t, dir, map[string]string{"d/a.txt": "AAAA", "top.txt": "top!"})
+			if fi, _ := os.Stat(filepath.Join(dir, "d/a.txt")); fi.ModTime().Unix() <= ahead.Unix() {
+				t.Errorf("rewritten d/a.txt: mtime %v, not after its previous version's %v", fi.ModTime(), ahead)
+			}
+			if fi, _ := os.Stat(filepath.Join(dir, "top.txt")); !fi.ModTime().Equal(ahead) {
+				t.Errorf("unchanged top.txt: mtime %v, want its previous version's %v (reused)", fi.ModTime(), ahead)
 			}
 		})
 	}

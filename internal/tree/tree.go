@@ -752,7 +752,47 @@ func (w *Writer) place(rel string, data []byte, sum *[sha256.Size]byte, old oldE
 			return false, nil
 		}
 	}
-	return true, w.create(rel, func(fd int) error { return writeAll(fd, data) })
+	return true, w.create(rel, func(fd int) error {
+		if err := writeAll(fd, data); err != nil {
+			return err
+		}
+		if dirfd == noDir {
+			return nil
+		}
+		return newerThanOld(fd, dirfd, w.currentFD, w.stagingFD, rel)
+	})
+}
+
+// newerThanOld makes the file at fd, a new version of rel, at least a
+// second newer than the current generation's rel. rsync and CDN syncs
+// take a file of the same size and mtime as unchanged, and rsync compares
+// whole seconds unless told otherwise (--modify-window): a file rewritten
+// within the second of its previous version would otherwise look
+// unchanged and its new bytes never be copied. dirfd is the current
+// generation's directory of rel, or openPerUse; the new file is rel in
+// stagingFD, created by this Writer.
+func newerThanOld(fd, dirfd, currentFD, stagingFD int, rel string) error {
+	name := rel
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		name = rel[i+1:]
+		if dirfd == openPerUse {
+			d, err := openBeneath(currentFD, rel[:i])
+			if err != nil {
+				return nil // nothing to be newer than
+			}
+			defer unix.Close(d)
+			dirfd = d
+		}
+	}
+	var old, cur unix.Stat_t
+	if unix.Fstatat(dirfd, name, &old, unix.AT_SYMLINK_NOFOLLOW) != nil || unix.Fstat(fd, &cur) != nil {
+		return nil
+	}
+	if cur.Mtim.Sec > old.Mtim.Sec {
+		return nil
+	}
+	next := unix.Timespec{Sec: old.Mtim.Sec + 1, Nsec: cur.Mtim.Nsec}
+	return unix.UtimesNanoAt(stagingFD, rel, []unix.Timespec{{Nsec: unix.UTIME_OMIT}, next}, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // beneath is how a path in the current generation is resolved: inside
@@ -1002,7 +1042,13 @@ func (w *Writer) commit() (st Stats, errs []error, err error) {
 			if err := encodeManifest(bw, w.entries); err != nil {
 				return err
 			}
-			return bw.Flush()
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if !w.hasManifest {
+				return nil
+			}
+			return newerThanOld(fd, w.currentFD, w.currentFD, w.stagingFD, ManifestName)
 		})
 		if err != nil {
 			return Stats{}, nil, fmt.Errorf("writing %s: %w", filepath.Join(w.staging, ManifestName), err)
