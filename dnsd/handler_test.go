@@ -100,7 +100,6 @@ func TestSameFirstChoiceAsLookup(t *testing.T) {
 	}
 }
 
-
 func TestZoneAnswers(t *testing.T) {
 	f := newFixture(t, nil)
 	tests := []struct {

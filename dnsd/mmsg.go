@@ -2,23 +2,33 @@ package dnsd
 
 import (
 	"encoding/binary"
-	"errors"
 	"net"
 	"net/netip"
-	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // udpBatch is the datagram side of one UDP socket: recvmmsg and sendmmsg
-// on message headers, buffers and address slots allocated once. Under
-// load a datagram then costs a share of two system calls and no
-// allocation: the standard library's and x/net's batch reads allocate an
-// address per datagram, which at a few hundred thousand queries a second
-// keeps the garbage collector busy.
+// on message headers, buffers and address slots allocated once, so a
+// datagram costs a share of two system calls and no allocation (x/net's
+// batch reads allocate an address per datagram).
+//
+// The socket blocks, is not Go's (the netpoller never sees it: see
+// udpSocket), and its reader waits inside recvmmsg on a thread of its own
+// (serveUDP locks it), as a C server's threads do: the kernel wakes the
+// reader when a datagram arrives, and nothing else. Through Go's
+// netpoller every wait went socket → epoll → scheduler → goroutine, and
+// dnsd needed a third more CPU per query than gdnsd on two cores
+// (bench/dnsd-load.sh: 0.73 of gdnsd's queries/s with the netpoller).
+// The calls are raw (the runtime is not told of them, so it does not hand
+// the P to another thread at each): a reader holds its P while it waits,
+// which is why Listen keeps a P more than the readers. SO_RCVTIMEO bounds
+// each wait (readWait), so a signal, the runtime preempting the thread
+// for the garbage collector, interrupts it rather than restarting it.
 type udpBatch struct {
-	rc      syscall.RawConn
+	fd      int
 	in, out []unix.Mmsghdr
 	inIov   []unix.Iovec
 	outIov  []unix.Iovec
@@ -26,12 +36,13 @@ type udpBatch struct {
 	bufs    [][]byte                // what each datagram read holds
 }
 
-func newUDPBatch(c *net.UDPConn, n, size int) (*udpBatch, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	b := &udpBatch{rc: rc,
+// readWait bounds how long a reader waits in recvmmsg: how late it sees
+// Close and the longest its P is kept from the garbage collector should a
+// preemption signal be missed.
+const readWait = 100 * time.Millisecond
+
+func newUDPBatch(fd, n, size int) *udpBatch {
+	b := &udpBatch{fd: fd,
 		in: make([]unix.Mmsghdr, n), out: make([]unix.Mmsghdr, n),
 		inIov: make([]unix.Iovec, n), outIov: make([]unix.Iovec, n),
 		names: make([]unix.RawSockaddrInet6, n), bufs: make([][]byte, n)}
@@ -46,37 +57,26 @@ func newUDPBatch(c *net.UDPConn, n, size int) (*udpBatch, error) {
 		b.out[i].Hdr.Iov = &b.outIov[i]
 		b.out[i].Hdr.SetIovlen(1)
 	}
-	return b, nil
+	return b
 }
 
 // read waits for datagrams and reads as many as are queued, up to the
-// batch size; datagram i is b.bufs[i][:b.len(i)] from b.source(i).
+// batch size; datagram i is b.bufs[i][:b.len(i)] from b.source(i). It
+// returns 0 and no error when readWait passed without a datagram.
 func (b *udpBatch) read() (int, error) {
 	for i := range b.in {
 		b.in[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 		b.in[i].Hdr.Flags = 0
 		b.in[i].Len = 0
 	}
-	var n int
-	var serr error
-	err := b.rc.Read(func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)), unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-			n = int(r)
-		case unix.EAGAIN:
-			return false // wait for the socket to be readable
-		case unix.EINTR:
-			return false
-		default:
-			serr = e
-		}
-		return true
-	})
-	if err != nil {
-		return 0, err
+	r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(b.fd), uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)), unix.MSG_WAITFORONE, 0, 0)
+	switch e {
+	case 0:
+		return int(r), nil
+	case unix.EAGAIN, unix.EINTR: // readWait passed, or a signal
+		return 0, nil
 	}
-	return n, serr
+	return 0, e
 }
 
 // len is how many bytes datagram i holds; a truncated one (larger than
@@ -118,31 +118,17 @@ func (b *udpBatch) reply(k, i int, reply []byte) {
 // refused (an unreachable source, say): those are skipped, not retried.
 func (b *udpBatch) write(k int) (dropped int, err error) {
 	for sent := 0; sent < k; {
-		var n int
-		var serr error
-		err := b.rc.Write(func(fd uintptr) bool {
-			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[sent])), uintptr(k-sent), unix.MSG_DONTWAIT, 0, 0)
-			switch e {
-			case 0:
-				n = int(r)
-			case unix.EAGAIN, unix.EINTR:
-				return false
-			default:
-				serr = e
-			}
-			return true
-		})
-		if err != nil {
-			return dropped, err
-		}
-		if serr != nil {
-			if errors.Is(serr, unix.EBADF) {
-				return dropped, net.ErrClosed
-			}
-			n = 1 // sendmmsg fails on the first datagram only: skip it
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(b.fd), uintptr(unsafe.Pointer(&b.out[sent])), uintptr(k-sent), 0, 0, 0)
+		switch e {
+		case 0:
+			sent += int(r)
+		case unix.EINTR:
+		case unix.EBADF:
+			return dropped, net.ErrClosed
+		default:
+			sent++ // sendmmsg fails on the first datagram only: skip it
 			dropped++
 		}
-		sent += max(n, 1)
 	}
 	return dropped, nil
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -35,7 +36,7 @@ type ServerConfig struct {
 	// section 6.2.2): an IPv4 address, or an IPv6 /64, the least a host
 	// is given. A connection beyond it is closed at once. Default 16.
 	TCPPerSource int
-	// UDPReaders is how many sockets (SO_REUSEPORT) and goroutines read
+	// UDPReaders is how many sockets (SO_REUSEPORT) and threads read
 	// each UDP address; default GOMAXPROCS.
 	UDPReaders int
 }
@@ -47,7 +48,8 @@ type Server struct {
 	h      *Handler
 	cfg    ServerConfig
 	log    *slog.Logger
-	udp    []*net.UDPConn
+	udp    []int // UDP sockets, outside Go's netpoller (see udpBatch)
+	udpWG  sync.WaitGroup
 	tcp    []net.Listener
 	addrs  []netip.AddrPort
 	wg     sync.WaitGroup
@@ -90,6 +92,11 @@ func Listen(h *Handler, cfg ServerConfig, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
+	// Each UDP reader holds a P while it waits in recvmmsg (see
+	// udpBatch): keep one more for everything else, TCP and timers.
+	if n := len(s.udp) + 1; runtime.GOMAXPROCS(0) < n {
+		runtime.GOMAXPROCS(n)
+	}
 	return s, nil
 }
 
@@ -111,34 +118,75 @@ func (s *Server) bind(addr string) error {
 	if err != nil {
 		return fmt.Errorf("listen address %q: want host:port with an IP address, e.g. 127.0.0.1:53 or [::1]:53", addr)
 	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	ctx := context.Background()
 	for try := 0; ; try++ {
-		first, err := reusePort.ListenPacket(ctx, "udp", ap.String())
+		first, err := udpSocket(ap)
 		if err != nil {
 			return fmt.Errorf("listen on udp %s: %w", ap, err)
 		}
-		bound := first.LocalAddr().(*net.UDPAddr).AddrPort()
-		bound = netip.AddrPortFrom(ap.Addr(), bound.Port())
+		bound := ap
+		if sa, err := unix.Getsockname(first); err == nil {
+			switch sa := sa.(type) {
+			case *unix.SockaddrInet4:
+				bound = netip.AddrPortFrom(ap.Addr(), uint16(sa.Port))
+			case *unix.SockaddrInet6:
+				bound = netip.AddrPortFrom(ap.Addr(), uint16(sa.Port))
+			}
+		}
 		ln, err := reusePort.Listen(ctx, "tcp", bound.String())
 		if err != nil {
-			first.Close()
+			unix.Close(first)
 			if ap.Port() == 0 && try < 10 {
 				continue
 			}
 			return fmt.Errorf("listen on tcp %s: %w", bound, err)
 		}
-		s.udp = append(s.udp, first.(*net.UDPConn))
+		s.udp = append(s.udp, first)
 		s.tcp = append(s.tcp, ln)
 		s.addrs = append(s.addrs, bound)
 		for range s.cfg.UDPReaders - 1 {
-			c, err := reusePort.ListenPacket(ctx, "udp", bound.String())
+			fd, err := udpSocket(bound)
 			if err != nil {
 				return fmt.Errorf("listen on udp %s: %w", bound, err)
 			}
-			s.udp = append(s.udp, c.(*net.UDPConn))
+			s.udp = append(s.udp, fd)
 		}
 		return nil
 	}
+}
+
+// udpSocket opens a blocking UDP socket bound to ap with SO_REUSEPORT,
+// which Go's netpoller never sees: a datagram then wakes the thread
+// waiting in recvmmsg and nothing else (registered, every datagram would
+// also wake a thread waiting in epoll).
+func udpSocket(ap netip.AddrPort) (int, error) {
+	family, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
+	if ap.Addr().Is6() {
+		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return -1, err
+	}
+	tv := unix.NsecToTimeval(readWait.Nanoseconds())
+	for _, err := range []error{
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1),
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv),
+		func() error {
+			if family == unix.AF_INET6 {
+				return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+			}
+			return nil
+		}(),
+		unix.Bind(fd, sa),
+	} {
+		if err != nil {
+			unix.Close(fd)
+			return -1, os.NewSyscallError("socket", err)
+		}
+	}
+	return fd, nil
 }
 
 // Addrs returns the bound addresses, one per Listen entry.
@@ -146,9 +194,9 @@ func (s *Server) Addrs() []netip.AddrPort { return s.addrs }
 
 // Serve starts the readers and returns at once.
 func (s *Server) Serve() {
-	for _, c := range s.udp {
-		s.wg.Add(1)
-		go s.serveUDP(c)
+	for _, fd := range s.udp {
+		s.udpWG.Add(1)
+		go s.serveUDP(fd)
 	}
 	for _, ln := range s.tcp {
 		s.wg.Add(1)
@@ -160,9 +208,16 @@ func (s *Server) Serve() {
 // too, and Close waits for the goroutines.
 func (s *Server) Close() {
 	s.once.Do(func() { close(s.done) })
-	for _, c := range s.udp {
-		c.Close()
+	// A reader waiting in recvmmsg returns at once when its socket is
+	// shut down; the sockets are closed only once no reader uses them.
+	for _, fd := range s.udp {
+		unix.Shutdown(fd, unix.SHUT_RD)
 	}
+	s.udpWG.Wait()
+	for _, fd := range s.udp {
+		unix.Close(fd)
+	}
+	s.udp = nil
 	for _, ln := range s.tcp {
 		ln.Close()
 	}
@@ -185,14 +240,13 @@ const udpQueryMax = 4096
 // serveUDP reads up to udpBatchSize queries with one system call,
 // answers them, and sends the replies with one more: under load the
 // system calls, not the answers, are what a query costs.
-func (s *Server) serveUDP(c *net.UDPConn) {
-	defer s.wg.Done()
+func (s *Server) serveUDP(fd int) {
+	defer s.udpWG.Done()
+	// The reader waits in recvmmsg on a thread of its own (see udpBatch).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	m := s.h.Metrics()
-	b, err := newUDPBatch(c, udpBatchSize, udpQueryMax)
-	if err != nil {
-		m.Error("udp_read")
-		return
-	}
+	b := newUDPBatch(fd, udpBatchSize, udpQueryMax)
 	sc := NewScratch()
 	replies := make([][]byte, udpBatchSize)
 	for i := range replies {
@@ -206,6 +260,14 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 			}
 			m.Error("udp_read")
 			continue
+		}
+		if n == 0 { // readWait passed, or Close shut the socket
+			select {
+			case <-s.done:
+				return
+			default:
+				continue
+			}
 		}
 		k := 0
 		for i := range n {
