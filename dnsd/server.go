@@ -161,30 +161,39 @@ func (s *Server) bind(addr string) error {
 // waiting in recvmmsg and nothing else (registered, every datagram would
 // also wake a thread waiting in epoll).
 func udpSocket(ap netip.AddrPort) (int, error) {
-	family, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
-	if ap.Addr().Is6() {
-		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	addr := ap.Addr().Unmap()
+	family, sa := unix.AF_INET6, unix.Sockaddr(nil)
+	if addr.Is4() {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: addr.As4()}
+	} else {
+		sa6 := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: addr.As16()}
+		if z := addr.Zone(); z != "" {
+			ifi, err := net.InterfaceByName(z)
+			if err != nil {
+				return -1, err
+			}
+			sa6.ZoneId = uint32(ifi.Index)
+		}
+		sa = sa6
 	}
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 	if err != nil {
-		return -1, err
+		return -1, os.NewSyscallError("socket", err)
 	}
 	tv := unix.NsecToTimeval(readWait.Nanoseconds())
-	for _, err := range []error{
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1),
-		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv),
-		func() error {
-			if family == unix.AF_INET6 {
-				return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
-			}
-			return nil
-		}(),
-		unix.Bind(fd, sa),
-	} {
-		if err != nil {
-			unix.Close(fd)
-			return -1, os.NewSyscallError("socket", err)
-		}
+	err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	if err == nil {
+		err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	}
+	if err == nil && family == unix.AF_INET6 {
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+	}
+	if err == nil {
+		err = unix.Bind(fd, sa)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("bind", err)
 	}
 	return fd, nil
 }
@@ -253,6 +262,13 @@ func (s *Server) serveUDP(fd int) {
 		replies[i] = make([]byte, 0, udpQueryMax)
 	}
 	for {
+		// A shut-down socket reads as empty datagrams, not as an error,
+		// so the reader looks for Close before every batch.
+		select {
+		case <-s.done:
+			return
+		default:
+		}
 		n, err := b.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -260,14 +276,6 @@ func (s *Server) serveUDP(fd int) {
 			}
 			m.Error("udp_read")
 			continue
-		}
-		if n == 0 { // readWait passed, or Close shut the socket
-			select {
-			case <-s.done:
-				return
-			default:
-				continue
-			}
 		}
 		k := 0
 		for i := range n {
