@@ -2,10 +2,9 @@ package dnsd
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math/bits"
 	"net/netip"
-	"sync"
+	"slices"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
@@ -34,33 +33,25 @@ type choice struct {
 const reasonPreference policy.Reason = 0
 
 // choose returns the answer to a for g: the first mirror the policy
-// gives a, among g's mirrors healthy for a's family, or the fallback.
-// Answers that depend on the asker are cached per key prefix (the /24 or
-// /48, or the ECS source prefix when shorter) with the scope they hold
-// for; most queries end at the cache.
-func (z *Zone) choose(g *geoName, a *asker, buf *[]policy.Choice) choice {
+// gives a, among g's mirrors healthy for a's family, or the fallback. It
+// costs a GeoIP index lookup and a rendezvous over the first band of a's
+// place (see policy.Table), keeps no state between queries, and does not
+// allocate: whoever asks, a query costs the same.
+func (z *Zone) choose(g *geoName, a *asker) choice {
 	if c := g.constant[a.family]; c != dependsOnAsker {
 		return choice{mirror: c}
 	}
-	kp, _ := a.addr.Prefix(keyBits(a))
-	key := cacheKey{name: int32(g.idx), pfx: kp}
-	if e, ok := z.cache.get(key); ok && e.scope.Contains(a.addr) {
-		return e.choice
-	}
-	c, scope, _, _ := z.compute(g, a, buf)
-	z.cache.put(key, cacheEntry{scope: scope, choice: c})
+	c, _, _, _ := z.compute(g, a)
 	return c
 }
 
-// compute runs the policy for a, and says over which prefix the answer
-// holds.
-func (z *Zone) compute(g *geoName, a *asker, buf *[]policy.Choice) (choice, netip.Prefix, policy.Client, geo.Info) {
-	cl, info := z.locate(a)
-	*buf = g.set.AppendSelect((*buf)[:0], cl)
+// compute runs the compiled policy for a, and says over which prefix the
+// answer holds.
+func (z *Zone) compute(g *geoName, a *asker) (choice, netip.Prefix, policy.Client, geo.Info) {
+	cl, info, loc := z.locate(a)
 	c := choice{mirror: fallbackChoice, country: info.Country}
-	if len(*buf) > 0 {
-		first := (*buf)[0]
-		c.mirror, c.reason = int32(g.index[first.Mirror]), first.Reason
+	if i, reason, ok := g.table.First(&cl, loc); ok {
+		c.mirror, c.reason = g.byCand[i], reason
 	}
 	p := z.scope(g, a, info)
 	c.scope = uint8(p.Bits())
@@ -69,10 +60,10 @@ func (z *Zone) compute(g *geoName, a *asker, buf *[]policy.Choice) (choice, neti
 
 // locate is what the policy knows of a: policy.ClientOf its address (the
 // ECS prefix or the source) and GeoIP record, the client lookup --ip
-// builds for an address.
-func (z *Zone) locate(a *asker) (policy.Client, geo.Info) {
-	info := z.in.GeoIP.Lookup(a.addr)
-	return policy.ClientOf(a.addr, a.bits, info), info
+// builds for an address, and the index of its place.
+func (z *Zone) locate(a *asker) (policy.Client, geo.Info, int32) {
+	info, loc := z.in.GeoIndex.Where(a.addr)
+	return policy.ClientOf(a.addr, a.bits, info), info, loc
 }
 
 // keyBits is how many bits of a's address its policy key uses.
@@ -111,17 +102,42 @@ func (z *Zone) scope(g *geoName, a *asker, info geo.Info) netip.Prefix {
 			narrow(exact)
 		}
 	}
-	for _, s := range g.subnets[a.family] {
-		if s.Addr().Is4() != a.addr.Is4() || s.Bits() <= p.Bits() || !p.Contains(s.Addr()) {
-			continue // s holds all of p, or none of it
-		}
-		if s.Contains(a.addr) {
-			p = s
-		} else {
-			p, _ = a.addr.Prefix(commonBits(a.addr, s.Addr()) + 1)
-		}
+	// Nor across a subnet's edge: p starts at or after the nearest edge
+	// below a and ends before the nearest above it (found by binary
+	// search, however many subnets the mirrors list).
+	edges := g.edges[a.family]
+	i, found := slices.BinarySearchFunc(edges, a.addr, netip.Addr.Compare)
+	above := i
+	if found {
+		above++
+	}
+	if below := i - 1; found {
+		below = i
+		narrowFrom(&p, a.addr, edges[below])
+	} else if below >= 0 {
+		narrowFrom(&p, a.addr, edges[below])
+	}
+	if above < len(edges) && p.Contains(edges[above]) {
+		p, _ = a.addr.Prefix(commonBits(a.addr, edges[above]) + 1)
 	}
 	return p
+}
+
+// narrowFrom narrows *p, which holds a, until it starts at or after lo.
+func narrowFrom(p *netip.Prefix, a, lo netip.Addr) {
+	for p.Addr().Less(lo) && p.Bits() < a.BitLen() {
+		*p, _ = a.Prefix(p.Bits() + 1)
+	}
+}
+
+// lastAddr is the last address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
 }
 
 // sameFamily returns q for an address of a's family: a database that
@@ -159,7 +175,7 @@ func commonBits(a, b netip.Addr) int {
 // prefer answers a preference name: label is the first label of
 // <l1>-<l2>-....<name>.<zone>. It returns false when a part is not the
 // label of one of g's mirrors (the name does not exist).
-func (z *Zone) prefer(g *geoName, label []byte, a *asker, buf *[]policy.Choice) (choice, bool) {
+func (z *Zone) prefer(g *geoName, label []byte, a *asker) (choice, bool) {
 	var idx [16]int
 	n := 0
 	for len(label) > 0 {
@@ -185,6 +201,7 @@ func (z *Zone) prefer(g *geoName, label []byte, a *asker, buf *[]policy.Choice) 
 	located := false
 	var cl policy.Client
 	var info geo.Info
+	var loc int32
 	for _, j := range idx[:n] {
 		if !g.healthy[a.family][j] {
 			continue
@@ -197,69 +214,13 @@ func (z *Zone) prefer(g *geoName, label []byte, a *asker, buf *[]policy.Choice) 
 			return c, true
 		}
 		if !located {
-			cl, info = z.locate(a)
+			cl, info, loc = z.locate(a)
 			located = true
 		}
 		// A private mirror may serve a only if the policy offers it.
-		if *buf = g.one[j].AppendSelect((*buf)[:0], cl); len(*buf) > 0 {
+		if k := g.candOf[j]; k >= 0 && g.table.Offers(&cl, loc, k) {
 			return choice{mirror: int32(j), reason: reasonPreference, scope: uint8(z.scope(g, a, info).Bits()), country: info.Country}, true
 		}
 	}
-	return z.choose(g, a, buf), true
-}
-
-// cache holds the answers that depend on the asker, per steered name and
-// key prefix. It is sharded to keep queries on different cores apart,
-// and a shard that fills up is emptied: the answers are cheap to redo.
-type cache struct {
-	shards [64]cacheShard
-}
-
-const shardMax = 1 << 14
-
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[cacheKey]cacheEntry
-	_  [40]byte // keep shards on their own cache lines
-}
-
-type cacheKey struct {
-	name int32
-	pfx  netip.Prefix
-}
-
-type cacheEntry struct {
-	scope netip.Prefix
-	choice
-}
-
-func (c *cache) init() {
-	for i := range c.shards {
-		c.shards[i].m = make(map[cacheKey]cacheEntry)
-	}
-}
-
-func (c *cache) shard(k cacheKey) *cacheShard {
-	b := k.pfx.Addr().As16()
-	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:]) ^ uint64(k.name)<<8 ^ uint64(k.pfx.Bits())
-	h *= 0xbf58476d1ce4e5b9
-	return &c.shards[h>>58]
-}
-
-func (c *cache) get(k cacheKey) (cacheEntry, bool) {
-	s := c.shard(k)
-	s.mu.RLock()
-	e, ok := s.m[k]
-	s.mu.RUnlock()
-	return e, ok
-}
-
-func (c *cache) put(k cacheKey, e cacheEntry) {
-	s := c.shard(k)
-	s.mu.Lock()
-	if len(s.m) >= shardMax {
-		clear(s.m)
-	}
-	s.m[k] = e
-	s.mu.Unlock()
+	return z.choose(g, a), true
 }

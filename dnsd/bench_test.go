@@ -39,16 +39,6 @@ func BenchmarkServe(b *testing.B) {
 			}
 		})
 	}
-	// A cache miss: GeoIP, the policy over the name's mirrors, the scope.
-	b.Run("geo ECS miss", func(b *testing.B) {
-		z := f.h.Zone()
-		a := asker{addr: netip.MustParseAddr("81.1.200.0"), bits: 24, ecs: true}
-		s := NewScratch()
-		b.ReportAllocs()
-		for b.Loop() {
-			z.compute(z.names[0], &a, &s.choices)
-		}
-	})
 }
 
 // BenchmarkServeDefences measures what cookies and response rate

@@ -10,7 +10,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
-	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 )
 
 // Handler answers DNS messages from the current Zone: a function from a
@@ -64,16 +63,15 @@ func (h *Handler) Metrics() *Metrics { return h.metrics }
 // Scratch is the per-goroutine memory Serve works in; a transport keeps
 // one per reader so that answering allocates nothing.
 type Scratch struct {
-	q       query
-	w       msgWriter
-	choices []policy.Choice
-	status  parseStatus
-	now     time.Time // the query's time, read once when needed
+	q      query
+	w      msgWriter
+	status parseStatus
+	now    time.Time // the query's time, read once when needed
 }
 
 // NewScratch returns a Scratch.
 func NewScratch() *Scratch {
-	return &Scratch{choices: make([]policy.Choice, 0, 64)}
+	return &Scratch{}
 }
 
 // Transport is how a query arrived; it bounds the reply's size.
@@ -165,7 +163,7 @@ func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 			if p := z.nodes[string(q.suffix(1))]; p != nil && p.geo != nil {
 				g := p.geo
 				first := q.lname[1 : 1+q.lname[0]]
-				if c, ok := z.prefer(g, first, &a, &s.choices); ok {
+				if c, ok := z.prefer(g, first, &a); ok {
 					counters = zc.names[g.idx]
 					scope = h.steered(w, z, zc, g, c)
 					break
@@ -178,14 +176,14 @@ func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 	case n.geo != nil:
 		g := n.geo
 		counters = zc.names[g.idx]
-		scope = h.steered(w, z, zc, g, z.choose(g, &a, &s.choices))
+		scope = h.steered(w, z, zc, g, z.choose(g, &a))
 	case n.whoami:
 		counters = zc.whoami
 		if !z.whoamiAllowed(a.src) {
 			return fail(dns.RcodeRefused, zc.whoami)
 		}
 		if q.qtype == dns.TypeTXT || q.qtype == dns.TypeANY {
-			w.rr(n.name, z.whoamiTXT(&a, q, &s.choices))
+			w.rr(n.name, z.whoamiTXT(&a, q))
 			w.an++
 		} else {
 			w.rr(z.zone, z.soaNeg)
@@ -277,7 +275,7 @@ func (z *Zone) whoamiAllowed(src netip.Addr) bool {
 // whoamiTXT is the _whoami answer: how dnsd sees the asker, and what each
 // steered name answers it and why. It is built per query; it is a
 // debugging aid, not a hot path.
-func (z *Zone) whoamiTXT(a *asker, q *query, buf *[]policy.Choice) []byte {
+func (z *Zone) whoamiTXT(a *asker, q *query) []byte {
 	via := "source address"
 	if a.ecs {
 		via = "client subnet"
@@ -290,7 +288,7 @@ func (z *Zone) whoamiTXT(a *asker, q *query, buf *[]policy.Choice) []byte {
 	} else {
 		txt = append(txt, "ecs none")
 	}
-	cl, info := z.locate(a)
+	cl, info, _ := z.locate(a)
 	loc := fmt.Sprintf("country %s continent %s asn %d", orDash(string(info.Country)), orDash(string(info.Continent)), info.ASN)
 	if info.HasCoord {
 		loc += fmt.Sprintf(" coord %.4f,%.4f", info.Coord.Lat, info.Coord.Lon)
@@ -306,7 +304,7 @@ func (z *Zone) whoamiTXT(a *asker, q *query, buf *[]policy.Choice) []byte {
 		c := choice{mirror: g.constant[a.family]}
 		scope := netip.Prefix{}
 		if c.mirror == dependsOnAsker {
-			c, scope, _, _ = z.compute(g, a, buf)
+			c, scope, _, _ = z.compute(g, a)
 		}
 		target, reason := z.inv.DNS.Fallback+" (fallback: no healthy mirror)", c.reason.String()
 		if c.mirror >= 0 {

@@ -100,20 +100,6 @@ func TestSameFirstChoiceAsLookup(t *testing.T) {
 	}
 }
 
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := range b {
-		bit := i * 8
-		for j := 0; j < 8; j++ {
-			if bit+j >= p.Bits() {
-				b[i] |= 0x80 >> j
-			}
-		}
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
-
 func TestZoneAnswers(t *testing.T) {
 	f := newFixture(t, nil)
 	tests := []struct {

@@ -48,6 +48,12 @@ type Loader struct {
 	mu    sync.Mutex // one load at a time
 	seen  map[string]stamp
 	files []string
+	// The GeoIP databases last opened, their index and the stamps they
+	// had: a reload that finds them unchanged (every probe run changes
+	// only state.json) reuses them instead of indexing them again.
+	geo      *geo.DB
+	geoIndex *geo.Index
+	geoSeen  [2]stamp
 }
 
 // NewLoader returns a loader for src that logs to log.
@@ -104,9 +110,12 @@ func (l *Loader) reload() error {
 // fails the load like a bad file does: the server keeps its zone.
 func (l *Loader) load() (z *Zone, err error) {
 	var db *geo.DB
+	fresh := false // db was opened by this load: close it if the load fails
 	defer func() {
 		if p := recover(); p != nil {
-			db.Close()
+			if fresh {
+				db.Close()
+			}
 			z, err = nil, fmt.Errorf("loading %s failed on a bug in mirrorsteer; please report it with these input files: %v\n%s", l.src.Config, p, debug.Stack())
 		}
 	}()
@@ -137,14 +146,35 @@ func (l *Loader) load() (z *Zone, err error) {
 			return nil, err
 		}
 	}
+	var ix *geo.Index
 	if l.src.City != "" || l.src.ASN != "" {
-		if db, err = geo.Open(l.src.City, l.src.ASN); err != nil {
-			return nil, err
+		now := [2]stamp{l.seen[l.src.City], l.seen[l.src.ASN]}
+		if l.geo != nil && now == l.geoSeen && !now[0].err && !now[1].err {
+			db, ix = l.geo, l.geoIndex
+		} else {
+			if db, err = geo.Open(l.src.City, l.src.ASN); err != nil {
+				return nil, err
+			}
+			fresh = true
+			if ix, err = db.Index(); err != nil {
+				db.Close()
+				return nil, err
+			}
+			defer func() {
+				if err == nil {
+					l.geo, l.geoIndex, l.geoSeen = db, ix, now
+				}
+			}()
+		}
+	}
+	closeFresh := func() {
+		if fresh {
+			db.Close()
 		}
 	}
 	if l.src.Prepare != nil {
 		if err := l.src.Prepare(inv, snap); err != nil {
-			db.Close()
+			closeFresh()
 			return nil, err
 		}
 	}
@@ -157,8 +187,8 @@ func (l *Loader) load() (z *Zone, err error) {
 			serial = uint32(st.mtime.Unix())
 		}
 	}
-	if z, err = Compile(Inputs{Inventory: inv, Records: records, Snapshot: snap, GeoIP: db, HasCity: l.src.City != "", HasASN: l.src.ASN != "", Serial: serial}); err != nil {
-		db.Close()
+	if z, err = Compile(Inputs{Inventory: inv, Records: records, Snapshot: snap, GeoIP: db, GeoIndex: ix, HasCity: l.src.City != "", HasASN: l.src.ASN != "", Serial: serial}); err != nil {
+		closeFresh()
 		return nil, err
 	}
 	return z, nil

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -17,8 +18,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +36,7 @@ type ServerConfig struct {
 	// section 6.2.2): an IPv4 address, or an IPv6 /64, the least a host
 	// is given. A connection beyond it is closed at once. Default 16.
 	TCPPerSource int
-	// UDPReaders is how many sockets (SO_REUSEPORT) and goroutines read
+	// UDPReaders is how many sockets (SO_REUSEPORT) and threads read
 	// each UDP address; default GOMAXPROCS.
 	UDPReaders int
 }
@@ -49,7 +48,8 @@ type Server struct {
 	h      *Handler
 	cfg    ServerConfig
 	log    *slog.Logger
-	udp    []*net.UDPConn
+	udp    []int // UDP sockets, outside Go's netpoller (see udpBatch)
+	udpWG  sync.WaitGroup
 	tcp    []net.Listener
 	addrs  []netip.AddrPort
 	wg     sync.WaitGroup
@@ -92,6 +92,11 @@ func Listen(h *Handler, cfg ServerConfig, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
+	// Each UDP reader holds a P while it waits in recvmmsg (see
+	// udpBatch): keep one more for everything else, TCP and timers.
+	if n := len(s.udp) + 1; runtime.GOMAXPROCS(0) < n {
+		runtime.GOMAXPROCS(n)
+	}
 	return s, nil
 }
 
@@ -113,34 +118,84 @@ func (s *Server) bind(addr string) error {
 	if err != nil {
 		return fmt.Errorf("listen address %q: want host:port with an IP address, e.g. 127.0.0.1:53 or [::1]:53", addr)
 	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	ctx := context.Background()
 	for try := 0; ; try++ {
-		first, err := reusePort.ListenPacket(ctx, "udp", ap.String())
+		first, err := udpSocket(ap)
 		if err != nil {
 			return fmt.Errorf("listen on udp %s: %w", ap, err)
 		}
-		bound := first.LocalAddr().(*net.UDPAddr).AddrPort()
-		bound = netip.AddrPortFrom(ap.Addr(), bound.Port())
+		bound := ap
+		if sa, err := unix.Getsockname(first); err == nil {
+			switch sa := sa.(type) {
+			case *unix.SockaddrInet4:
+				bound = netip.AddrPortFrom(ap.Addr(), uint16(sa.Port))
+			case *unix.SockaddrInet6:
+				bound = netip.AddrPortFrom(ap.Addr(), uint16(sa.Port))
+			}
+		}
 		ln, err := reusePort.Listen(ctx, "tcp", bound.String())
 		if err != nil {
-			first.Close()
+			unix.Close(first)
 			if ap.Port() == 0 && try < 10 {
 				continue
 			}
 			return fmt.Errorf("listen on tcp %s: %w", bound, err)
 		}
-		s.udp = append(s.udp, first.(*net.UDPConn))
+		s.udp = append(s.udp, first)
 		s.tcp = append(s.tcp, ln)
 		s.addrs = append(s.addrs, bound)
 		for range s.cfg.UDPReaders - 1 {
-			c, err := reusePort.ListenPacket(ctx, "udp", bound.String())
+			fd, err := udpSocket(bound)
 			if err != nil {
 				return fmt.Errorf("listen on udp %s: %w", bound, err)
 			}
-			s.udp = append(s.udp, c.(*net.UDPConn))
+			s.udp = append(s.udp, fd)
 		}
 		return nil
 	}
+}
+
+// udpSocket opens a blocking UDP socket bound to ap with SO_REUSEPORT,
+// which Go's netpoller never sees: a datagram then wakes the thread
+// waiting in recvmmsg and nothing else (registered, every datagram would
+// also wake a thread waiting in epoll).
+func udpSocket(ap netip.AddrPort) (int, error) {
+	addr := ap.Addr().Unmap()
+	family, sa := unix.AF_INET6, unix.Sockaddr(nil)
+	if addr.Is4() {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: addr.As4()}
+	} else {
+		sa6 := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: addr.As16()}
+		if z := addr.Zone(); z != "" {
+			ifi, err := net.InterfaceByName(z)
+			if err != nil {
+				return -1, err
+			}
+			sa6.ZoneId = uint32(ifi.Index)
+		}
+		sa = sa6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	tv := unix.NsecToTimeval(readWait.Nanoseconds())
+	err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	if err == nil {
+		err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	}
+	if err == nil && family == unix.AF_INET6 {
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+	}
+	if err == nil {
+		err = unix.Bind(fd, sa)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("bind", err)
+	}
+	return fd, nil
 }
 
 // Addrs returns the bound addresses, one per Listen entry.
@@ -148,9 +203,9 @@ func (s *Server) Addrs() []netip.AddrPort { return s.addrs }
 
 // Serve starts the readers and returns at once.
 func (s *Server) Serve() {
-	for _, c := range s.udp {
-		s.wg.Add(1)
-		go s.serveUDP(c)
+	for _, fd := range s.udp {
+		s.udpWG.Add(1)
+		go s.serveUDP(fd)
 	}
 	for _, ln := range s.tcp {
 		s.wg.Add(1)
@@ -162,9 +217,16 @@ func (s *Server) Serve() {
 // too, and Close waits for the goroutines.
 func (s *Server) Close() {
 	s.once.Do(func() { close(s.done) })
-	for _, c := range s.udp {
-		c.Close()
+	// A reader waiting in recvmmsg returns at once when its socket is
+	// shut down; the sockets are closed only once no reader uses them.
+	for _, fd := range s.udp {
+		unix.Shutdown(fd, unix.SHUT_RD)
 	}
+	s.udpWG.Wait()
+	for _, fd := range s.udp {
+		unix.Close(fd)
+	}
+	s.udp = nil
 	for _, ln := range s.tcp {
 		ln.Close()
 	}
@@ -175,38 +237,39 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// udpBatch is how many datagrams one recvmmsg/sendmmsg moves at most.
-const udpBatch = 32
+// udpBatchSize is how many datagrams one recvmmsg/sendmmsg moves at most.
+const udpBatchSize = 64
 
-// batchConn is the recvmmsg/sendmmsg side of a UDP socket.
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
+// udpQueryMax is the largest UDP query read; a larger datagram is
+// dropped (a question, its OPT record and options take a few hundred
+// bytes). Replies are built in buffers of the same size (at most MaxUDP
+// is sent).
+const udpQueryMax = 4096
 
-// serveUDP reads up to udpBatch queries with one system call, answers
-// them, and sends the replies with one more: under load the system calls,
-// not the answers, are what a query costs.
-func (s *Server) serveUDP(c *net.UDPConn) {
-	defer s.wg.Done()
-	var bc batchConn = ipv4.NewPacketConn(c)
-	if a := c.LocalAddr().(*net.UDPAddr); a.IP.To4() == nil {
-		bc = ipv6.NewPacketConn(c)
-	}
-	sc := NewScratch()
-	in := make([]ipv4.Message, udpBatch)
-	out := make([]ipv4.Message, udpBatch)
-	bufs := make([][]byte, udpBatch)
-	replies := make([][]byte, udpBatch)
-	for i := range in {
-		bufs[i] = make([]byte, dns.MaxMsgSize)
-		replies[i] = make([]byte, 0, dns.MaxMsgSize)
-		in[i].Buffers = [][]byte{bufs[i]}
-		out[i].Buffers = make([][]byte, 1)
-	}
+// serveUDP reads up to udpBatchSize queries with one system call,
+// answers them, and sends the replies with one more: under load the
+// system calls, not the answers, are what a query costs.
+func (s *Server) serveUDP(fd int) {
+	defer s.udpWG.Done()
+	// The reader waits in recvmmsg on a thread of its own (see udpBatch).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	m := s.h.Metrics()
+	b := newUDPBatch(fd, udpBatchSize, udpQueryMax)
+	sc := NewScratch()
+	replies := make([][]byte, udpBatchSize)
+	for i := range replies {
+		replies[i] = make([]byte, 0, udpQueryMax)
+	}
 	for {
-		n, err := bc.ReadBatch(in, 0)
+		// A shut-down socket reads as empty datagrams, not as an error,
+		// so the reader looks for Close before every batch.
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+		n, err := b.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -216,37 +279,27 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 		}
 		k := 0
 		for i := range n {
-			ua, ok := in[i].Addr.(*net.UDPAddr)
-			if !ok {
+			l := b.len(i)
+			if l == 0 {
 				continue
 			}
-			from, _ := netip.AddrFromSlice(ua.IP)
-			reply := s.h.Serve(sc, replies[i], bufs[i][:in[i].N], from, UDP)
-			if reply == nil {
+			reply := s.h.Serve(sc, replies[i][:0], b.bufs[i][:l], b.source(i), UDP)
+			if len(reply) == 0 {
 				continue
 			}
-			out[k].Buffers[0], out[k].Addr = reply, in[i].Addr
+			b.reply(k, i, reply)
 			k++
 		}
-		for sent := 0; sent < k; {
-			w, err := bc.WriteBatch(out[sent:k], 0)
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				m.Error("udp_write")
-				break
-			}
-			sent += w
+		dropped, err := b.write(k)
+		for range dropped {
+			m.Error("udp_write")
+		}
+		if err != nil && errors.Is(err, net.ErrClosed) {
+			return
 		}
 	}
 }
 
-// acceptTCP accepts connections until ln is closed, and closes at once
-// one beyond TCPPerSource from its source or TCPMax in all. When Accept
-// fails (out of file descriptors, say) it waits before trying again,
-// from 5 ms doubling up to 1 s while the failures last, as net/http
-// does: it neither spins nor stays deaf long once the cause is gone.
 func (s *Server) acceptTCP(ln net.Listener) {
 	defer s.wg.Done()
 	m := s.h.Metrics()

@@ -36,11 +36,14 @@ type Inputs struct {
 	// Snapshot is the health; nil means nothing is verified and every
 	// declared endpoint counts as healthy.
 	Snapshot *state.Snapshot
-	// GeoIP locates askers; nil or a DB without one of its parts leaves
-	// that part unknown. HasCity and HasASN say which parts it has: a
-	// database that has a part but no record for an address narrows the
-	// ECS scope differently from one that lacks the part.
+	// GeoIP is the open databases; GeoIndex, built from them (by
+	// Compile when nil), locates askers. nil, or
+	// databases without one of their parts, leave that part unknown.
+	// HasCity and HasASN say which parts there are: a database that has
+	// a part but no record for an address narrows the ECS scope
+	// differently from one that lacks the part.
 	GeoIP           *geo.DB
+	GeoIndex        *geo.Index
 	HasCity, HasASN bool
 	// Serial is the SOA serial: the same inputs must give the same
 	// serial on every dnsd serving the zone (the snapshot's time, say).
@@ -60,7 +63,6 @@ type Zone struct {
 	soa     []byte // the SOA's type..rdata, TTL InfraTTL (for qtype SOA)
 	soaNeg  []byte // the same with the negative TTL, for the authority section
 	whoami  []netip.Prefix
-	cache   cache
 	serial  uint32
 	summary string
 }
@@ -90,7 +92,11 @@ type geoName struct {
 	label string
 	name  []byte // wire form
 	proto inventory.Protocol
-	set   *policy.Set
+	// table is the policy compiled for the places GeoIndex names;
+	// byCand maps its candidates to mirrors' indexes, candOf back.
+	table  *policy.Table
+	byCand []int32
+	candOf []int32
 	// mirrors are the mirrors that list the name and can be a CNAME
 	// target for it, in file order; cname[i] is mirrors[i]'s answer and
 	// fallback the answer when none is healthy.
@@ -102,11 +108,11 @@ type geoName struct {
 	// constant is, per family, the answer when it does not depend on the
 	// asker: a mirror index, fallbackChoice, or dependsOnAsker.
 	constant [2]int32
-	// subnets are the subnets of the mirrors healthy for the family:
-	// an ECS scope never straddles one.
-	subnets [2][]netip.Prefix
+	// edges are, per family, the first address of every subnet of a
+	// mirror healthy for it and the address after its last, sorted: an
+	// ECS scope never straddles one (see scope).
+	edges   [2][]netip.Addr
 	byLabel map[string]int
-	one     []*policy.Set // per mirror, a set of that mirror alone (preference names)
 }
 
 const (
@@ -130,12 +136,18 @@ func Compile(in Inputs) (*Zone, error) {
 	if err := checkNames(d); err != nil {
 		return nil, fmt.Errorf("%s: %w", inv.File, err)
 	}
+	if in.GeoIndex == nil && in.GeoIP != nil {
+		ix, err := in.GeoIP.Index()
+		if err != nil {
+			return nil, err
+		}
+		in.GeoIndex = ix
+	}
 	z := &Zone{in: in, inv: inv, nodes: map[string]*node{}, whoami: d.Whoami, serial: in.Serial}
 	var err error
 	if z.zone, err = wire(d.Zone); err != nil {
 		return nil, fmt.Errorf("%s: [dns] zone: %w", inv.File, err)
 	}
-	z.cache.init()
 	add := func(name string) (*node, error) {
 		w, err := wire(name)
 		if err != nil {
@@ -273,11 +285,15 @@ func (z *Zone) compileName(idx int, dn inventory.DNSName) (*geoName, error) {
 	// The same Want as lookup --name: the mirrors of this name, healthy
 	// for its protocol.
 	want := policy.Want{Protocols: []inventory.Protocol{dn.Protocol}, DNSName: dn.Label}
-	g.set = policy.NewSet(inv, z.in.Snapshot, want)
-	for _, m := range g.mirrors {
-		one := *inv
-		one.Mirrors = []*inventory.Mirror{m}
-		g.one = append(g.one, policy.NewSet(&one, z.in.Snapshot, want))
+	set := policy.NewSet(inv, z.in.Snapshot, want)
+	g.table = set.Compile(z.in.GeoIndex.Locations())
+	g.byCand = make([]int32, set.Len())
+	for i := range g.byCand {
+		g.byCand[i] = int32(g.index[g.table.Mirror(int32(i))])
+	}
+	g.candOf = make([]int32, len(g.mirrors))
+	for j, m := range g.mirrors {
+		g.candOf[j] = g.table.Index(m)
 	}
 	for f := range 2 {
 		fam := []state.Family{state.IPv4, state.IPv6}[f]
@@ -296,8 +312,16 @@ func (z *Zone) compileName(idx int, dn inventory.DNSName) (*geoName, error) {
 				public++
 			}
 			last = int32(i)
-			g.subnets[f] = append(g.subnets[f], m.Subnets...)
+			for _, s := range m.Subnets {
+				s = s.Masked()
+				g.edges[f] = append(g.edges[f], s.Addr())
+				if end := lastAddr(s).Next(); end.IsValid() {
+					g.edges[f] = append(g.edges[f], end)
+				}
+			}
 		}
+		slices.SortFunc(g.edges[f], netip.Addr.Compare)
+		g.edges[f] = slices.Compact(g.edges[f])
 		switch {
 		case n == 0:
 			g.constant[f] = fallbackChoice

@@ -134,18 +134,24 @@ func main() {
 	perCountry := flag.Int("per-country", 4, "clients in every country")
 	perASN := flag.Int("per-asn", 4, "clients in every ASN a mirror declares")
 	nPrivate := flag.Int("private", 23, "private mirrors")
+	scale := flag.Int("scale", 1, "mirrors per country times this (9 makes about 4,000)")
+	dns := flag.Bool("dns", false, "give the inventory a [dns] table (zone example.org., download.example.org answered by every mirror over https), for dnsd")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: mkworld -o DIR [-seed N] [-networks N] [-clients N] [-per-country N] [-per-asn N] [-private N]")
+		fmt.Fprintln(os.Stderr, "usage: mkworld -o DIR [-seed N] [-networks N] [-clients N] [-per-country N] [-per-asn N] [-private N] [-scale N] [-dns]")
 		os.Exit(2)
 	}
-	if err := run(*out, *seed, *nNets, *nClients, *perCountry, *perASN, *nPrivate); err != nil {
+	if *scale < 1 {
+		fmt.Fprintln(os.Stderr, "mkworld: -scale must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(*out, *seed, *nNets, *nClients, *perCountry, *perASN, *nPrivate, *scale, *dns); err != nil {
 		fmt.Fprintln(os.Stderr, "mkworld:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, seed uint64, nNets, nClients, perCountry, perASN, nPrivate int) error {
+func run(dir string, seed uint64, nNets, nClients, perCountry, perASN, nPrivate, scale int, dns bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -163,7 +169,7 @@ func run(dir string, seed uint64, nNets, nClients, perCountry, perASN, nPrivate 
 		return err
 	}
 	w.networks(nNets)
-	toml, err := w.inventory(nPrivate)
+	toml, err := w.inventory(nPrivate, scale, dns)
 	if err != nil {
 		return err
 	}
@@ -349,7 +355,7 @@ type mirror struct {
 }
 
 // inventory writes mirrors.toml.
-func (w *world) inventory(nPrivate int) ([]byte, error) {
+func (w *world) inventory(nPrivate, scale int, dns bool) ([]byte, error) {
 	var ms []*mirror
 	fields := strings.Fields(mirrorCounts)
 	for i := 0; i < len(fields); i += 2 {
@@ -358,7 +364,7 @@ func (w *world) inventory(nPrivate int) ([]byte, error) {
 		if err != nil || !cc.Valid() {
 			return nil, fmt.Errorf("mirrorCounts: bad entry %q %q", fields[i], fields[i+1])
 		}
-		for j := range n {
+		for j := range n * scale {
 			nets := w.byCC[cc]
 			m := &mirror{
 				name:   fmt.Sprintf("mirror%02d.%s.example.net", j+1, strings.ToLower(string(cc))),
@@ -434,6 +440,15 @@ releases = ["1"]
 archs = ["x86_64"]
 format = "rpm"
 `)
+	if dns {
+		b.WriteString(`
+[dns]
+zone = "example.org."
+ttl = 60
+ns = { ns1 = ["127.0.0.1"] }
+names = { download = "https" }
+`)
+	}
 	for _, m := range ms {
 		fmt.Fprintf(&b, "\n[[mirror]]\nname = %q\ncountry = %q\nhttps = \"https://%s/pub/\"\nhttp = \"http://%s/pub/\"\n", m.name, m.cc, m.name, m.name)
 		if m.weight != 100 {
@@ -452,6 +467,9 @@ format = "rpm"
 		}
 		if m.private {
 			b.WriteString("public = false\n")
+		}
+		if dns {
+			b.WriteString("dns = [\"download\"]\n")
 		}
 	}
 	w.mirrors = ms

@@ -19,7 +19,7 @@ import (
 func TestWorld(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
 	for _, dir := range []string{a, b} {
-		if err := run(dir, 7, 3000, 600, 2, 2, 23); err != nil {
+		if err := run(dir, 7, 3000, 600, 2, 2, 23, 1, false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -266,3 +266,48 @@ func parseTable(data []byte) ([]Info, error) {
 	slices.SortFunc(out, func(a, b Info) int { return strings.Compare(string(a.Code), string(b.Code)) })
 	return out, nil
 }
+
+// Vec is a point on the earth as a unit vector from its centre. Distances
+// between Vecs cost a square root and an arcsine, and comparing them
+// (which is nearer?) only multiplications: the policy keeps its mirrors
+// and places as Vecs.
+type Vec struct{ X, Y, Z float64 }
+
+// Vec returns a as a unit vector.
+func (a Coord) Vec() Vec {
+	const rad = math.Pi / 180
+	sinLat, cosLat := math.Sincos(a.Lat * rad)
+	sinLon, cosLon := math.Sincos(a.Lon * rad)
+	return Vec{cosLat * cosLon, cosLat * sinLon, sinLat}
+}
+
+// Chord2 returns the square of the straight-line distance between v and
+// w, in earth radii: it grows with the great-circle distance, so it
+// orders points by distance without trigonometry.
+func (v Vec) Chord2(w Vec) float64 {
+	dx, dy, dz := v.X-w.X, v.Y-w.Y, v.Z-w.Z
+	return dx*dx + dy*dy + dz*dz
+}
+
+// DistanceKm returns the great-circle distance between v and w in km on a
+// sphere of the mean earth radius: the same as Coord.DistanceKm, from the
+// chord (haversine's h is chord²/4).
+func (v Vec) DistanceKm(w Vec) float64 { return ChordKm(v.Chord2(w)) }
+
+// ChordKm returns the great-circle distance in km of a chord whose square
+// is c2 (see Chord2).
+func ChordKm(c2 float64) float64 {
+	return 2 * earthRadiusKm * math.Asin(min(math.Sqrt(c2)/2, 1))
+}
+
+// KmChord2 returns the square of the chord of a great-circle distance of
+// km: the inverse of ChordKm, for distances up to half the circumference
+// (beyond, it returns 4, the chord of antipodes).
+func KmChord2(km float64) float64 {
+	half := km / (2 * earthRadiusKm)
+	if half >= math.Pi/2 {
+		return 4
+	}
+	s := 2 * math.Sin(half)
+	return s * s
+}

@@ -126,7 +126,12 @@ func addNetwork(b4 *builder4, b6 *builder6, p netip.Prefix, v uint32) {
 
 // Locations returns every place the City database names, indexed by
 // Hit.Loc. Do not modify.
-func (ix *Index) Locations() []Location { return ix.locs }
+func (ix *Index) Locations() []Location {
+	if ix == nil {
+		return nil
+	}
+	return ix.locs
+}
 
 // HasCity and HasASN say which databases the Index was built from.
 func (ix *Index) HasCity() bool { return ix.hasCity }
@@ -135,14 +140,13 @@ func (ix *Index) HasCity() bool { return ix.hasCity }
 func (ix *Index) HasASN() bool { return ix.hasAS }
 
 // Lookup returns what the databases say of a. An IPv4-mapped address is
-// looked up as IPv4 and a zone is ignored. It does not allocate. Unlike
-// DB.Lookup, it knows nothing of the deprecated IPv4-compatible IPv6
-// addresses (::a.b.c.d, RFC 4291 2.5.5.1), which reach the IPv4 networks
-// of a MaxMind tree by accident; 6to4 and Teredo addresses are found where
-// the database aliases them.
+// looked up as IPv4 and a zone is ignored. It does not allocate. As in a
+// MaxMind tree, an IPv4-compatible IPv6 address (::a.b.c.d) finds the
+// IPv4 networks, and 6to4 and Teredo addresses find them where the
+// database aliases them.
 func (ix *Index) Lookup(a netip.Addr) Hit {
 	h := Hit{Loc: -1}
-	if !a.IsValid() {
+	if ix == nil || !a.IsValid() {
 		return h
 	}
 	a = a.Unmap()
@@ -158,6 +162,16 @@ func (ix *Index) Lookup(a netip.Addr) Hit {
 	}
 	b := a.As16()
 	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	if hi == 0 && lo>>32 == 0 {
+		// ::/96 is where a MaxMind tree keeps its IPv4 networks.
+		if v, p, ok := ix.city4.find(uint32(lo)); ok {
+			h.Loc, h.CityPrefix = int32(v), aliasPrefix(a, p, 96)
+		}
+		if v, p, ok := ix.asn4.find(uint32(lo)); ok {
+			h.ASN, h.ASNPrefix = v, aliasPrefix(a, p, 96)
+		}
+		return h
+	}
 	if v, p, ok := ix.city6.find(hi, lo); ok {
 		h.Loc, h.CityPrefix = int32(v), p
 	} else if x, bits, ok := ix.cityAlias.v4(hi, lo); ok {
@@ -235,13 +249,20 @@ func (ap *aliasProbe) aliases(r *maxminddb.Reader) aliases {
 
 // Info returns what DB.Lookup would for a, but the AS organisation.
 func (ix *Index) Info(a netip.Addr) Info {
+	info, _ := ix.Where(a)
+	return info
+}
+
+// Where returns Info and the index of a's place in Locations (-1 for
+// none). It does not allocate.
+func (ix *Index) Where(a netip.Addr) (Info, int32) {
 	h := ix.Lookup(a)
 	info := Info{CityPrefix: h.CityPrefix, ASN: h.ASN, ASNPrefix: h.ASNPrefix}
 	if h.Loc >= 0 {
-		l := ix.locs[h.Loc]
+		l := &ix.locs[h.Loc]
 		info.Country, info.Continent, info.Coord, info.HasCoord = l.Country, l.Continent, l.Coord, l.HasCoord
 	}
-	return info
+	return info, h.Loc
 }
 
 // Networks returns how many networks the Index holds, for logs.

@@ -24,10 +24,8 @@
 package policy
 
 import (
-	"cmp"
 	"math"
 	"net/netip"
-	"slices"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
@@ -155,177 +153,17 @@ func (c Choice) Has(p inventory.Protocol) bool { return c.protos&protoBit(p) != 
 // Params are the policy's knobs.
 type Params = inventory.Policy
 
-// Select returns the ordered list for c from s.
-func (s *Set) Select(c Client) []Choice {
-	return s.AppendSelect(nil, c)
-}
-
-// AppendSelect appends the ordered list for c to dst and returns it; dnsd
-// reuses dst to stay off the allocator.
-func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
-	if c.Continent == "" {
-		c.Continent = c.Country.Continent()
-	}
-	where, located := c.Coord, c.HasCoord
-	if !located {
-		if cc, ok := c.Country.Coord(); ok {
-			where, located = cc, true
-		} else if c.Continent != "" {
-			where, located = c.Continent.Coord(), true
-		}
-	}
-	keyHash := c.Key
-	rs := make([]ranked, 0, len(s.cands))
-	for i := range s.cands {
-		cd := &s.cands[i]
-		protos := cd.up[c.Family]
-		if protos == 0 {
-			continue
-		}
-		m := cd.m
-		r := ranked{cand: cd, protos: protos, dist: -1}
-		if located {
-			r.dist = where.DistanceKm(m.Coord)
-		}
-		r.tier, r.sub = s.tier(c, cd, r.dist)
-		if r.tier == 0 {
-			continue // private, no network match
-		}
-		r.rank = min(r.tier, rest)
-		r.score = rendezvous(keyHash, cd.nameHash, m.Weight)
-		rs = append(rs, r)
-	}
-	if !c.Known() {
-		slices.SortFunc(rs, byScore)
-		for _, r := range rs {
-			dst = append(dst, Choice{Mirror: r.cand.m, Reason: Weight, DistanceKm: -1, protos: r.protos})
-		}
-		return dst
-	}
-	slices.SortFunc(rs, func(a, b ranked) int {
-		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.sub, b.sub), cmp.Compare(a.dist, b.dist), byScore(a, b))
-	})
-	start := len(dst)
-	for i := 0; i < len(rs); {
-		// One tier (and neighbour) at a time: order it, then decide
-		// whether the list needs the next one.
-		j := i
-		for j < len(rs) && rs[j].rank == rs[i].rank && rs[j].sub == rs[i].sub {
-			j++
-		}
-		// Only the first Max-len entries of the tier can be listed: order
-		// no more of it than that (the last tier is most of the network).
-		need := s.p.Max - (len(dst) - start)
-		if located {
-			spread(rs[i:j], s.p.BandKm, need)
-		} else {
-			slices.SortFunc(rs[i:j], byScore)
-		}
-		for _, r := range rs[i:min(j, i+need)] {
-			dst = append(dst, Choice{Mirror: r.cand.m, Reason: r.tier, DistanceKm: r.dist, protos: r.protos})
-		}
-		if len(dst)-start == s.p.Max {
-			return dst
-		}
-		if len(dst)-start >= s.p.Min {
-			break
-		}
-		i = j
-	}
-	return dst
-}
-
-// tier places a candidate for c; 0 means it may not be offered at all.
-func (s *Set) tier(c Client, cd *candidate, dist float64) (Reason, int) {
-	m := cd.m
-	if c.Addr.IsValid() {
-		a := c.Addr.Unmap()
-		for _, p := range m.Subnets {
-			if p.Contains(a) {
-				return Subnet, 0
-			}
-		}
-	}
-	if c.ASN != 0 && slices.Contains(m.ASNs, c.ASN) && s.asnNear(c, cd, dist) {
-		return ASN, 0
-	}
-	switch {
-	case !m.Public:
-		return 0, 0
-	case c.Country != "" && m.Country == c.Country:
-		return Country, 0
-	}
-	if n := slices.Index(s.p.Neighbours[c.Country], m.Country); n >= 0 {
-		return Neighbour, n
-	}
-	// The rest is one tier by distance: a continent line is no network
-	// boundary (Egypt and Israel, Cyprus and Israel, Christmas Island and
-	// Java are near neighbours across one), so it only names the reason.
-	if c.Continent != "" && cd.continent == c.Continent {
-		return Continent, 0
-	}
-	return World, 0
-}
-
-// asnNear reports whether a match of the client's ASN with a mirror dist
-// km away counts. An ASN can span continents (a hosting company, a
-// pan-African carrier): its match only keeps traffic on one network where
-// the mirror is also near, within ASNMaxKm of the client's coordinates.
-// Without coordinates the client's country stands in for its location
-// (the same country), then its continent; a client known by nothing but
-// its ASN gets every mirror of it. Subnet matches count at any distance:
-// that is how an operator keeps a deliberate far match.
-func (s *Set) asnNear(c Client, cd *candidate, dist float64) bool {
-	switch {
-	case c.HasCoord:
-		return dist <= s.p.ASNMaxKm
-	case c.Country != "":
-		return cd.m.Country == c.Country
-	case c.Continent != "":
-		return cd.continent == c.Continent
-	}
-	return true
-}
-
-// spread orders one tier that is sorted by distance: each band of mirrors
-// within bandKm of the band's nearest is reordered by rendezvous score,
-// until the first need entries are in their final order.
-func spread(rs []ranked, bandKm float64, need int) {
-	for i := 0; i < len(rs) && i < need; {
-		j := i + 1
-		for j < len(rs) && rs[j].dist <= rs[i].dist+bandKm {
-			j++
-		}
-		slices.SortFunc(rs[i:j], byScore)
-		i = j
-	}
-}
-
-type ranked struct {
-	cand   *candidate
-	tier   Reason
-	rank   Reason // tier, with Continent and World one
-	sub    int
-	dist   float64
-	score  float64
-	protos uint8
-}
-
-// byScore orders highest rendezvous score first, then by name so that a
-// tie (astronomically rare) is still deterministic.
-func byScore(a, b ranked) int {
-	return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.cand.m.Name, b.cand.m.Name))
-}
-
 // rendezvous is weighted rendezvous hashing (Schindelhauer and Schomaker's
 // logarithmic method): for a uniform u in (0,1), w / -ln(u) is highest for
 // mirror i with probability w_i / Σw, and it depends only on the key and
 // the mirror, so adding or removing a mirror moves only its own share.
-func rendezvous(key, name uint64, weight int) float64 {
-	h := mix64(key ^ mix64(name))
-	u := (float64(h>>11) + 0.5) / (1 << 53)
-	return float64(weight) / -math.Log(u)
+// mixed is mix64 of the mirror's name hash, computed once per mirror.
+func rendezvous(key, mixed uint64, weight float64) float64 {
+	return weight / -math.Log(unit(mix64(key^mixed)))
 }
+
+// unit maps a hash to a uniform number in (0, 1).
+func unit(h uint64) float64 { return (float64(h>>11) + 0.5) / (1 << 53) }
 
 // hashString is FNV-1a; mix64 then spreads its bits.
 func hashString(s string) uint64 {

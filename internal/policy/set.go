@@ -29,13 +29,31 @@ type Set struct {
 	inv   *inventory.Inventory
 	p     Params
 	cands []candidate
+	// What a client's answer depends on, per family: the candidates
+	// healthy over it that each tier can hold. A tier is then ranked
+	// from its own members, not from a pass over the whole network.
+	fam     [inventory.NumFamilies]famIndex
+	subnets subnetTable // every candidate with subnets, whatever its health
+	// asnChord2 is the square of the chord of ASNMaxKm: an ASN match is
+	// near when its chord is no longer (see asnNear).
+	asnChord2 float64
 }
 
 type candidate struct {
 	m         *inventory.Mirror
 	continent country.Continent
+	vec       country.Vec // where the mirror stands
 	nameHash  uint64
+	mixed     uint64                       // mix64(nameHash): what rendezvous mixes the key with
+	weight    float64                      // the mirror's weight
 	up        [inventory.NumFamilies]uint8 // healthy acceptable protocols, per family
+}
+
+// famIndex is one family's view of a Set.
+type famIndex struct {
+	pub       []int32                  // public candidates healthy over the family
+	byCountry map[country.Code][]int32 // the same by country
+	byASN     map[uint32][]int32       // every candidate healthy over the family, by declared ASN
 }
 
 // NewSet prepares inv for w with the health in snap. With a nil snapshot
@@ -55,7 +73,8 @@ func NewSet(inv *inventory.Inventory, snap *state.Snapshot, w Want) *Set {
 		if w.DNSName != "" && !slices.Contains(m.DNS, w.DNSName) {
 			continue
 		}
-		c := candidate{m: m, continent: m.Continent(), nameHash: hashString(m.Name)}
+		h := hashString(m.Name)
+		c := candidate{m: m, continent: m.Continent(), vec: m.Coord.Vec(), nameHash: h, mixed: mix64(h), weight: float64(m.Weight)}
 		for _, p := range protos {
 			if m.URL(p) == "" {
 				continue
@@ -70,7 +89,35 @@ func NewSet(inv *inventory.Inventory, snap *state.Snapshot, w Want) *Set {
 			s.cands = append(s.cands, c)
 		}
 	}
+	s.index()
 	return s
+}
+
+// index builds what ranking a tier needs: per family the public
+// candidates, by country, and everyone by declared ASN; the subnet table.
+func (s *Set) index() {
+	s.asnChord2 = country.KmChord2(s.p.ASNMaxKm)
+	for f := range inventory.NumFamilies {
+		fi := &s.fam[f]
+		fi.byCountry = map[country.Code][]int32{}
+		fi.byASN = map[uint32][]int32{}
+		for i := range s.cands {
+			cd := &s.cands[i]
+			if cd.up[f] == 0 {
+				continue
+			}
+			for _, asn := range cd.m.ASNs {
+				if l := fi.byASN[asn]; len(l) == 0 || l[len(l)-1] != int32(i) {
+					fi.byASN[asn] = append(l, int32(i))
+				}
+			}
+			if cd.m.Public {
+				fi.pub = append(fi.pub, int32(i))
+				fi.byCountry[cd.m.Country] = append(fi.byCountry[cd.m.Country], int32(i))
+			}
+		}
+	}
+	s.subnets = newSubnetTable(s.cands)
 }
 
 // Same reports whether s and t, built from the same inventory, offer the

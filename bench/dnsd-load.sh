@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# dnsd-load.sh: mirrorsteer dnsd beside gdnsd under resolver-like load, in
+# one run on this machine: ecsload (shared/bench/ecsload) puts a different
+# EDNS Client Subnet in every query, drawn from 200,000 /24s and /48s of a
+# City database of a million networks over every country (bench/mkworld),
+# as public resolvers send. Prints queries/s of each and the ratio
+# dnsd/gdnsd, for:
+#   1. random ECS: dnsd serving the synthetic world's 449 mirrors, gdnsd
+#      its peer zone of 4 datacenters (peerbench's bycountry map);
+#   2. one fixed ECS, both serving the peer zone (bench/dnsd-peer);
+#   3. random ECS with a reload in the middle: dnsd's queries/s in the
+#      second after a new state.json and after a new GeoIP database,
+#      against its steady state;
+# and dnsd's peak memory with ~4,300 mirrors and the million-network
+# database. The generator's own CPU share is printed with each figure:
+# on 2 cores it shares the machine with the server.
+# Usage: bench/dnsd-load.sh [seconds] (default 10). R=dir keeps the world
+# and the tools between runs (default /tmp/mirrorsteer-load).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+here=$PWD
+DUR=${1:-10}
+R=${R:-/tmp/mirrorsteer-load}
+SHARED=${SHARED:-$here/../shared}
+[ -d "$SHARED/bench/ecsload" ] || SHARED=/work/shared
+mkdir -p "$R"
+export DEBIAN_FRONTEND=noninteractive
+command -v gdnsd >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gdnsd >/dev/null; }
+
+go build -o "$R/mirrorsteer" ./cmd/mirrorsteer
+(cd "$SHARED/bench/ecsload" && go build -o "$R/ecsload" .)
+if [ ! -s "$R/world/GeoIP2-City.mmdb" ]; then
+	echo "writing the synthetic world (a million networks; about a minute)..." >&2
+	go run ./bench/mkworld -o "$R/world" -networks 1000000 -dns -clients 0 >/dev/null
+fi
+if [ ! -s "$R/world4k/mirrors.toml" ]; then
+	go run ./bench/mkworld -o "$R/world4k" -networks 50000 -dns -clients 0 -scale 10 >/dev/null
+fi
+[ -s "$R/prefixes.txt" ] || "$R/ecsload" -mkprefixes -city "$R/world/GeoIP2-City.mmdb" -n 200000 -out "$R/prefixes.txt"
+head -1 "$R/prefixes.txt" > "$R/one-prefix.txt"
+city=$R/world/GeoIP2-City.mmdb
+asn=$R/world/GeoLite2-ASN.mmdb
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+# gdnsd: peerbench's zone and bycountry map over the same City database.
+G=$R/gdnsd
+mkdir -p "$G/etc/zones" "$G/run" "$G/state"
+GPORT=$(free_port)
+cat > "$G/etc/config" <<EOF
+options => { listen => [ 127.0.0.1:$GPORT ], run_dir => $G/run, state_dir => $G/state, udp_threads => 2, tcp_threads => 1 }
+plugins => { geoip => {
+  maps => { bycountry => {
+    geoip2_db => $city
+    datacenters => [ eu, us, ap, sa ]
+    map => { EU => [ eu, us ], NA => [ us, eu ], AS => [ ap, us ], OC => [ ap, us ], SA => [ sa, us ], default => [ us, eu ] }
+  } }
+  resources => { dl => { map => bycountry, dcmap => { eu => mirror-eu.example.net., us => mirror-us.example.net., ap => mirror-ap.example.net., sa => mirror-sa.example.net. } } }
+} }
+EOF
+cat > "$G/etc/zones/example.org" <<'EOF'
+$TTL 300
+@        SOA ns1 hostmaster ( 1 7200 1800 259200 300 )
+@        NS  ns1
+ns1      A   127.0.0.1
+download 60 DYNC geoip!dl
+EOF
+gdnsd -c "$G/etc" -f start > "$G/gdnsd.log" 2>&1 &
+pids+=($!)
+
+# start_dnsd NAME ARGS...: starts dnsd on a free port, sets DPORT and DPID.
+start_dnsd() {
+	local name=$1; shift
+	DPORT=$(free_port)
+	"$R/mirrorsteer" dnsd "$@" -l 127.0.0.1:$DPORT --metrics "" --watch 0 > "$R/$name.log" 2>&1 &
+	DPID=$!
+	pids+=($DPID)
+	for _ in $(seq 300); do
+		dig +short +tries=1 +time=1 @127.0.0.1 -p $DPORT example.org SOA >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	cat "$R/$name.log"; exit 1
+}
+wait_gdnsd() {
+	for _ in $(seq 100); do
+		dig +short +tries=1 +time=1 @127.0.0.1 -p $GPORT example.org SOA >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	cat "$G/gdnsd.log"; exit 1
+}
+
+# load NAME PORT PREFIXES [extra]: one ecsload run; prints its line with
+# the generator's CPU share, sets QPS.
+load() {
+	local name=$1 port=$2 prefixes=$3; shift 3
+	local out
+	out=$( { /usr/bin/time -f "cpu %U %S" "$R/ecsload" -s 127.0.0.1:$port -d ${DUR}s -c 4 -q 100 -warm 2 \
+		-names download.example.org:A -prefixes "$prefixes" "$@"; } 2>&1 )
+	QPS=$(echo "$out" | sed -n 's/.*qps=\([0-9]*\).*/\1/p')
+	local cpu
+	cpu=$(echo "$out" | awk '/^cpu /{printf "%.0f", 100*($2+$3)/('"$DUR"'+2)/'"$(nproc)"'}')
+	printf '%-34s qps=%-8s generator cpu=%s%% of the machine  %s\n' "$name" "$QPS" "$cpu" \
+		"$(echo "$out" | grep -o 'lost=[0-9]* .*avg_ms=[0-9.]* p99_ms=[0-9.]*' | sed 's/noerror.*avg/avg/')"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+
+wait_gdnsd
+echo "== $(nproc) cores shared with the generator; ${DUR}s each after 2s of warm-up"
+echo "== 1. a different ECS per query (200,000 /24s and /48s)"
+load "gdnsd, 4 datacenters" $GPORT "$R/prefixes.txt"; g1=$QPS
+start_dnsd world -c "$R/world/mirrors.toml" -s "$R/world/state.json" --geoip-city "$city" --geoip-asn "$asn"
+load "dnsd, 449 mirrors" $DPORT "$R/prefixes.txt"; d1=$QPS
+echo "ratio dnsd/gdnsd, random ECS: $(ratio $d1 $g1)"
+kill $DPID; wait $DPID 2>/dev/null || true
+
+echo "== 2. one fixed ECS, the peer zone"
+load "gdnsd, 4 datacenters" $GPORT "$R/one-prefix.txt"; g2=$QPS
+start_dnsd peer -c bench/dnsd-peer/mirrors.toml --geoip-city "$city" --geoip-asn "$asn"
+load "dnsd, peer zone" $DPORT "$R/one-prefix.txt"; d2=$QPS
+echo "ratio dnsd/gdnsd, fixed ECS: $(ratio $d2 $g2)"
+kill $DPID; wait $DPID 2>/dev/null || true
+
+echo "== 3. reloads under random-ECS load"
+cp "$R/world/state.json" "$R/state.json"
+cp "$city" "$R/city.mmdb"
+start_dnsd reload -c "$R/world/mirrors.toml" -s "$R/state.json" --geoip-city "$R/city.mmdb" --geoip-asn "$asn"
+(
+	sleep $((DUR / 3 + 2)); touch "$R/state.json"; kill -HUP $DPID
+	sleep $((DUR / 3)); cp "$city" "$R/city.mmdb.new" && mv "$R/city.mmdb.new" "$R/city.mmdb"; kill -HUP $DPID
+) &
+"$R/ecsload" -s 127.0.0.1:$DPORT -d $((DUR + 2))s -c 4 -q 100 -warm 2 -v \
+	-names download.example.org:A -prefixes "$R/prefixes.txt" 2> "$R/persec.txt" >/dev/null
+wait $! 2>/dev/null || true
+grep -i reload "$R/reload.log" | sed 's/^/  dnsd: /' | cut -c1-160
+q=$(grep -v -e warm -e drain "$R/persec.txt" | sed -n 's/^t=[0-9]*s qps=\([0-9]*\)$/\1/p')
+echo "  per second: $(echo $q)"
+med=$(echo "$q" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+low=$(echo "$q" | sort -n | head -1)
+echo "  steady (median) $med, lowest second $low = $(awk -v a=$low -v b=$med 'BEGIN{printf "%.0f", 100*a/b}')% of steady"
+kill $DPID; wait $DPID 2>/dev/null || true
+
+echo "== 4. memory: ~4,300 mirrors, the million-network City database"
+start_dnsd mem -c "$R/world4k/mirrors.toml" --geoip-city "$city" --geoip-asn "$asn"
+load "dnsd, ~4,300 mirrors" $DPORT "$R/prefixes.txt"
+echo "  dnsd peak RSS: $(awk '/VmHWM/{printf "%.0f MiB", $2/1024}' /proc/$DPID/status)"
