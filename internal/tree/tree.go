@@ -23,6 +23,12 @@
 // the same size and SHA-256 and the file is a regular 0644 file of this
 // user holding exactly those bytes.
 //
+// A generation committed with a note (SetNote: what a generator made it
+// from) is recorded in the store with a digest of every file's and
+// directory's lstat(2); Unchanged tells a generator whose note is the
+// same, without reading the tree, that the generation is still exactly
+// as published, so there is nothing to write.
+//
 // Every generation has a manifest.json at its root listing each file's
 // path, size and SHA-256 in a fixed format: the same files give the same
 // bytes. A directory at "out" (a tree written by an earlier version of this
@@ -127,7 +133,8 @@ type Writer struct {
 	files    map[string]struct{}
 	dirs     map[string]struct{}
 	entries  []fileEntry
-	matched  int // entries whose path is also in old
+	matched  int    // entries whose path is also in old
+	note     []byte // recorded with the generation, for Unchanged
 	inflight sync.WaitGroup
 }
 
@@ -457,6 +464,14 @@ func (w *Writer) cleanStale() error {
 		case strings.HasPrefix(name, stagingPrefix):
 			if err := w.removeUnlocked(name, false); err != nil {
 				return err
+			}
+		case strings.HasPrefix(name, recordPrefix):
+			// A record a crashed run did not rename into place.
+			var st unix.Stat_t
+			if unix.Fstatat(w.storeFD, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+				if err := unix.Unlinkat(w.storeFD, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+					return fmt.Errorf("removing %s: %w", filepath.Join(w.store, name), err)
+				}
 			}
 		case strings.HasPrefix(name, linkPrefix):
 			var st unix.Stat_t
@@ -955,11 +970,13 @@ func (w *Writer) createAt(dirfd int, rel string, fill func(fd int) error) error 
 }
 
 // Commit finishes the new generation and publishes it: it writes
-// manifest.json (or links it, if unchanged), fsyncs the files written and
-// every directory once, names the generation, and points the link at it
-// with one rename(2). Then it fsyncs the store and the parent and waits
-// for the removal Begin started. After Commit, successful or not, the
-// Writer is done. An error that
+// manifest.json (or links it, if unchanged), makes the generation durable
+// (one syncfs(2), or an fsync of each file written and each directory),
+// names the generation, and points the link at it with one rename(2).
+// Then it fsyncs the store and the parent, waits for the removal Begin
+// started, and records the generation for Unchanged if it has a note
+// (SetNote). After Commit, successful or not, the Writer is done. An
+// error that
 // does not wrap ErrAfterSwap means nothing was published: the tree is as
 // it was and the staging directory is removed.
 //
@@ -1009,6 +1026,7 @@ func (w *Writer) Commit() (Stats, error) {
 	if w.removeErr != nil {
 		errs = append(errs, w.removeErr)
 	}
+	w.record(w.stagingName, st)
 	w.closeDirs()
 	if len(errs) > 0 {
 		return st, fmt.Errorf("%w: %w", ErrAfterSwap, errors.Join(errs...))
