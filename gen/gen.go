@@ -37,6 +37,11 @@ type Options struct {
 	HashCache string
 	// Edge configures the nginx snippets under edge/.
 	Edge Edge
+	// Inputs, when set, describes everything the other options were made
+	// from, and is recorded with the tree so that a rerun from the same
+	// inputs can leave it as it is (see Unchanged). Ignored with an
+	// OriginDir.
+	Inputs *Inputs
 }
 
 // Stats reports what a run did.
@@ -153,6 +158,12 @@ func Run(o Options) (Stats, error) {
 	}
 	if bar != nil {
 		bar.Finish()
+	}
+	// What the tree is made from, for a rerun to tell that it would
+	// write the same (Unchanged). Not with an origin copy: its files are
+	// not among the inputs.
+	if o.Inputs != nil && o.OriginDir == "" && programID() != "" {
+		w.SetNote(o.Inputs.note(programID(), &st))
 	}
 	st.Stats, err = w.Commit()
 	return st, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/gen"
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 	"golang.org/x/term"
 )
 
@@ -37,18 +39,46 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	inv, snap, err := loadInputs(*config, *statePath, stderr)
+	settings, err := genSettings(fs)
 	if err != nil {
 		return err
 	}
-	if err := locateMirrors(inv, snap, *cityDB, stderr); err != nil {
+	// The same inputs as the run that wrote the tree, and the tree as it
+	// left it: nothing to do (not even to read the inventory).
+	if *originDir == "" {
+		if st, said, ok := gen.Unchanged(*out, settings); ok {
+			stderr.Write(said)
+			reportGen(stdout, stderr, *out, *originDir, st, start)
+			return nil
+		}
+	}
+	// Everything read from here on is an input of the tree; what is said
+	// about the inputs is said again by a rerun that finds them unchanged.
+	in := &gen.Inputs{Settings: settings}
+	if *cityDB != "" {
+		id, err := fileio.Identify(*cityDB)
+		if err != nil {
+			return err
+		}
+		in.Opened = map[string]fileio.ID{*cityDB: id}
+	}
+	log := fileio.StartLog()
+	defer log.Stop()
+	var said bytes.Buffer
+	warn := io.MultiWriter(stderr, &said)
+	inv, snap, err := loadInputs(*config, *statePath, warn)
+	if err != nil {
+		return err
+	}
+	if err := locateMirrors(inv, snap, *cityDB, warn); err != nil {
 		return err
 	}
 	if snap == nil {
-		fmt.Fprintln(stderr, "WARNING: no state snapshot (-s): NOTHING WAS VERIFIED. Every declared mirror is listed as healthy and in sync; run 'mirrorsteer probe' and pass its state.json.")
+		fmt.Fprintln(warn, "WARNING: no state snapshot (-s): NOTHING WAS VERIFIED. Every declared mirror is listed as healthy and in sync; run 'mirrorsteer probe' and pass its state.json.")
 	}
+	in.Reads, in.Said = log.Stop(), said.Bytes()
 	o := gen.Options{Inventory: inv, Snapshot: snap, Out: *out, OriginDir: *originDir, HashCache: *hashCache,
-		Edge: gen.Edge{City: absPath(*cityDB), ASN: absPath(*asnDB), Source: *edgeSource}}
+		Edge: gen.Edge{City: absPath(*cityDB), ASN: absPath(*asnDB), Source: *edgeSource}, Inputs: in}
 	if *originDir != "" {
 		if fi, err := os.Stat(*originDir); err != nil || !fi.IsDir() {
 			return fmt.Errorf("--origin-dir %s: not a directory; give the local copy of the origin tree", *originDir)
@@ -61,14 +91,32 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reportGen(stdout, stderr, *out, *originDir, st, start)
+	return nil
+}
+
+// reportGen prints a run's warnings and its summary.
+func reportGen(stdout, stderr io.Writer, out, originDir string, st gen.Stats, start time.Time) {
 	for _, w := range st.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	extra := ""
-	if *originDir != "" {
+	if originDir != "" {
 		extra = fmt.Sprintf(", %d metalinks, %d meta4 (%d files hashed, %d from cache)", st.Metalinks, st.Meta4, st.Hashed, st.Reused)
 	}
 	fmt.Fprintf(stdout, "gen: %s: %d files, %d lists%s: %d written, %d unchanged, %d removed in %v\n",
-		*out, st.Files, st.Lists, extra, st.Written, st.Unchanged, st.Removed, time.Since(start).Round(time.Millisecond))
-	return nil
+		out, st.Files, st.Lists, extra, st.Written, st.Unchanged, st.Removed, time.Since(start).Round(time.Millisecond))
+}
+
+// genSettings returns what of gen's command line shapes its output, for
+// gen.Inputs: every flag as given, and the working directory the paths
+// among them are relative to.
+func genSettings(fs *flag.FlagSet) ([]string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	settings := []string{"wd=" + wd}
+	fs.VisitAll(func(f *flag.Flag) { settings = append(settings, "-"+f.Name+"="+f.Value.String()) })
+	return settings, nil
 }
