@@ -58,9 +58,10 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if *cityDB != "" {
 		id, err := fileio.Identify(*cityDB)
 		if err != nil {
-			return err
+			in = nil // locateMirrors says what is wrong with it
+		} else {
+			in.Opened = map[string]fileio.ID{*cityDB: id}
 		}
-		in.Opened = map[string]fileio.ID{*cityDB: id}
 	}
 	log := fileio.StartLog()
 	defer log.Stop()
@@ -76,7 +77,9 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if snap == nil {
 		fmt.Fprintln(warn, "WARNING: no state snapshot (-s): NOTHING WAS VERIFIED. Every declared mirror is listed as healthy and in sync; run 'mirrorsteer probe' and pass its state.json.")
 	}
-	in.Reads, in.Said = log.Stop(), said.Bytes()
+	if in != nil {
+		in.Reads, in.Said = log.Stop(), said.Bytes()
+	}
 	o := gen.Options{Inventory: inv, Snapshot: snap, Out: *out, OriginDir: *originDir, HashCache: *hashCache,
 		Edge: gen.Edge{City: absPath(*cityDB), ASN: absPath(*asnDB), Source: *edgeSource}, Inputs: in}
 	if *originDir != "" {
