@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,12 +9,18 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // syncHelper is what TestDurableBeforePublished runs under strace: one
 // generation of n new files in two directory levels, committed.
 func syncHelper(dir string, n int) {
+	if every, err := strconv.Atoi(os.Getenv("TREE_SYNC_WRITEBACK")); err == nil {
+		writeBackEvery = every
+	}
 	w, err := Begin(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sync helper:", err)
@@ -44,19 +51,20 @@ func TestDurableBeforePublished(t *testing.T) {
 		t.Fatal("strace is not installed: apt-get install strace (.ci/run installs it)")
 	}
 	for _, tc := range []struct {
-		files      int
-		wantSyncfs bool
+		files, writeBack int
+		wantSyncfs       bool
 	}{
-		{3, false},
-		{syncfsOver + 100, syncfsReportsErrors()},
+		{3, writeBackEvery, false},
+		{syncfsOver + 100, writeBackEvery, syncfsReportsErrors()},
+		{500, 100, syncfsReportsErrors()}, // and written back in the background
 	} {
-		t.Run(fmt.Sprint(tc.files, " files"), func(t *testing.T) {
+		t.Run(fmt.Sprint(tc.files, " files, write-back every ", tc.writeBack), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out")
 			commitFiles(t, dir, map[string]string{"d0/e/0.txt": "old"})
 			trace := filepath.Join(t.TempDir(), "trace")
 			cmd := exec.Command("strace", "-f", "-y", "-qq", "-s", "4096", "-o", trace,
 				"-e", "trace=openat,mkdirat,fsync,fdatasync,syncfs,renameat,renameat2,symlinkat", os.Args[0])
-			cmd.Env = append(os.Environ(), "TREE_SYNC_DIR="+dir, "TREE_SYNC_FILES="+strconv.Itoa(tc.files))
+			cmd.Env = append(os.Environ(), "TREE_SYNC_DIR="+dir, "TREE_SYNC_FILES="+strconv.Itoa(tc.files), "TREE_SYNC_WRITEBACK="+strconv.Itoa(tc.writeBack))
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
@@ -67,6 +75,42 @@ func TestDurableBeforePublished(t *testing.T) {
 			checkPublishOrder(t, dir, parseTrace(string(b)), tc.files, tc.wantSyncfs)
 		})
 	}
+}
+
+// TestWriteBackErrorFails checks that a write error reported to a
+// write-back in the background fails the Writer: syncfs reports an
+// error once, so the sync in Commit would not see it again.
+func TestWriteBackErrorFails(t *testing.T) {
+	if !syncfsReportsErrors() {
+		t.Skip("no write-back in the background before Linux 5.8")
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	old := map[string]string{"a": "old"}
+	commitFiles(t, dir, old)
+	defer func(every int, f func(int) error) { writeBackEvery, syncfs = every, f }(writeBackEvery, syncfs)
+	writeBackEvery = 10
+	var calls atomic.Int32
+	syncfs = func(fd int) error {
+		if calls.Add(1) == 1 {
+			return unix.EIO // reported once: the sync in Commit would pass
+		}
+		return unix.Syncfs(fd)
+	}
+	w, err := Begin(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	for i := range 10 {
+		w.WriteFile(fmt.Sprintf("f%d", i), []byte("new"))
+	}
+	if _, err := w.Commit(); !errors.Is(err, unix.EIO) {
+		t.Errorf("Commit after a failed write-back: %v, want EIO", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("syncfs called %d times, want once, in the background", n)
+	}
+	wantTree(t, dir, old)
 }
 
 type traced struct {

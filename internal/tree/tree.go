@@ -127,15 +127,22 @@ type Writer struct {
 	hasManifest bool                // the current generation has a valid manifest
 	oldDirs     map[string]int      // its directories, opened beneath it once each: an O_PATH fd, or noDir
 
-	mu       sync.Mutex
-	state    int   // stateOpen, stateClosing, stateDone
-	err      error // first I/O error; the Writer then only aborts
-	files    map[string]struct{}
-	dirs     map[string]struct{}
-	entries  []fileEntry
-	matched  int    // entries whose path is also in old
-	note     []byte // recorded with the generation, for Unchanged
-	inflight sync.WaitGroup
+	mu      sync.Mutex
+	state   int   // stateOpen, stateClosing, stateDone
+	err     error // first I/O error; the Writer then only aborts
+	files   map[string]struct{}
+	dirs    map[string]struct{}
+	entries []fileEntry
+	matched int    // entries whose path is also in old
+	note    []byte // recorded with the generation, for Unchanged
+
+	// Files are written back to disk in the background as they come, a
+	// syncfs after every writeBackEvery new files, so that Commit's sync
+	// has little left to wait for.
+	unsynced    int  // files written since the last write-back started
+	writingBack bool // a write-back is running
+	wroteBack   sync.WaitGroup
+	inflight    sync.WaitGroup
 }
 
 const (
@@ -698,8 +705,35 @@ func (w *Writer) WriteFile(rel string, data []byte) error {
 	if inOld {
 		w.matched++
 	}
+	if written {
+		w.unsynced++
+		if w.unsynced >= writeBackEvery && !w.writingBack && syncfsReportsErrors() {
+			w.unsynced, w.writingBack = 0, true
+			w.wroteBack.Go(w.writeBack)
+		}
+	}
 	return nil
 }
+
+// writeBackEvery is how many new files start a write-back; a variable for
+// tests.
+var writeBackEvery = 4096
+
+// writeBack writes back what the filesystem has dirty, while the caller
+// goes on rendering: the disk works while the CPUs do. An error fails the
+// Writer (syncfs reports a write error once).
+func (w *Writer) writeBack() {
+	err := retry(func() error { return syncfs(w.stagingFD) })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writingBack = false
+	if err != nil {
+		w.fail(fmt.Errorf("syncfs %s: %w", w.staging, err))
+	}
+}
+
+// syncfs is unix.Syncfs; a variable for tests.
+var syncfs = unix.Syncfs
 
 // claim checks that rel can be added now. w.mu is held.
 func (w *Writer) claim(rel string) error {
@@ -999,9 +1033,12 @@ func (w *Writer) Commit() (Stats, error) {
 		return Stats{}, errors.New("Commit called after Commit or Abort")
 	}
 	w.state = stateClosing
-	err := w.err
 	w.mu.Unlock()
 	w.inflight.Wait()
+	w.wroteBack.Wait()
+	w.mu.Lock()
+	err := w.err
+	w.mu.Unlock()
 	if err != nil {
 		w.abort()
 		return Stats{}, fmt.Errorf("not committing %s: %w", w.dir, err)
@@ -1114,7 +1151,7 @@ func (w *Writer) commit() (st Stats, errs []error, err error) {
 // file and then each directory is fsynced instead.
 func (w *Writer) sync(written []string) error {
 	if len(written) > syncfsOver && syncfsReportsErrors() {
-		if err := retry(func() error { return unix.Syncfs(w.stagingFD) }); err != nil {
+		if err := retry(func() error { return syncfs(w.stagingFD) }); err != nil {
 			return fmt.Errorf("syncfs %s: %w", w.staging, err)
 		}
 		return nil
@@ -1371,6 +1408,7 @@ func (w *Writer) Abort() error {
 	w.state = stateClosing
 	w.mu.Unlock()
 	w.inflight.Wait()
+	w.wroteBack.Wait()
 	return w.abort()
 }
 
