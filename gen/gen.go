@@ -172,7 +172,10 @@ func Run(o Options) (Stats, error) {
 // writeLists writes the lists of one variant and family, and their dnf
 // metalinks when rmd is set, and counts them.
 func writeLists(w *tree.Writer, inv *inventory.Inventory, v *inventory.Variant, fam inventory.Family, keys []layout.Key, choices [][]policy.Choice, rmd *repomd, taken time.Time) (lists, metalinks int, err error) {
-	var buf []byte
+	bp := listBufs.Get().(*[]byte)
+	defer listBufs.Put(bp)
+	buf := *bp
+	defer func() { *bp = buf }()
 	path := v.Path()
 	for j, k := range keys {
 		l := list{inv: inv, v: v, path: path, family: fam, who: k.Describe(), choices: choices[j]}
@@ -191,6 +194,10 @@ func writeLists(w *tree.Writer, inv *inventory.Inventory, v *inventory.Variant, 
 	}
 	return lists, metalinks, nil
 }
+
+// listBufs holds the buffers lists are rendered into, grown to the
+// largest list (the global one), for the next job.
+var listBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // writeOther writes what is neither a list nor the site: the RFC 5854
 // metalinks (with an origin copy), the edge snippets and the JSON
