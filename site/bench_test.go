@@ -3,6 +3,7 @@ package site_test
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -54,14 +55,15 @@ format = "deb"
 		}
 	})
 	d := site.Data{Inventory: inv, Snapshot: snap, Lists: lists(inv, snap)}
-	var pages, bytes int
+	var pages, bytes atomic.Int64
 	b.ReportAllocs()
 	cpu := cpuTime()
 	for b.Loop() {
-		pages, bytes = 0, 0
+		pages.Store(0)
+		bytes.Store(0)
 		err := site.Render(d, func(p string, data []byte) error {
-			pages++
-			bytes += len(data)
+			pages.Add(1)
+			bytes.Add(int64(len(data)))
 			return nil
 		})
 		if err != nil {
@@ -70,8 +72,8 @@ format = "deb"
 	}
 	// CPU time, which on a shared machine says more than the wall.
 	b.ReportMetric(float64(cpuTime()-cpu)/1e6/float64(b.N), "cpu-ms/op")
-	b.ReportMetric(float64(pages), "files")
-	b.ReportMetric(float64(bytes)/(1<<20), "MiB")
+	b.ReportMetric(float64(pages.Load()), "files")
+	b.ReportMetric(float64(bytes.Load())/(1<<20), "MiB")
 }
 
 // cpuTime is the CPU time the process has used, user and system, in
