@@ -86,10 +86,14 @@ func Run(o Options) (Stats, error) {
 	// arch), so their lists differ only in the path: compute the answers
 	// of each distinct set once. Memory grows with distinct sets, not
 	// with variants.
+	sets := make([]*policy.Set, len(variants))
+	parallel(len(variants), func(i int) error {
+		sets[i] = policy.NewSet(inv, o.Snapshot, policy.Want{Variant: &variants[i]})
+		return nil
+	})
 	var seen []*answers
 	of := make([]*answers, len(variants)) // each variant's answers
-	for i := range variants {
-		set := policy.NewSet(inv, o.Snapshot, policy.Want{Variant: &variants[i]})
+	for i, set := range sets {
 		for _, a := range seen {
 			if a.set.Same(set) {
 				of[i] = a
@@ -118,7 +122,7 @@ func Run(o Options) (Stats, error) {
 	// The longest job, the site, goes first so that it is not the last
 	// one running.
 	jobs := []func() error{
-		func() error { return writeSite(w, inv, o.Snapshot, keys, seen, o.OriginDir != "") },
+		func() error { return writeSite(w, inv, o.Snapshot, keys, seen, of, o.OriginDir != "") },
 		func() error {
 			other, err := writeOther(w, o, keys)
 			mu.Lock()
