@@ -41,25 +41,17 @@ func (w *Writer) SetNote(note []byte) {
 
 // record writes the record of the generation Commit just published, name
 // in the store: its note, its Stats and the digest of its state on disk
-// (see walkDigest); without a note it removes the record of an earlier
-// generation. The generations Commit removed shared inodes with it,
-// which changed their ctime, so this comes after the removal. A record
-// that cannot be written is left out: the next run then writes a new
-// generation, as it would without one.
+// that Commit took (see walkDigest); without a note it removes the record
+// of an earlier generation. A record that cannot be written is left out:
+// the next run then writes a new generation, as it would without one.
 func (w *Writer) record(name string, st Stats) {
 	var b bytes.Buffer
 	if w.note != nil {
-		f, fd, err := openDirAt(w.storeFD, name)
-		if err != nil {
-			return
-		}
-		sum, err := walkDigest(fd)
-		f.Close()
-		if err != nil {
+		if w.digestErr != nil {
 			return
 		}
 		b.WriteString(recordHeader)
-		fmt.Fprintf(&b, "generation %s\nfiles %d\nbytes %d\ndigest %x\n\n", name, st.Files, st.Bytes, sum)
+		fmt.Fprintf(&b, "generation %s\nfiles %d\nbytes %d\ndigest %x\n\n", name, st.Files, st.Bytes, w.digest)
 		b.Write(w.note)
 	}
 
@@ -193,19 +185,24 @@ func parseRecord(b []byte) (rec record, note []byte, ok bool) {
 // walkDigest returns a SHA-256 of the lstat(2) of the directory dirfd
 // and of every entry below it, without following symbolic links: the
 // inode, type, permissions, owner, size, modification and change time of
-// each, by path. Access times and link counts are left out: readers and
+// each, by path (of dirfd itself, the inode, type, permissions and
+// owner). Access times and link counts are left out: readers and
 // the generations that share a file's inode change those. Directories are
 // read in parallel, one goroutine a CPU; the digest does not depend on
 // the order.
 func walkDigest(dirfd int) ([sha256.Size]byte, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(dirfd, &st); err != nil {
-		return [sha256.Size]byte{}, err
-	}
 	root, err := unix.Dup(dirfd)
 	if err != nil {
 		return [sha256.Size]byte{}, err
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(root, &st); err != nil {
+		unix.Close(root)
+		return [sha256.Size]byte{}, err
+	}
+	// The root's own times change when it is renamed into place; the
+	// entries in it are in the digest.
+	st.Mtim, st.Ctim = unix.Timespec{}, unix.Timespec{}
 	wk := walker{sem: make(chan struct{}, runtime.GOMAXPROCS(0)-1), dirs: map[string][sha256.Size]byte{}}
 	wk.wg.Add(1)
 	wk.visit("", root)
@@ -220,6 +217,21 @@ func walkDigest(dirfd int) ([sha256.Size]byte, error) {
 		h.Write(append([]byte(d+"\x00"), sum[:]...))
 	}
 	return [sha256.Size]byte(h.Sum(nil)), nil
+}
+
+type digestResult struct {
+	sum [sha256.Size]byte
+	err error
+}
+
+// startDigest starts walkDigest of dirfd on a goroutine of its own.
+func startDigest(dirfd int) <-chan digestResult {
+	c := make(chan digestResult, 1)
+	go func() {
+		sum, err := walkDigest(dirfd)
+		c <- digestResult{sum, err}
+	}()
+	return c
 }
 
 // walker digests the directories below one, each on its own.

@@ -84,6 +84,7 @@ func TestUnchanged(t *testing.T) {
 		{"a file added", func(t *testing.T, dir, gen string) {
 			os.WriteFile(filepath.Join(gen, "d/new.html"), []byte("x"), 0o644)
 		}, false},
+		{"a file added at the root", func(t *testing.T, dir, gen string) { os.WriteFile(filepath.Join(gen, "evil.html"), []byte("x"), 0o644) }, false},
 		{"a file removed", func(t *testing.T, dir, gen string) { os.Remove(filepath.Join(gen, "d/e/c.txt")) }, false},
 		{"a directory replaced by a link to a copy", func(t *testing.T, dir, gen string) {
 			cp := filepath.Join(t.TempDir(), "d")

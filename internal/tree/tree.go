@@ -135,6 +135,10 @@ type Writer struct {
 	entries []fileEntry
 	matched int    // entries whose path is also in old
 	note    []byte // recorded with the generation, for Unchanged
+	// digest is the generation's walkDigest, which Commit takes for the
+	// record when there is a note.
+	digest    [sha256.Size]byte
+	digestErr error
 
 	// Files are written back to disk in the background as they come, a
 	// syncfs after every writeBackEvery new files, so that Commit's sync
@@ -1122,7 +1126,21 @@ func (w *Writer) commit() (st Stats, errs []error, err error) {
 			st.Unchanged++
 		}
 	}
-	if err := w.sync(toSync); err != nil {
+	// The record's digest is taken beside the sync, which changes no
+	// lstat. Removing older generations changes the ctime of the files
+	// they share with this one, so it must be done; the swap renames the
+	// generation's root, whose times the digest leaves out.
+	var digest <-chan digestResult
+	if w.note != nil {
+		w.removing.Wait()
+		digest = startDigest(w.stagingFD)
+	}
+	err = w.sync(toSync)
+	if digest != nil {
+		d := <-digest
+		w.digest, w.digestErr = d.sum, d.err
+	}
+	if err != nil {
 		return Stats{}, nil, err
 	}
 
