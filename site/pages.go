@@ -26,10 +26,10 @@ type page struct {
 	StampISO string
 }
 
-// Layout is what the layout template renders from. It has page's fields
-// as fields of its own: a template finds a field of a struct embedded in
-// the page's only by a search that allocates, 20 times a page, where a
-// method is found at once.
+// Layout is what the layout template renders from, and what a page's
+// frame is rendered from (see framer). It has page's fields as fields of
+// its own: a template finds a field of a struct embedded in the page's
+// only by a search that allocates, where a method is found at once.
 func (p page) Layout() page { return p }
 
 func (v *view) page(title, root, current string) page {

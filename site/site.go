@@ -92,20 +92,21 @@ func Render(d Data, write func(path string, data []byte) error) error {
 	v := build(d)
 	// A page is a template and the function that makes its data; the
 	// functions only read v.
-	type page struct {
+	type job struct {
 		name, path string
-		data       func() any
+		data       func() interface{ Layout() page }
 	}
-	pages := []page{
-		{"index", layout.IndexPage, func() any { return v.index() }},
-		{"countries", layout.CountriesPage, func() any { return v.countries() }},
+	pages := []job{
+		{"index", layout.IndexPage, func() interface{ Layout() page } { return v.index() }},
+		{"countries", layout.CountriesPage, func() interface{ Layout() page } { return v.countries() }},
 	}
 	for _, m := range v.mirrors {
-		pages = append(pages, page{"mirror", MirrorPath(m.Name), func() any { return v.mirrorPage(m) }})
+		pages = append(pages, job{"mirror", MirrorPath(m.Name), func() interface{ Layout() page } { return v.mirrorPage(m) }})
 	}
 	for _, info := range country.All() {
-		pages = append(pages, page{"country", layout.CountryPage(info.Code), func() any { return v.countryPage(info) }})
+		pages = append(pages, job{"country", layout.CountryPage(info.Code), func() interface{ Layout() page } { return v.countryPage(info) }})
 	}
+	f := &framer{t: t, frames: map[page]*frame{}}
 	// The templates are what the site costs, not the writes: one
 	// goroutine a CPU, each with its buffer, takes the next page.
 	var next atomic.Int64
@@ -121,7 +122,7 @@ func Render(d Data, write func(path string, data []byte) error) error {
 				}
 				p := pages[i]
 				buf.Reset()
-				err := t[p.name].ExecuteTemplate(&buf, "layout", p.data())
+				err := f.render(&buf, p.name, p.data())
 				if err != nil {
 					err = fmt.Errorf("site: %s: %w", p.path, err)
 				} else {
@@ -176,7 +177,11 @@ func parse() (map[string]*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*template.Template{}
+	frame, err := template.Must(layout.Clone()).Parse(frameContent)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{"frame": frame}
 	for _, name := range []string{"index", "countries", "mirror", "country"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html")
 		if err != nil {
