@@ -151,12 +151,13 @@ func (ix *Index) Lookup(a netip.Addr) Hit {
 	}
 	a = a.Unmap()
 	if a.Is4() {
-		x := binary.BigEndian.Uint32(a.AsSlice())
-		if v, p, ok := ix.city4.find(x); ok {
+		i, j := findPair4(&ix.city4, &ix.asn4, binary.BigEndian.Uint32(a.AsSlice()))
+		if i >= 0 {
+			v, p := ix.city4.at(i)
 			h.Loc, h.CityPrefix = int32(v), p
 		}
-		if v, p, ok := ix.asn4.find(x); ok {
-			h.ASN, h.ASNPrefix = v, p
+		if j >= 0 {
+			h.ASN, h.ASNPrefix = ix.asn4.at(j)
 		}
 		return h
 	}
@@ -164,23 +165,28 @@ func (ix *Index) Lookup(a netip.Addr) Hit {
 	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 	if hi == 0 && lo>>32 == 0 {
 		// ::/96 is where a MaxMind tree keeps its IPv4 networks.
-		if v, p, ok := ix.city4.find(uint32(lo)); ok {
+		i, j := findPair4(&ix.city4, &ix.asn4, uint32(lo))
+		if i >= 0 {
+			v, p := ix.city4.at(i)
 			h.Loc, h.CityPrefix = int32(v), aliasPrefix(a, p, 96)
 		}
-		if v, p, ok := ix.asn4.find(uint32(lo)); ok {
+		if j >= 0 {
+			v, p := ix.asn4.at(j)
 			h.ASN, h.ASNPrefix = v, aliasPrefix(a, p, 96)
 		}
 		return h
 	}
-	if v, p, ok := ix.city6.find(hi, lo); ok {
+	i, j := findPair6(&ix.city6, &ix.asn6, hi, lo)
+	if i >= 0 {
+		v, p := ix.city6.at(i)
 		h.Loc, h.CityPrefix = int32(v), p
 	} else if x, bits, ok := ix.cityAlias.v4(hi, lo); ok {
 		if v, p, ok := ix.city4.find(x); ok {
 			h.Loc, h.CityPrefix = int32(v), aliasPrefix(a, p, bits)
 		}
 	}
-	if v, p, ok := ix.asn6.find(hi, lo); ok {
-		h.ASN, h.ASNPrefix = v, p
+	if j >= 0 {
+		h.ASN, h.ASNPrefix = ix.asn6.at(j)
 	} else if x, bits, ok := ix.asnAlias.v4(hi, lo); ok {
 		if v, p, ok := ix.asn4.find(x); ok {
 			h.ASN, h.ASNPrefix = v, aliasPrefix(a, p, bits)
@@ -293,21 +299,56 @@ type entry struct {
 }
 
 func (t *table4) find(x uint32) (uint32, netip.Prefix, bool) {
-	if len(t.start) == 0 {
-		return 0, netip.Prefix{}, false
-	}
-	lo, hi := t.rdx.narrow(uint64(x) << 32)
-	i := lo + sortSearch(hi-lo, func(k int) bool { return t.start[lo+k] > x }) - 1
+	i, _ := findPair4(t, &table4{}, x)
 	if i < 0 {
 		return 0, netip.Prefix{}, false
 	}
-	e := t.ent[i]
-	if e.bits > 0 && (x^t.start[i])>>(32-e.bits) != 0 {
-		return 0, netip.Prefix{}, false
-	}
+	v, p := t.at(i)
+	return v, p, true
+}
+
+// at returns the value and the network of entry i.
+func (t *table4) at(i int) (uint32, netip.Prefix) {
 	var a [4]byte
 	binary.BigEndian.PutUint32(a[:], t.start[i])
-	return e.val, netip.PrefixFrom(netip.AddrFrom4(a), int(e.bits)), true
+	return t.ent[i].val, netip.PrefixFrom(netip.AddrFrom4(a), int(t.ent[i].bits))
+}
+
+// findPair4 returns the entries of a and of b that hold x (-1 for none).
+// It searches both tables in lockstep, so that the cache misses of the
+// two (the City and the ASN table, each far bigger than the cache)
+// overlap instead of adding up.
+func findPair4(a, b *table4, x uint32) (int, int) {
+	la, ha, lb, hb := narrowPair(&a.rdx, &b.rdx, uint64(x)<<32)
+	i, j := la, lb // the first start > x is in [i, ha) and [j, hb)
+	for i < ha || j < hb {
+		if i < ha {
+			if m := int(uint(i+ha) >> 1); a.start[m] > x {
+				ha = m
+			} else {
+				i = m + 1
+			}
+		}
+		if j < hb {
+			if m := int(uint(j+hb) >> 1); b.start[m] > x {
+				hb = m
+			} else {
+				j = m + 1
+			}
+		}
+	}
+	i, j = i-1, j-1 // the last start <= x
+	if i >= 0 {
+		if n := a.ent[i].bits; n > 0 && (x^a.start[i])>>(32-n) != 0 {
+			i = -1
+		}
+	}
+	if j >= 0 {
+		if n := b.ent[j].bits; n > 0 && (x^b.start[j])>>(32-n) != 0 {
+			j = -1
+		}
+	}
+	return i, j
 }
 
 // table6 is table4 for IPv6; the radix covers the first 64 bits.
@@ -318,26 +359,51 @@ type table6 struct {
 }
 
 func (t *table6) find(xh, xl uint64) (uint32, netip.Prefix, bool) {
-	if len(t.start) == 0 {
-		return 0, netip.Prefix{}, false
-	}
-	lo, hi := t.rdx.narrow(xh)
-	i := lo + sortSearch(hi-lo, func(k int) bool {
-		s := &t.start[lo+k]
-		return s[0] > xh || s[0] == xh && s[1] > xl
-	}) - 1
+	i, _ := findPair6(t, &table6{}, xh, xl)
 	if i < 0 {
 		return 0, netip.Prefix{}, false
 	}
-	e := t.ent[i]
-	n := int(e.bits)
-	if !contains6(t.start[i][0], t.start[i][1], n, xh, xl) {
-		return 0, netip.Prefix{}, false
-	}
+	v, p := t.at(i)
+	return v, p, true
+}
+
+// at returns the value and the network of entry i.
+func (t *table6) at(i int) (uint32, netip.Prefix) {
 	var a [16]byte
 	binary.BigEndian.PutUint64(a[:8], t.start[i][0])
 	binary.BigEndian.PutUint64(a[8:], t.start[i][1])
-	return e.val, netip.PrefixFrom(netip.AddrFrom16(a), n), true
+	return t.ent[i].val, netip.PrefixFrom(netip.AddrFrom16(a), int(t.ent[i].bits))
+}
+
+// findPair6 is findPair4 for IPv6.
+func findPair6(a, b *table6, xh, xl uint64) (int, int) {
+	la, ha, lb, hb := narrowPair(&a.rdx, &b.rdx, xh)
+	after := func(s *[2]uint64) bool { return s[0] > xh || s[0] == xh && s[1] > xl }
+	i, j := la, lb
+	for i < ha || j < hb {
+		if i < ha {
+			if m := int(uint(i+ha) >> 1); after(&a.start[m]) {
+				ha = m
+			} else {
+				i = m + 1
+			}
+		}
+		if j < hb {
+			if m := int(uint(j+hb) >> 1); after(&b.start[m]) {
+				hb = m
+			} else {
+				j = m + 1
+			}
+		}
+	}
+	i, j = i-1, j-1
+	if i >= 0 && !contains6(a.start[i][0], a.start[i][1], int(a.ent[i].bits), xh, xl) {
+		i = -1
+	}
+	if j >= 0 && !contains6(b.start[j][0], b.start[j][1], int(b.ent[j].bits), xh, xl) {
+		j = -1
+	}
+	return i, j
 }
 
 // radix narrows a sorted array of 64-bit keys to those that share a key's
@@ -372,16 +438,46 @@ const (
 // 32 uint32 starts are two cache lines.
 const leafMax = 32
 
-// narrow returns the range of keys that start in the smallest part of
-// the space the radix resolves around x.
-func (r *radix) narrow(x uint64) (int, int) {
-	s := r.root[x>>48:][:2]
-	shift := 48
-	for s[0].kid >= 0 {
-		shift -= nodeBits
-		s = r.nodes[int(s[0].kid)*(fan+1)+int(x>>shift)&(fan-1):][:2]
+// narrowPair returns the ranges of keys of a and of b that start in the
+// smallest part of the space each resolves around x, walking both in
+// lockstep (see findPair4). An empty radix gives an empty range.
+func narrowPair(a, b *radix, x uint64) (int, int, int, int) {
+	var sa, sb []slot
+	if a.root != nil {
+		sa = a.root[x>>48:][:2]
 	}
-	return int(s[0].first), int(s[1].first)
+	if b.root != nil {
+		sb = b.root[x>>48:][:2]
+	}
+	shift := 48
+	for {
+		ka, kb := int32(-1), int32(-1)
+		if sa != nil {
+			ka = sa[0].kid
+		}
+		if sb != nil {
+			kb = sb[0].kid
+		}
+		if ka < 0 && kb < 0 {
+			break
+		}
+		shift -= nodeBits
+		c := int(x>>shift) & (fan - 1)
+		if ka >= 0 {
+			sa = a.nodes[int(ka)*(fan+1)+c:][:2]
+		}
+		if kb >= 0 {
+			sb = b.nodes[int(kb)*(fan+1)+c:][:2]
+		}
+	}
+	var la, ha, lb, hb int
+	if sa != nil {
+		la, ha = int(sa[0].first), int(sa[1].first)
+	}
+	if sb != nil {
+		lb, hb = int(sb[0].first), int(sb[1].first)
+	}
+	return la, ha, lb, hb
 }
 
 // buildRadix indexes keys, sorted.
@@ -448,21 +544,6 @@ func contains6(sh, sl uint64, n int, xh, xl uint64) bool {
 		return sl == xl
 	}
 	return (sl^xl)>>(128-n) == 0
-}
-
-// sortSearch is sort.Search without the closure escaping: the smallest
-// k in [0, n) with f(k), or n.
-func sortSearch(n int, f func(int) bool) int {
-	i, j := 0, n
-	for i < j {
-		h := int(uint(i+j) >> 1)
-		if !f(h) {
-			i = h + 1
-		} else {
-			j = h
-		}
-	}
-	return i
 }
 
 type builder4 struct {

@@ -114,11 +114,36 @@ func TestTableFind(t *testing.T) {
 			t.Fatalf("find(%v) = %v %v (value %d), want %v %v", a, got, ok, v, w, wok)
 		}
 	}
+	// The lockstep search of two tables finds what two searches find.
+	o4, o6 := buildTables(append(denseNets4(r, 300), denseNets6(r, 5000)...))
+	pair := func(a netip.Addr) {
+		t.Helper()
+		if a.Is4() {
+			x := binary.BigEndian.Uint32(a.AsSlice())
+			i, j := findPair4(&t4, &o4, x)
+			i1, _ := findPair4(&t4, &table4{}, x)
+			_, j1 := findPair4(&table4{}, &o4, x)
+			if i != i1 || j != j1 {
+				t.Fatalf("findPair4(%v) = %d, %d; alone %d, %d", a, i, j, i1, j1)
+			}
+			return
+		}
+		b := a.As16()
+		xh, xl := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+		i, j := findPair6(&t6, &o6, xh, xl)
+		i1, _ := findPair6(&t6, &table6{}, xh, xl)
+		_, j1 := findPair6(&table6{}, &o6, xh, xl)
+		if i != i1 || j != j1 {
+			t.Fatalf("findPair6(%v) = %d, %d; alone %d, %d", a, i, j, i1, j1)
+		}
+	}
 	for _, p := range nets {
 		first := p.Addr()
 		last := lastAddr(p)
 		check(first)
 		check(last)
+		pair(first)
+		pair(last)
 		if prev := first.Prev(); prev.IsValid() {
 			check(prev)
 		}
@@ -132,6 +157,7 @@ func TestTableFind(t *testing.T) {
 		binary.BigEndian.PutUint64(b[:8], []uint64{0x2001, 0x2a00, 0x3000}[r.IntN(3)]<<48|r.Uint64()>>16)
 		binary.BigEndian.PutUint64(b[8:], r.Uint64())
 		check(netip.AddrFrom16(b))
+		pair(netip.AddrFrom16(b))
 	}
 }
 
@@ -169,6 +195,21 @@ func BenchmarkTableFind(b *testing.B) {
 			if _, _, ok := t4.find(q4[i&(1<<16-1)]); !ok {
 				b.Fatal("not found")
 			}
+		}
+	})
+	// A second table, as the ASN database is beside the City one: two
+	// searches one after the other, and in lockstep.
+	a4, _ := buildTables(denseNets4(r, 2048))
+	b.Run("v4 two tables", func(b *testing.B) {
+		for i := range b.N {
+			x := q4[i&(1<<16-1)]
+			t4.find(x)
+			a4.find(x)
+		}
+	})
+	b.Run("v4 two tables in lockstep", func(b *testing.B) {
+		for i := range b.N {
+			findPair4(&t4, &a4, q4[i&(1<<16-1)])
 		}
 	})
 	b.Run("v6", func(b *testing.B) {
