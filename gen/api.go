@@ -1,7 +1,9 @@
 package gen
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -9,7 +11,9 @@ import (
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/layout"
+	edsig "github.com/mirrorsteer/mirrorsteer/internal/signature" // gen has its own signature (meta4.go)
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
+	"github.com/mirrorsteer/mirrorsteer/internal/tree"
 )
 
 // apiSchema is the version of api/*.json and index.json; bump it when a
@@ -94,6 +98,22 @@ func mirrorsJSON(inv *inventory.Inventory) ([]byte, error) {
 }
 
 func round4(f float64) float64 { return math.Round(f*1e4) / 1e4 }
+
+// writeStateSignature writes api/state.json.sig, the detached Ed25519
+// signature of api/state.json's exact bytes (package internal/signature), when gen
+// has a key: what a dnsd elsewhere checks before it believes the file.
+// stateJSON is a pure function of its inputs, so these are the bytes Run
+// wrote.
+func writeStateSignature(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, key ed25519.PrivateKey) error {
+	if key == nil {
+		return nil
+	}
+	data, err := stateJSON(inv, snap)
+	if err != nil {
+		return fmt.Errorf("gen: %s: %w", layout.StateJSON, err)
+	}
+	return w.WriteFile(layout.StateJSON+edsig.Suffix, edsig.Sign(key, data))
+}
 
 // stateJSON is api/state.json: the health the lists were made from, per
 // mirror and endpoint, for status pages, people's scripts and a dnsd
