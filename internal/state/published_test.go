@@ -3,6 +3,7 @@ package state_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"strings"
@@ -195,4 +196,26 @@ func FuzzParsePublished(f *testing.F) {
 			t.Fatalf("accepted a snapshot that cannot be written: %v", err)
 		}
 	})
+}
+
+// BenchmarkParsePublished reads an api/state.json of 10,000 endpoints
+// (2,500 mirrors, https and http over both families), what a dnsd
+// fetching it by URL parses at each change.
+func BenchmarkParsePublished(b *testing.B) {
+	var doc strings.Builder
+	doc.WriteString("[network]\nname = \"x\"\norigin = \"https://origin.example.org/\"\nstamp = \"TIME\"\nmax_lag = \"12h\"\n[[repo]]\nname = \"os\"\npath = \"os/\"\nformat = \"files\"\n")
+	for i := range 2500 {
+		fmt.Fprintf(&doc, "[[mirror]]\nname = \"m%d\"\ncountry = \"DE\"\nhttps = \"https://m%d.example.org/\"\nhttp = \"http://m%d.example.org/\"\n", i, i, i)
+	}
+	inv, err := inventory.Parse("mirrors.toml", []byte(doc.String()), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := marshal(b, state.Publish(inv, statetest.Healthy(inv, nil)))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := state.ParsePublished("api/state.json", data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
