@@ -5,7 +5,11 @@
 //
 // Inputs are the inventory (with its [dns] table), the records of its
 // zone file (ReadZoneFile: dnsd is what reads and checks that file), the
-// state snapshot probe writes, and the GeoIP City and ASN databases.
+// state snapshot probe writes (or gen's api/state.json), and the GeoIP
+// City and ASN databases. The inventory and the snapshot may be https
+// URLs: the Loader then fetches them (package remote), believes only
+// what a trusted key signed, and keeps the last good copy when a fetch
+// fails or brings an older snapshot.
 // Compile turns one generation of them into a Zone: every record in wire
 // form, per steered name the candidate mirrors, their CNAMEs and the
 // names whose answer does not depend on the asker. A Handler answers a

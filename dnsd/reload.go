@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,19 +13,28 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/remote"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
 
-// Sources are the files dnsd serves from.
+// Sources are the files dnsd serves from. Config and State may be https
+// URLs instead of paths: then they are fetched, verified by their
+// detached signatures and polled (see Loader.Poll and package remote).
 type Sources struct {
 	Config string // mirrors.toml
-	State  string // state.json; "" serves without health (every mirror counts as healthy)
-	City   string // GeoIP City/Country .mmdb; "" for none
-	ASN    string // GeoIP ASN .mmdb; "" for none
+	// State is probe's state.json or gen's api/state.json; "" serves
+	// without health (every mirror counts as healthy).
+	State string
+	City  string // GeoIP City/Country .mmdb; "" for none
+	ASN   string // GeoIP ASN .mmdb; "" for none
+	// Remote says whose signatures to trust, which CAs, and how long a
+	// fetch may take, for Config and State when they are URLs.
+	Remote remote.Config
 	// Prepare, when set, runs on every freshly loaded generation before
 	// it is compiled: mirrorsteer places mirrors without lat/lon at their
 	// GeoIP location here, exactly as lookup and gen do, so all three
@@ -37,15 +47,24 @@ type Sources struct {
 const CloseGrace = 10 * time.Second
 
 // Loader loads Sources into Zones and swaps them into a Handler: at start,
-// on Reload (SIGHUP) and, with Watch, when a file changes. A generation
-// that fails to load is logged and counted, and the zone being served
-// stays; so does a generation that fails half-way, since nothing is
-// swapped until everything has loaded and compiled.
+// on Reload (SIGHUP), with Watch when a file changes, and with Poll when
+// an input given by URL does. A generation that fails to load is logged
+// and counted, and the zone being served stays; so does a generation
+// that fails half-way, since nothing is swapped until everything has
+// loaded and compiled. An input fetched by URL that fails (unreachable,
+// slow, unsigned, unreadable, older) is logged and counted the same way,
+// and the last good copy stays.
 type Loader struct {
 	src Sources
 	log *slog.Logger
 	h   *Handler
 	m   *Metrics
+	fm  *fetchMetrics
+
+	// The inputs given by URL, nil for a path. Their sources are used
+	// under fetchMu; their data under mu.
+	config, state *fetched
+	fetchMu       sync.Mutex // one round of fetches at a time
 
 	mu    sync.Mutex // one load at a time
 	seen  map[string]stamp
@@ -63,30 +82,71 @@ func NewLoader(src Sources, log *slog.Logger, m *Metrics) *Loader {
 	if m == nil {
 		m = NewMetrics()
 	}
-	return &Loader{src: src, log: log, m: m}
+	return &Loader{src: src, log: log, m: m, fm: newFetchMetrics()}
 }
 
-// Start loads the first generation and returns a Handler serving it.
+// FetchMetrics returns the counters of the inputs given by URL, a
+// Prometheus collector of their own.
+func (l *Loader) FetchMetrics() prometheus.Collector { return l.fm }
+
+// Start loads the first generation and returns a Handler serving it. An
+// input given by URL is fetched first, once: without a good copy of it
+// there is nothing to serve, and Start fails.
 func (l *Loader) Start() (*Handler, error) {
+	if err := l.openRemote(); err != nil {
+		return nil, err
+	}
+	l.fetchMu.Lock()
+	defer l.fetchMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var fetched []*remote.Result
+	for _, f := range l.remotes() {
+		l.fm.watch(f.input)
+		res, err := f.src.Fetch(context.Background())
+		if err != nil {
+			var re *remote.Error
+			if errors.As(err, &re) {
+				l.fm.count(f.input, string(re.Reason))
+			}
+			return nil, err
+		}
+		f.data, f.modified = res.Body, res.LastModified
+		l.log.Info("fetched", "input", f.input, "url", f.src.URL(), "bytes", len(res.Body), "key", res.Key)
+		fetched = append(fetched, res)
+	}
 	z, err := l.load()
 	if err != nil {
 		l.m.reloaded(false, time.Now())
 		return nil, err
 	}
+	for i, f := range l.remotes() {
+		f.src.Accept(fetched[i])
+		l.fm.success(f.input, resultOK, time.Now())
+	}
 	l.h = NewHandler(z, l.m)
-	l.m.reloaded(true, time.Now())
+	l.loaded(z)
 	l.log.Info("loaded", "zone", z.Summary(), "geoip", z.in.GeoIP.Describe())
 	return l.h, nil
 }
 
-// Reload loads the sources again and swaps the new zone in, or keeps the
-// old one and returns why not.
+// loaded records that z is now served.
+func (l *Loader) loaded(z *Zone) {
+	l.m.reloaded(true, time.Now())
+	var taken int64
+	if s := z.in.Snapshot; s != nil {
+		taken = s.Taken.Unix()
+	}
+	l.fm.taken.Store(taken)
+}
+
+// Reload fetches the inputs given by URL, loads the sources again and
+// swaps the new zone in, or keeps the old one and returns why not.
 func (l *Loader) Reload() error {
+	fetchErr := l.fetchAll(context.Background())
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.reload()
+	return errors.Join(fetchErr, l.reload())
 }
 
 func (l *Loader) reload() error {
@@ -97,7 +157,7 @@ func (l *Loader) reload() error {
 		return err
 	}
 	old := l.h.Swap(z)
-	l.m.reloaded(true, time.Now())
+	l.loaded(z)
 	l.log.Info("reloaded", "zone", z.Summary(), "geoip", z.in.GeoIP.Describe())
 	if old != nil && old.in.GeoIP != nil && old.in.GeoIP != z.in.GeoIP {
 		db := old.in.GeoIP
@@ -148,18 +208,33 @@ func (l *Loader) load() (z *Zone, err error) {
 			z, err = nil, fmt.Errorf("loading %s failed on a bug in mirrorsteer; please report it with these input files: %v\n%s", l.src.Config, p, debug.Stack())
 		}
 	}()
-	l.files = []string{l.src.Config, l.src.State, l.src.City, l.src.ASN}
+	l.files = []string{l.src.City, l.src.ASN}
+	if l.config == nil {
+		l.files = append(l.files, l.src.Config)
+	}
+	if l.state == nil {
+		l.files = append(l.files, l.src.State)
+	}
 	l.seen = l.stamps()
 	// The zone file is read as a check of the inventory, so that its
 	// errors come with the inventory's, sorted, as mirrorsteer check
 	// prints them.
 	var records []dns.RR
-	inv, err := inventory.Load(l.src.Config, func(inv *inventory.Inventory) inventory.Errors {
+	zoneFile := func(inv *inventory.Inventory) inventory.Errors {
 		var errs inventory.Errors
 		records, errs = ReadZoneFile(inv)
 		return errs
-	})
+	}
+	var inv *inventory.Inventory
+	if l.config == nil {
+		inv, err = inventory.Load(l.src.Config, zoneFile)
+	} else if err = checkLocalFiles(l.src.Config, l.config.data); err == nil {
+		inv, err = inventory.Parse(l.src.Config, l.config.data, "", zoneFile)
+	}
 	if err != nil {
+		if l.config != nil {
+			err = &inputError{resultInvalid, err}
+		}
 		return nil, err
 	}
 	if inv.DNS == nil {
@@ -171,7 +246,7 @@ func (l *Loader) load() (z *Zone, err error) {
 	}
 	var snap *state.Snapshot
 	if l.src.State != "" {
-		if snap, err = state.Load(l.src.State); err != nil {
+		if snap, err = l.parseState(); err != nil {
 			return nil, err
 		}
 	}
@@ -215,6 +290,11 @@ func (l *Loader) load() (z *Zone, err error) {
 		if st, ok := l.seen[f]; ok && !st.err && uint32(st.mtime.Unix()) > serial {
 			serial = uint32(st.mtime.Unix())
 		}
+	}
+	if l.config != nil && uint32(l.config.modified.Unix()) > serial {
+		// The server's time of the file stands for its mtime: every dnsd
+		// fetching the same file gets the same serial.
+		serial = uint32(l.config.modified.Unix())
 	}
 	if z, err = Compile(Inputs{Inventory: inv, Records: records, Snapshot: snap, GeoIP: db, GeoIndex: ix, HasCity: l.src.City != "", HasASN: l.src.ASN != "", Serial: serial}); err != nil {
 		closeFresh()

@@ -17,6 +17,7 @@
 //	meta4/<path>.meta4                                                         RFC 5854 metalink (with an origin copy)
 //	edge/nginx-http.conf, edge/nginx.conf                                      nginx geoip2 snippets
 //	api/mirrors.json, api/state.json, index.json, manifest.json
+//	api/state.json.sig                                                         its Ed25519 signature (with --sign-key)
 //
 // Where each file goes, the keys lists are written for (global, CC,
 // AS<n>-<CC>) and the client each key stands for come from package

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"strings"
@@ -34,6 +35,8 @@ type Options struct {
 	HashCache string
 	// Edge configures the nginx snippets under edge/.
 	Edge Edge
+	// SignKey, when set, signs api/state.json: api/state.json.sig.
+	SignKey ed25519.PrivateKey
 }
 
 // Stats reports what a run did.
@@ -163,6 +166,9 @@ func Run(o Options) (Stats, error) {
 		if err := w.WriteFile(f.name, data); err != nil {
 			return st, err
 		}
+	}
+	if err := writeStateSignature(w, inv, o.Snapshot, o.SignKey); err != nil {
+		return st, err
 	}
 	if err := writeSite(w, inv, o.Snapshot, keys, seen, o.OriginDir != ""); err != nil {
 		return st, err

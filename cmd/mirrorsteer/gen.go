@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/gen"
+	"github.com/mirrorsteer/mirrorsteer/internal/signature"
 	"golang.org/x/term"
 )
 
@@ -32,11 +34,19 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	asnDB := fs.String("geoip-asn", "", "MaxMind ASN `mmdb` the edge/ nginx snippet reads (default "+gen.DefaultEdgeASN+")")
 	edgeSource := fs.String("edge-source", gen.DefaultEdgeSource, "nginx `variable` holding the client address in the edge/ snippet")
 	originDir := fs.String("origin-dir", "", "local copy of the origin tree (`directory`): with it, dnf metalinks and RFC 5854 .meta4 files with hashes are written")
+	signKey := fs.String("sign-key", "", "private key `file` (mirrorsteer keygen) to sign api/state.json with: writes api/state.json.sig, which dnsd --verify-key checks")
 	hashCache := fs.String("hash-cache", "", "`file` remembering origin file hashes between runs (default: the output directory + \".hashes\")")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	start := time.Now()
+	var key ed25519.PrivateKey
+	if *signKey != "" {
+		var err error
+		if key, err = signature.LoadPrivateKey(*signKey); err != nil {
+			return fmt.Errorf("--sign-key: %w", err)
+		}
+	}
 	inv, snap, err := loadInputs(*config, *statePath, stderr)
 	if err != nil {
 		return err
@@ -48,7 +58,7 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "WARNING: no state snapshot (-s): NOTHING WAS VERIFIED. Every declared mirror is listed as healthy and in sync; run 'mirrorsteer probe' and pass its state.json.")
 	}
 	o := gen.Options{Inventory: inv, Snapshot: snap, Out: *out, OriginDir: *originDir, HashCache: *hashCache,
-		Edge: gen.Edge{City: absPath(*cityDB), ASN: absPath(*asnDB), Source: *edgeSource}}
+		Edge: gen.Edge{City: absPath(*cityDB), ASN: absPath(*asnDB), Source: *edgeSource}, SignKey: key}
 	if *originDir != "" {
 		if fi, err := os.Stat(*originDir); err != nil || !fi.IsDir() {
 			return fmt.Errorf("--origin-dir %s: not a directory; give the local copy of the origin tree", *originDir)
