@@ -392,6 +392,8 @@ func TestMirrorPageShowsWhatEachVantageSees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A hand-edited state.json may say anything in a note.
+	snap.Merged.Vantages[1].Note = "<script>alert(1)</script>"
 	files := render(t, site.Data{Inventory: inv, Snapshot: snap, Lists: lists(inv, snap)})
 
 	index := files["index.html"]
@@ -432,6 +434,7 @@ func TestMirrorPageShowsWhatEachVantageSees(t *testing.T) {
 		"it did not answer in time",
 		"<li><strong>sin</strong>: snapshot taken",
 		"cut off over IPv4: it saw ",
+		"<li><strong>fra</strong>: snapshot taken <time datetime=\"2026-11-23T08:00:00Z\">2026-11-23 08:00 UTC</time>; &lt;script&gt;alert(1)&lt;/script&gt;.</li>",
 	} {
 		if !strings.Contains(page, s) {
 			t.Errorf("%s lacks %q", lon, s)

@@ -115,13 +115,6 @@ func Merge(srcs []Source, opt MergeOptions) (*Snapshot, error) {
 	}
 	now = now.UTC()
 
-	srcs = slices.Clone(srcs)
-	slices.SortStableFunc(srcs, func(a, b Source) int {
-		if a.Snapshot == nil || b.Snapshot == nil {
-			return 0
-		}
-		return cmp.Compare(a.Snapshot.Vantage, b.Snapshot.Vantage)
-	})
 	byName := make(map[string]string) // lower-case name → file
 	var network, networkFile string
 	for _, src := range srcs {
@@ -156,6 +149,9 @@ func Merge(srcs []Source, opt MergeOptions) (*Snapshot, error) {
 			return nil, fmt.Errorf("%s: %w", src.File, err)
 		}
 	}
+
+	srcs = slices.Clone(srcs)
+	slices.SortFunc(srcs, func(a, b Source) int { return cmp.Compare(a.Snapshot.Vantage, b.Snapshot.Vantage) })
 
 	// The reference is the newest snapshot whose clock is believable.
 	m := &Merged{MaxAge: DurationOf(maxAge), Vantages: make([]Vantage, len(srcs))}

@@ -499,7 +499,7 @@ func TestMergeRefuses(t *testing.T) {
 		{"a snapshot without a vantage names its file", []Source{vantage("a", 0), unnamed},
 			"x.json: no vantage name: it was probed without --vantage; run probe --vantage NAME"},
 		{"two snapshots of one vantage, ignoring case", []Source{vantage("fra1", 0), vantage("FRA1", 0)},
-			`fra1.json: vantage "fra1" is also the vantage of FRA1.json (names are compared ignoring case); give each probe its own --vantage name`},
+			`FRA1.json: vantage "FRA1" is also the vantage of fra1.json (names are compared ignoring case); give each probe its own --vantage name`},
 		{"a merge of merges", []Source{vantage("b", 0), {File: "merged.json", Snapshot: merged}},
 			`merged.json: already a merge (of "a"); merge the vantages' own snapshots instead`},
 		{"two networks", []Source{vantage("a", 0), other},
