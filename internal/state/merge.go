@@ -187,13 +187,18 @@ func Merge(srcs []Source, opt MergeOptions) (*Snapshot, error) {
 		Mirrors: make(map[string]*Mirror),
 		Merged:  m,
 	}
+	// A mirror any believable vantage mentions is mentioned, as in one
+	// run's snapshot, even without endpoints.
 	names := make(map[string]bool)
 	for _, v := range m.Vantages {
 		for name := range v.Mirrors {
-			names[name] = true
+			names[name] = names[name] || v.Status != VantageFuture
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if !names[name] {
+			continue
+		}
 		var keys []epKey
 		for _, v := range m.Vantages {
 			for _, e := range v.Mirrors[name].endpoints() {
@@ -208,9 +213,7 @@ func Merge(srcs []Source, opt MergeOptions) (*Snapshot, error) {
 				sm.Endpoints = append(sm.Endpoints, e)
 			}
 		}
-		if len(sm.Endpoints) > 0 {
-			out.Mirrors[name] = sm
-		}
+		out.Mirrors[name] = sm
 	}
 	out.canonicalize()
 	if err := out.validate(); err != nil {

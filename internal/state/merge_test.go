@@ -276,6 +276,9 @@ func TestMergeQuorum(t *testing.T) {
 				if !s.Taken.Equal(t0) {
 					t.Errorf("taken %v, want a's %v", s.Taken, t0)
 				}
+				if _, ok := s.Mirrors["only-c"]; ok {
+					t.Error("a mirror only the vantage from the future saw is in the merge")
+				}
 			},
 		},
 		{
@@ -379,6 +382,20 @@ func TestMergeQuorum(t *testing.T) {
 			rule:    "one vantage is its own verdict",
 			sources: []Source{vantage("solo", 0, down("m1"), ok("m2"), stale("m3", 20*time.Hour))},
 			want:    map[string]bool{"m1": false, "m2": true, "m3": false},
+		},
+		{
+			rule: "a mirror mentioned without endpoints stays mentioned",
+			sources: func() []Source {
+				a := vantage("a", 0, ok("m1"))
+				a.Snapshot.Mirrors["new"] = &Mirror{}
+				return []Source{a, vantage("b", 0, ok("m1"))}
+			}(),
+			want: map[string]bool{"m1": true},
+			check: func(t *testing.T, s *Snapshot) {
+				if m, ok := s.Mirrors["new"]; !ok || m == nil || len(m.Endpoints) != 0 {
+					t.Errorf("new: %+v (present %v)", m, ok)
+				}
+			},
 		},
 	}
 	for _, tt := range tests {
