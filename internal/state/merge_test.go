@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -573,5 +574,36 @@ func TestCheckVantage(t *testing.T) {
 				t.Errorf("the error carries the raw character: %q", err)
 			}
 		})
+	}
+}
+
+// BenchmarkMerge merges three vantages of 10,000 endpoints each (5,000
+// mirrors over https, IPv4 and IPv6, with 4 repos each), one of them cut
+// off over IPv6.
+func BenchmarkMerge(b *testing.B) {
+	var srcs []Source
+	for i, name := range []string{"a", "b", "c"} {
+		var sees []seen
+		for m := range 5000 {
+			mirror := "mirror-" + strconv.Itoa(m)
+			for _, f := range Families {
+				s := ok(mirror)
+				if (m+i)%7 == 0 || i == 2 && f == IPv6 {
+					s = down(mirror)
+				}
+				s.family = f
+				for _, r := range []string{"baseos", "appstream", "extras", "crb"} {
+					s = s.repo(r, (m+i)%11 != 0)
+				}
+				sees = append(sees, s)
+			}
+		}
+		srcs = append(srcs, vantage(name, time.Duration(i)*time.Minute, sees...))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Merge(srcs, MergeOptions{Now: t0}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
