@@ -65,6 +65,9 @@ type Config struct {
 	// Progress, when set, is called after each endpoint with the number
 	// done and the total. Calls are serialised.
 	Progress func(done, total int)
+	// Vantage names where the probe runs, for the snapshot's vantage
+	// (state.CheckVantage says which names are valid); empty for none.
+	Vantage string
 }
 
 // Defaults returns the default configuration.
@@ -212,6 +215,7 @@ func Run(ctx context.Context, inv *inventory.Inventory, prev *state.Snapshot, cf
 	r.recheckOrigin(ctx, outs)
 
 	snap := &state.Snapshot{Schema: state.Schema, Taken: r.now, Network: inv.Network.Name, Origin: r.origin, Mirrors: map[string]*state.Mirror{}}
+	snap.Vantage = cfg.Vantage
 	for i, j := range jobs {
 		sm := snap.Mirrors[j.mirror.Name]
 		if sm == nil {

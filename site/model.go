@@ -99,6 +99,7 @@ type mirrorView struct {
 	Repos       string
 	ReposTitle  string
 	Endpoints   []endpointView
+	Vantages    []vantageRow // what each vantage saw, when the snapshot is a merge
 	Dot         dot
 }
 
@@ -379,6 +380,7 @@ func (v *view) mirror(m *inventory.Mirror) *mirrorView {
 		for _, e := range eps {
 			mv.Endpoints = append(mv.Endpoints, v.endpoint(m, e))
 		}
+		mv.Vantages = v.vantageRows(m, eps)
 	}
 	return mv
 }

@@ -51,6 +51,7 @@ type indexPage struct {
 	Public    int
 	Private   int
 	Countries int
+	Vantages  []vantageView
 }
 
 func (v *view) index() *indexPage {
@@ -58,7 +59,7 @@ func (v *view) index() *indexPage {
 		page:    v.page("Mirror status", "", "index"),
 		Mirrors: v.mirrors, Protocols: v.protocols, Land: strings.TrimSpace(worldPath),
 		MapTop: mapTop, MapHeight: mapBottom - mapTop,
-		Countries: len(v.perCC),
+		Countries: len(v.perCC), Vantages: v.vantages(),
 	}
 	for _, s := range statusOrder {
 		if n := v.totals[s]; n > 0 || s != StatusUnknown {
@@ -137,6 +138,7 @@ type mirrorPage struct {
 	HasSnapshot bool
 	InSnapshot  bool
 	CountryHref string
+	Vantages    []vantageView
 }
 
 type urlView struct {
@@ -146,7 +148,7 @@ type urlView struct {
 }
 
 func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
-	p := &mirrorPage{page: v.page(m.Name, "../", ""), M: m, HasSnapshot: v.snap != nil, CountryHref: layout.CountryPage(m.Country)}
+	p := &mirrorPage{page: v.page(m.Name, "../", ""), M: m, HasSnapshot: v.snap != nil, CountryHref: layout.CountryPage(m.Country), Vantages: v.vantages()}
 	if v.snap != nil {
 		p.InSnapshot = v.snap.Mirrors[m.Name] != nil
 	}
