@@ -166,7 +166,8 @@ func TestParseAny(t *testing.T) {
 	if err != nil || !p.Taken.Equal(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)) {
 		t.Fatalf("gen's file: %v", err)
 	}
-	if _, err := state.ParseAny("x", []byte(`{"schema": 2, "taken": "2026-11-23T08:00:00Z", "mirrors": {}}`)); err == nil || !strings.Contains(err.Error(), "newer") {
+	newer := fmt.Sprintf(`{"schema": %d, "taken": "2026-11-23T08:00:00Z", "mirrors": {}}`, state.Schema+1)
+	if _, err := state.ParseAny("x", []byte(newer)); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("a probe file of a newer schema: %v", err)
 	}
 }
