@@ -114,6 +114,27 @@ func (c cachePolicy) nginxLocations() string {
 	return b.String()
 }
 
+// table spells the policy for uploads to object storage: one rule a line,
+// a path or a prefix ending in "*", a tab, the value; the first rule that
+// matches a file is its own. File names hold no tab or line break (the
+// tree refuses control characters).
+func (c cachePolicy) table() string {
+	var b strings.Builder
+	b.WriteString(`# Cache-Control of every file of this tree, as edge/nginx.conf and
+# edge/cloudflare-worker.js send it, for uploads to object storage.
+# One rule a line: a path, or a prefix ending in "*", a tab, the value.
+# The first rule that matches a file is its own.
+`)
+	for _, p := range c.exactPaths() {
+		b.WriteString(p + "\t" + c.exact[p] + "\n")
+	}
+	for _, pre := range c.prefixes {
+		b.WriteString(pre.Prefix + "*\t" + pre.Value + "\n")
+	}
+	b.WriteString("/*\t" + c.fallback + "\n")
+	return b.String()
+}
+
 // nginxQuote quotes s as one nginx configuration token: inside double
 // quotes nginx reads \" and \\ as escapes and nothing else ends the
 // token. It is for a location's or a map's literal strings, which nginx

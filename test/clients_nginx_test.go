@@ -347,6 +347,29 @@ func (e *edgeTree) checkStatic(t *testing.T, tt staticCase, r edgeResponse) {
 	if cc := r.header.Get("Cache-Control"); cc != tt.cache {
 		t.Errorf("Cache-Control %q, want %q", cc, tt.cache)
 	}
+	if cc := e.cacheFromTable(t, tt.path); cc != tt.cache {
+		t.Errorf("edge/cache-control.txt gives %s %q, want %q, what the edges send", tt.path, cc, tt.cache)
+	}
+}
+
+// cacheFromTable returns the Cache-Control edge/cache-control.txt gives
+// the file at p, as an upload to object storage reads it: the first
+// rule that matches, a path or a prefix ending in "*".
+func (e *edgeTree) cacheFromTable(t *testing.T, p string) string {
+	t.Helper()
+	if p == "/" {
+		p = "/index.html"
+	}
+	for _, line := range strings.Split(readFile(t, filepath.Join(e.out, layout.EdgeCache)), "\n") {
+		rule, value, ok := strings.Cut(line, "\t")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if prefix, ok := strings.CutSuffix(rule, "*"); ok && strings.HasPrefix(p, prefix) || rule == p {
+			return value
+		}
+	}
+	return ""
 }
 
 func TestNginxEdgeAnswersByCountryASNAndFamily(t *testing.T) {

@@ -42,6 +42,9 @@ const (
 	// configuration (the worker, the tree beside it as static assets).
 	EdgeWorker   = "edge/cloudflare-worker.js"
 	EdgeWrangler = "edge/wrangler.toml"
+	// EdgeCache is the Cache-Control of every file, as a table for
+	// uploads to object storage.
+	EdgeCache = "edge/cache-control.txt"
 	// Manifest lists every file of the tree; package tree writes it.
 	Manifest = tree.ManifestName
 
