@@ -17,7 +17,7 @@
 //	meta4/<path>.meta4                                                         RFC 5854 metalink (with an origin copy)
 //	edge/nginx-http.conf, edge/nginx.conf                                      nginx geoip2 snippets
 //	edge/nginx-http-headers.conf                                               nginx, location from a CDN's headers
-//	edge/cloudflare-worker.js, edge/wrangler.toml                              Cloudflare worker
+//	edge/cloudflare-worker.js, edge/wrangler-assets.toml                              Cloudflare worker
 //	edge/cache-control.txt                                                     every file's Cache-Control
 //	api/mirrors.json, api/state.json, index.json, manifest.json
 //
@@ -45,7 +45,7 @@
 // (edge/nginx-http.conf) or from a CDN's headers, believed only from the
 // networks of --edge-trust (edge/nginx-http-headers.conf); the Cloudflare
 // worker from request.cf, reading the tree from its static assets
-// (edge/wrangler.toml) or from an ORIGIN URL. The worker knows the
+// (edge/wrangler-assets.toml) or from an ORIGIN URL. The worker knows the
 // repositories, releases, archs and list names gen wrote, and nothing
 // from a request reaches a path unless it is one of them.
 //

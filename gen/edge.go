@@ -65,7 +65,7 @@ var edgeEndpoints = []edgeEndpoint{
 // (for the http block: GeoIP lookups and maps), or edge/nginx-http-headers.conf
 // in its place (location from a CDN's headers), and edge/nginx.conf (for a
 // server block whose root is this tree); for Cloudflare, edge/cloudflare-worker.js
-// and edge/wrangler.toml; for object storage, edge/cache-control.txt. Each answers /mirrorlist?repo=R&release=V&arch=A
+// and edge/wrangler-assets.toml; for object storage, edge/cache-control.txt. Each answers /mirrorlist?repo=R&release=V&arch=A
 // and /metalink?... from the first file of layout.EdgeOrder that exists
 // (the client's ASN-and-country file, else its country's, else global),
 // in the IPv6 lists for IPv6 clients, and serves every other file with the

@@ -177,3 +177,11 @@ func TestNginxHeadersRefusesAnInvalidTrust(t *testing.T) {
 		t.Errorf("error %v; want 192.0.2.0/24 trusted:\n%s", err, b.String())
 	}
 }
+
+// worker.js tells how to deploy it with the compatibility date
+// wrangler-assets.toml gives.
+func TestWorkerDeployLineHasTheCompatibilityDate(t *testing.T) {
+	if !strings.Contains(workerJS, "--compatibility-date "+WorkerCompatibilityDate+" ") {
+		t.Errorf("worker.js does not deploy with --compatibility-date %s", WorkerCompatibilityDate)
+	}
+}

@@ -22,7 +22,7 @@ var workerJS string
 const treeMarker = "/*@TREE@*/ null"
 
 // WorkerCompatibilityDate is the Workers compatibility date in
-// edge/wrangler.toml: the runtime behaviour the worker is tested with
+// edge/wrangler-assets.toml: the runtime behaviour the worker is tested with
 // (workerd through miniflare, pinned in .ci/run).
 const WorkerCompatibilityDate = "2026-04-01"
 
@@ -148,7 +148,7 @@ func workerSource(inv *inventory.Inventory, cache cachePolicy) ([]byte, error) {
 	return []byte(strings.Replace(workerJS, treeMarker, string(data), 1)), nil
 }
 
-// writeWorker writes edge/cloudflare-worker.js and edge/wrangler.toml,
+// writeWorker writes edge/cloudflare-worker.js and edge/wrangler-assets.toml,
 // which deploys it with the tree as its static assets: both files are in
 // edge/, so the tree is "..", and the worker is named by its base name.
 func writeWorker(w *tree.Writer, inv *inventory.Inventory, cache cachePolicy) error {
@@ -162,10 +162,11 @@ func writeWorker(w *tree.Writer, inv *inventory.Inventory, cache cachePolicy) er
 	conf := fmt.Sprintf(`# Cloudflare Workers configuration of the mirrorsteer edge, written by
 # mirrorsteer gen (do not edit: gen rewrites it). Deploy the worker with
 # the tree as its static assets:
-#   npx wrangler deploy -c out/edge/wrangler.toml --name <your worker>
+#   npx wrangler deploy -c out/edge/wrangler-assets.toml --name <your worker>
 # The worker runs first for every request, so that each file gets the
 # Cache-Control of its kind. For a tree elsewhere (object storage, a web
-# server), deploy cloudflare-worker.js without [assets] and set ORIGIN.
+# server), deploy cloudflare-worker.js alone with an ORIGIN variable
+# (its first lines say how).
 name = "mirrorsteer"
 main = %q
 compatibility_date = %q

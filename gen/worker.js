@@ -9,12 +9,16 @@
 // request.cf.asn and .country and CF-Connecting-IP. Every other path is
 // the tree's own file. Each answer carries the Cache-Control of its kind.
 //
-// The tree is read from the ASSETS binding (static assets uploaded with
-// the worker: edge/wrangler.toml, `npx wrangler deploy -c out/edge/wrangler.toml`)
-// or, without it, from the ORIGIN variable: the base URL of the tree on
-// object storage or a web server ("https://tree.example.org/"). With
-// ORIGIN, deploy this file again when gen changes it (a new repository,
-// release or ASN): until then the worker answers from what it knows.
+// The tree is read from the ASSETS binding, static assets uploaded with
+// the worker:
+//   npx wrangler deploy -c out/edge/wrangler-assets.toml --name <worker>
+// or, without it, from the ORIGIN variable, the base URL of the tree on
+// object storage or a web server:
+//   npx wrangler deploy out/edge/cloudflare-worker.js --name <worker> \
+//     --compatibility-date 2026-04-01 --var ORIGIN:https://tree.example.org/
+// With ORIGIN, deploy this file again when gen changes it (a new
+// repository, release or ASN): until then the worker answers from what
+// it knows.
 //
 // Nothing from the request reaches a path: the repository, release and
 // arch must be one of those gen wrote, and a list name one gen wrote, or

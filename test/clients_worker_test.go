@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrorsteer/mirrorsteer/gen"
 	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/test/fixtures"
 )
@@ -28,7 +29,7 @@ const workerDir = "testdata/worker"
 const workerStartTimeout = 90 * time.Second
 
 // startWorker runs out's edge/cloudflare-worker.js in workerd through
-// miniflare, as out's edge/wrangler.toml configures it, with the tree as
+// miniflare, as out's edge/wrangler-assets.toml configures it, with the tree as
 // static assets ("assets") and read from origin ("origin"), behind
 // serve.mjs on loopback, whose base URL it returns. It stops when the
 // test ends.
@@ -202,13 +203,28 @@ func TestWorkerServesWhatNginxServes(t *testing.T) {
 			t.Errorf("status %d, X-Mirrorsteer-File %q, body %q; want 200, the FR list, no body", r.status, r.header.Get("X-Mirrorsteer-File"), r.body)
 		}
 	})
-	t.Run("wrangler deploy --dry-run", func(t *testing.T) {
-		cmd := exec.Command("node", filepath.Join(workerDir, "node_modules", "wrangler", "bin", "wrangler.js"),
-			"deploy", "--dry-run", "-c", filepath.Join(e.out, layout.EdgeWrangler))
+	wrangler, err := filepath.Abs(filepath.Join(workerDir, "node_modules", "wrangler", "bin", "wrangler.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("wrangler deploy --dry-run, the tree as assets", func(t *testing.T) {
+		cmd := exec.Command("node", wrangler, "deploy", "--dry-run", "-c", filepath.Join(e.out, layout.EdgeWrangler), "--name", "mirrors")
 		cmd.Env = workerEnv(t)
 		out, err := runBounded(cmd, clientTimeout)
 		if err != nil || !strings.Contains(out, "env.ASSETS") {
 			t.Errorf("wrangler deploy --dry-run of the generated configuration: %v\n%s", err, out)
+		}
+	})
+	// The worker alone, as its first lines say: wrangler must not find
+	// the assets configuration beside it and upload the tree.
+	t.Run("wrangler deploy --dry-run, the worker alone with ORIGIN", func(t *testing.T) {
+		cmd := exec.Command("node", wrangler, "deploy", "--dry-run", filepath.Join(e.out, layout.EdgeWorker), "--name", "mirrors",
+			"--compatibility-date", gen.WorkerCompatibilityDate, "--var", "ORIGIN:https://tree.example.org/")
+		cmd.Dir = t.TempDir()
+		cmd.Env = workerEnv(t)
+		out, err := runBounded(cmd, clientTimeout)
+		if err != nil || !strings.Contains(out, "env.ORIGIN") || strings.Contains(out, "env.ASSETS") {
+			t.Errorf("wrangler deploy --dry-run of the worker with ORIGIN: %v; want env.ORIGIN and no env.ASSETS\n%s", err, out)
 		}
 	})
 }

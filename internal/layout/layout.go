@@ -12,7 +12,7 @@
 //	meta4/<path>.meta4                                     an RFC 5854 metalink of an origin file
 //	index.json, api/mirrors.json, api/state.json           the JSON API
 //	edge/nginx-http.conf, edge/nginx.conf                  the nginx snippets
-//	edge/cloudflare-worker.js, edge/wrangler.toml           the Cloudflare worker
+//	edge/cloudflare-worker.js, edge/wrangler-assets.toml           the Cloudflare worker
 //	index.html, countries.html, country/<CC>.html, mirror/<name>.html
 //
 // <format> is mirrorlist (rpm), apt (deb), pacman (arch) or urls (files);
@@ -39,9 +39,11 @@ const (
 	EdgeHTTPHeaders = "edge/nginx-http-headers.conf"
 	EdgeServer      = "edge/nginx.conf"
 	// EdgeWorker is the Cloudflare worker, EdgeWrangler its wrangler
-	// configuration (the worker, the tree beside it as static assets).
+	// configuration with the tree as static assets: not named
+	// wrangler.toml, so that wrangler deploying the worker alone (with
+	// ORIGIN) does not find it beside the worker and upload the tree.
 	EdgeWorker   = "edge/cloudflare-worker.js"
-	EdgeWrangler = "edge/wrangler.toml"
+	EdgeWrangler = "edge/wrangler-assets.toml"
 	// EdgeCache is the Cache-Control of every file, as a table for
 	// uploads to object storage.
 	EdgeCache = "edge/cache-control.txt"

@@ -1,11 +1,11 @@
 // Runs the worker gen wrote in workerd, Cloudflare's runtime, through
-// miniflare, configured as the generated edge/wrangler.toml says, for the
+// miniflare, configured as the generated edge/wrangler-assets.toml says, for the
 // Go tests (test/clients_worker_test.go).
 //
-//   node serve.mjs OUT/edge/wrangler.toml ORIGIN_URL
+//   node serve.mjs OUT/edge/wrangler-assets.toml ORIGIN_URL
 //
 // Two workers run in one workerd: "assets", the tree as its static
-// assets (wrangler.toml's [assets]), and "origin", the same script reading
+// assets (wrangler-assets.toml's [assets]), and "origin", the same script reading
 // the tree from ORIGIN_URL. It prints "listening http://127.0.0.1:PORT"
 // and then passes each request it gets there to one of them:
 //   X-Test-Worker: assets | origin   which worker
@@ -25,7 +25,7 @@ if (major < 20) {
   process.exit(1);
 }
 if (!configPath || !origin) {
-  console.error("usage: node serve.mjs OUT/edge/wrangler.toml ORIGIN_URL");
+  console.error("usage: node serve.mjs OUT/edge/wrangler-assets.toml ORIGIN_URL");
   process.exit(2);
 }
 const config = unstable_readConfig({ config: configPath });
