@@ -16,6 +16,9 @@
 //	metalink/<repo>/<release>/<arch>/[v6/]<key>.xml                            dnf metalink (with an origin copy)
 //	meta4/<path>.meta4                                                         RFC 5854 metalink (with an origin copy)
 //	edge/nginx-http.conf, edge/nginx.conf                                      nginx geoip2 snippets
+//	edge/nginx-http-headers.conf                                               nginx, location from a CDN's headers
+//	edge/cloudflare-worker.js, edge/wrangler-assets.toml                              Cloudflare worker
+//	edge/cache-control.txt                                                     every file's Cache-Control
 //	api/mirrors.json, api/state.json, index.json, manifest.json
 //	api/state.json.sig                                                         its Ed25519 signature (with --sign-key)
 //
@@ -32,6 +35,30 @@
 // one whole generation: a web server per request, rsync from "out/", a
 // CDN sync given "$(readlink -f out)". A slow sync holds a shared flock
 // on the generation it reads; internal/tree/README.md shows how.
+//
+// # Edges
+//
+// Every edge answers /mirrorlist?repo=R&release=V&arch=A and /metalink?...
+// with the first of the client's lists that exists, in layout.EdgeOrder,
+// and serves every other file with the Cache-Control of its kind
+// (CacheTree, CacheManifest, CacheMeta4, CacheInPlace; edge_cache.go says
+// why each). nginx locates the client with the geoip2 module
+// (edge/nginx-http.conf) or from a CDN's headers, believed only from the
+// networks of --edge-trust (edge/nginx-http-headers.conf); the Cloudflare
+// worker from request.cf, reading the tree from its static assets
+// (edge/wrangler-assets.toml) or from an ORIGIN URL. The worker knows the
+// repositories, releases, archs and list names gen wrote, and nothing
+// from a request reaches a path unless it is one of them.
+//
+// For object storage behind a CDN, edge/cache-control.txt gives each
+// file's Cache-Control (first matching rule wins). With the AWS CLI:
+//
+//	cd "$(readlink -f out)"    # one whole generation
+//	aws s3 sync . s3://BUCKET/ --delete --exclude 'meta4/*' --exclude manifest.json --cache-control 'public, max-age=300'
+//	aws s3 sync meta4 s3://BUCKET/meta4/ --delete --cache-control 'public, max-age=3600'
+//	grep -v '^#' edge/cache-control.txt | grep -v '\*' | while IFS="$(printf '\t')" read -r p cc; do
+//		aws s3 cp ".$p" "s3://BUCKET$p" --cache-control "$cc"
+//	done
 //
 // Example:
 //

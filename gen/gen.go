@@ -129,6 +129,7 @@ func Run(o Options) (Stats, error) {
 	if bar != nil {
 		bar.Finish()
 	}
+	var meta4 []string
 	if o.OriginDir != "" {
 		cachePath := o.HashCache
 		if cachePath == "" {
@@ -139,16 +140,17 @@ func Run(o Options) (Stats, error) {
 			st.Warnings = append(st.Warnings, err.Error())
 		}
 		var warnings []string
-		if st.Meta4, warnings, err = writeMeta4(w, inv, o.Snapshot, o.OriginDir, cache); err != nil {
+		if meta4, warnings, err = writeMeta4(w, inv, o.Snapshot, o.OriginDir, cache); err != nil {
 			return st, err
 		}
+		st.Meta4 = len(meta4)
 		st.Warnings = append(st.Warnings, warnings...)
 		st.Hashed, st.Reused = cache.Hashed, cache.Reused
 		if err := cache.Save(); err != nil {
 			return st, err
 		}
 	}
-	if err := writeEdge(w, inv, o.Edge); err != nil {
+	if err := writeEdge(w, inv, o.Edge, meta4); err != nil {
 		return st, err
 	}
 	for _, f := range []struct {

@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/gen"
@@ -33,6 +35,22 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	cityDB := fs.String("geoip-city", "", "MaxMind City `mmdb`: places mirrors without lat/lon at their address's location, and is the City database of the edge/ nginx snippet")
 	asnDB := fs.String("geoip-asn", "", "MaxMind ASN `mmdb` the edge/ nginx snippet reads (default "+gen.DefaultEdgeASN+")")
 	edgeSource := fs.String("edge-source", gen.DefaultEdgeSource, "nginx `variable` holding the client address in the edge/ snippet")
+	var edgeTrust []netip.Prefix
+	fs.Func("edge-trust", "`networks` (prefixes or addresses; repeat, or separate with commas) of the CDN or proxies whose location headers edge/nginx-http-headers.conf believes", func(s string) error {
+		for _, f := range strings.Split(s, ",") {
+			f = strings.TrimSpace(f)
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				a, aerr := netip.ParseAddr(f)
+				if aerr != nil {
+					return fmt.Errorf("%q is neither a prefix (192.0.2.0/24, 2001:db8::/32) nor an address", f)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			edgeTrust = append(edgeTrust, p.Masked())
+		}
+		return nil
+	})
 	originDir := fs.String("origin-dir", "", "local copy of the origin tree (`directory`): with it, dnf metalinks and RFC 5854 .meta4 files with hashes are written")
 	signKey := fs.String("sign-key", "", "private key `file` (mirrorsteer keygen) to sign api/state.json with: writes api/state.json.sig, which dnsd --verify-key checks")
 	hashCache := fs.String("hash-cache", "", "`file` remembering origin file hashes between runs (default: the output directory + \".hashes\")")
@@ -58,7 +76,7 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "WARNING: no state snapshot (-s): NOTHING WAS VERIFIED. Every declared mirror is listed as healthy and in sync; run 'mirrorsteer probe' and pass its state.json.")
 	}
 	o := gen.Options{Inventory: inv, Snapshot: snap, Out: *out, OriginDir: *originDir, HashCache: *hashCache,
-		Edge: gen.Edge{City: absPath(*cityDB), ASN: absPath(*asnDB), Source: *edgeSource}, SignKey: key}
+		Edge: gen.Edge{City: absPath(*cityDB), ASN: absPath(*asnDB), Source: *edgeSource, Trust: edgeTrust}, SignKey: key}
 	if *originDir != "" {
 		if fi, err := os.Stat(*originDir); err != nil || !fi.IsDir() {
 			return fmt.Errorf("--origin-dir %s: not a directory; give the local copy of the origin tree", *originDir)

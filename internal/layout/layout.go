@@ -12,6 +12,7 @@
 //	meta4/<path>.meta4                                     an RFC 5854 metalink of an origin file
 //	index.json, api/mirrors.json, api/state.json           the JSON API
 //	edge/nginx-http.conf, edge/nginx.conf                  the nginx snippets
+//	edge/cloudflare-worker.js, edge/wrangler-assets.toml           the Cloudflare worker
 //	index.html, countries.html, country/<CC>.html, mirror/<name>.html
 //
 // <format> is mirrorlist (rpm), apt (deb), pacman (arch) or urls (files);
@@ -32,9 +33,20 @@ const (
 	MirrorsJSON = "api/mirrors.json"
 	StateJSON   = "api/state.json"
 	// EdgeHTTP goes in nginx's http {} block, EdgeServer in the server {}
-	// whose root is the tree.
-	EdgeHTTP   = "edge/nginx-http.conf"
-	EdgeServer = "edge/nginx.conf"
+	// whose root is the tree. EdgeHTTPHeaders replaces EdgeHTTP where a
+	// CDN or proxy passes the client's location in headers.
+	EdgeHTTP        = "edge/nginx-http.conf"
+	EdgeHTTPHeaders = "edge/nginx-http-headers.conf"
+	EdgeServer      = "edge/nginx.conf"
+	// EdgeWorker is the Cloudflare worker, EdgeWrangler its wrangler
+	// configuration with the tree as static assets: not named
+	// wrangler.toml, so that wrangler deploying the worker alone (with
+	// ORIGIN) does not find it beside the worker and upload the tree.
+	EdgeWorker   = "edge/cloudflare-worker.js"
+	EdgeWrangler = "edge/wrangler-assets.toml"
+	// EdgeCache is the Cache-Control of every file, as a table for
+	// uploads to object storage.
+	EdgeCache = "edge/cache-control.txt"
 	// Manifest lists every file of the tree; package tree writes it.
 	Manifest = tree.ManifestName
 

@@ -234,7 +234,7 @@ func TestPathsAreDistinctAndValid(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range []string{layout.IndexJSON, layout.MirrorsJSON, layout.StateJSON, layout.EdgeHTTP, layout.EdgeServer, layout.IndexPage, layout.CountriesPage} {
+	for _, p := range []string{layout.IndexJSON, layout.MirrorsJSON, layout.StateJSON, layout.EdgeHTTP, layout.EdgeHTTPHeaders, layout.EdgeServer, layout.EdgeWorker, layout.EdgeWrangler, layout.EdgeCache, layout.IndexPage, layout.CountriesPage} {
 		if seen[p] {
 			t.Errorf("%s is also a list's path", p)
 		}
