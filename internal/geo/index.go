@@ -239,7 +239,7 @@ func (ix *Index) Info(a netip.Addr) Info {
 	info := Info{CityPrefix: h.CityPrefix, ASN: h.ASN, ASNPrefix: h.ASNPrefix}
 	if h.Loc >= 0 {
 		l := ix.locs[h.Loc]
-		info.Country, info.Continent, info.Coord, info.HasCoord = l.Country, l.Continent, l.Coord, l.HasCoord
+		info.Country, info.SubdivisionCode, info.Continent, info.Coord, info.HasCoord = l.Country, l.SubdivisionCode, l.Continent, l.Coord, l.HasCoord
 	}
 	return info
 }
