@@ -6,8 +6,9 @@
 // Tiers, in order: the client's address in a mirror's subnet (anywhere);
 // its ASN in the mirror's ASNs, counted only when the mirror is near the
 // client (within ASNMaxKm of its coordinates, or in its country when only
-// the country is known); same country; neighbour countries in their
-// configured order; then every other mirror by distance alone, across
+// the country is known); same country, where a client known by its
+// subdivision (a subdivision's static list) gets the mirrors of its
+// subdivision first; neighbour countries in their configured order; then every other mirror by distance alone, across
 // continent lines. Private mirrors are only offered in the first two
 // tiers. Inside a tier mirrors are ordered nearest first; mirrors within
 // BandKm of the nearest remaining one count as equally near and are
@@ -64,13 +65,20 @@ func (r Reason) String() string {
 
 // Client is what is known of whoever asks. Every field may be unknown.
 type Client struct {
-	Addr      netip.Addr // invalid when unknown
-	Family    inventory.Family
-	ASN       uint32 // 0 when unknown
-	Country   country.Code
-	Continent country.Continent // derived from Country when empty
-	Coord     country.Coord
-	HasCoord  bool
+	Addr    netip.Addr // invalid when unknown
+	Family  inventory.Family
+	ASN     uint32 // 0 when unknown
+	Country country.Code
+	// Subdivision puts the mirrors of this subdivision of Country first
+	// in the same-country tier, each part ordered as the tier is. It is
+	// what an edge knows of a client besides its country, and what a
+	// subdivision's static list is written for; ClientOf leaves it
+	// empty, since a client located by its coordinates is ranked by
+	// distance, which says more.
+	Subdivision country.Subdivision
+	Continent   country.Continent // derived from Country when empty
+	Coord       country.Coord
+	HasCoord    bool
 	// Key identifies the client for the weighted spread: the same key
 	// gets the same order. A static list is keyed by its name
 	// (KeyString("DE"), made by layout.Key.Client for gen and lookup
@@ -191,6 +199,9 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 		if r.tier == 0 {
 			continue // private, no network match
 		}
+		if r.tier == Country && c.Subdivision != "" && m.Subdivision != c.Subdivision {
+			r.away = 1
+		}
 		r.rank = min(r.tier, rest)
 		r.score = rendezvous(keyHash, cd.nameHash, m.Weight)
 		rs = append(rs, r)
@@ -203,14 +214,16 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 		return dst
 	}
 	slices.SortFunc(rs, func(a, b ranked) int {
-		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.sub, b.sub), cmp.Compare(a.dist, b.dist), byScore(a, b))
+		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.sub, b.sub), cmp.Compare(a.away, b.away), cmp.Compare(a.dist, b.dist), byScore(a, b))
 	})
 	start := len(dst)
 	for i := 0; i < len(rs); {
 		// One tier (and neighbour) at a time: order it, then decide
-		// whether the list needs the next one.
+		// whether the list needs the next one. The client's subdivision
+		// and the rest of its country are ordered apart, but are one
+		// tier: the list does not stop between them.
 		j := i
-		for j < len(rs) && rs[j].rank == rs[i].rank && rs[j].sub == rs[i].sub {
+		for j < len(rs) && rs[j].rank == rs[i].rank && rs[j].sub == rs[i].sub && rs[j].away == rs[i].away {
 			j++
 		}
 		// Only the first Max-len entries of the tier can be listed: order
@@ -227,7 +240,7 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 		if len(dst)-start == s.p.Max {
 			return dst
 		}
-		if len(dst)-start >= s.p.Min {
+		if len(dst)-start >= s.p.Min && (j == len(rs) || rs[j].rank != rs[i].rank || rs[j].sub != rs[i].sub) {
 			break
 		}
 		i = j
@@ -306,6 +319,7 @@ type ranked struct {
 	tier   Reason
 	rank   Reason // tier, with Continent and World one
 	sub    int
+	away   int // 1: in the client's country, outside its subdivision
 	dist   float64
 	score  float64
 	protos uint8
