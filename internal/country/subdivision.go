@@ -38,25 +38,26 @@ func (s Subdivision) Code() string {
 }
 
 // Subdivision returns c's subdivision whose code (the part after the
-// hyphen, as GeoIP's subdivisions.N.iso_code gives it) is code, in any
-// case; ok is false when c is not a valid country or code is not one to
-// three letters or digits.
+// hyphen, as GeoIP's subdivisions.N.iso_code gives it) is code; ok is
+// false when c is not a valid country or code is not one to three
+// upper-case letters or digits, as ISO 3166-2 and GeoIP write them. An
+// edge takes the code as it comes (nginx compares file names by case),
+// so this does too.
 func (c Code) Subdivision(code string) (s Subdivision, ok bool) {
 	if !c.Valid() || !subdivisionCode(code) {
 		return "", false
 	}
-	return Subdivision(string(c) + "-" + strings.ToUpper(code)), true
+	return Subdivision(string(c) + "-" + code), true
 }
 
 // subdivisionCode reports whether code is what ISO 3166-2 puts after the
-// country's hyphen: one to three ASCII letters or digits.
+// country's hyphen: one to three upper-case ASCII letters or digits.
 func subdivisionCode(code string) bool {
 	if len(code) < 1 || len(code) > 3 {
 		return false
 	}
 	for i := 0; i < len(code); i++ {
-		b := code[i] | 0x20 // lower-case a letter; digits stay digits
-		if !('a' <= b && b <= 'z') && !('0' <= code[i] && code[i] <= '9') {
+		if !isUpper(code[i]) && !('0' <= code[i] && code[i] <= '9') {
 			return false
 		}
 	}
@@ -67,7 +68,8 @@ func subdivisionCode(code string) bool {
 // any case ("us-ca" is "US-CA"). Nothing around it is allowed: it is also
 // a file name. The error says what is wrong and what to write.
 func ParseSubdivision(s string) (Subdivision, error) {
-	cc, code, ok := strings.Cut(s, "-")
+	// Only ASCII is upper-cased: strings.ToUpper makes "S" of "ſ".
+	cc, code, ok := strings.Cut(strings.Map(asciiUpper, s), "-")
 	if !ok || len(cc) != 2 || !subdivisionCode(code) {
 		return "", fmt.Errorf(`invalid subdivision code %q (ISO 3166-2: the country's two letters, "-" and one to three letters or digits, e.g. "US-CA")`, s)
 	}
@@ -77,4 +79,12 @@ func ParseSubdivision(s string) (Subdivision, error) {
 	}
 	sub, _ := c.Subdivision(code)
 	return sub, nil
+}
+
+// asciiUpper upper-cases an ASCII letter and leaves every other rune.
+func asciiUpper(r rune) rune {
+	if 'a' <= r && r <= 'z' {
+		return r - 'a' + 'A'
+	}
+	return r
 }
