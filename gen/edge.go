@@ -30,8 +30,9 @@ const (
 // lookups and the maps) and edge/nginx.conf (for a server block whose
 // root is this tree): CentOS-style /mirrorlist?repo=R&release=V&arch=A
 // and /metalink?... answered from the first file of layout.EdgeOrder that
-// exists (the client's ASN-and-country file, else its country's, else
-// global), in the IPv6 lists for IPv6 clients.
+// exists (the client's ASN-and-country file, else its subdivision's when
+// gen writes subdivision lists, else its country's, else global), in the
+// IPv6 lists for IPv6 clients.
 func writeEdge(w *tree.Writer, inv *inventory.Inventory, e Edge) error {
 	if e.City == "" {
 		e.City = DefaultEdgeCity
@@ -47,6 +48,14 @@ func writeEdge(w *tree.Writer, inv *inventory.Inventory, e Edge) error {
 			return fmt.Errorf("gen: edge setting %q would break the nginx configuration; give a plain path or $variable", v)
 		}
 	}
+	// Subdivision lists are off unless [lists] subdivisions asks: only
+	// then does the edge look the client's subdivision up (its code after
+	// the country's hyphen: CA for US-CA) and try it.
+	sub, subName, subLookup := "", "", ""
+	if len(inv.SubdivisionLists()) > 0 {
+		sub, subName = "${mirrorsteer_subdivision}", "<subdivision>"
+		subLookup = "    $mirrorsteer_subdivision source=" + e.Source + " subdivisions 0 iso_code;\n"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `# mirrorsteer edge for %q: include this in nginx's http {} block, and
 # edge/nginx.conf in the server {} whose root is the generated tree.
@@ -56,7 +65,7 @@ func writeEdge(w *tree.Writer, inv *inventory.Inventory, e Edge) error {
 
 geoip2 %s {
     $mirrorsteer_country source=%s country iso_code;
-}
+%s}
 geoip2 %s {
     $mirrorsteer_asn source=%s autonomous_system_number;
 }
@@ -71,7 +80,7 @@ map %s $mirrorsteer_family {
 # to nothing and is answered 404.
 map $arg_repo $mirrorsteer_lists {
     default "-";
-`, strings.ReplaceAll(inv.Network.Name, "\n", " "), e.Source, e.City, e.Source, e.ASN, e.Source, e.Source,
+`, strings.ReplaceAll(inv.Network.Name, "\n", " "), e.Source, e.City, e.Source, subLookup, e.ASN, e.Source, e.Source,
 		layout.FamilyPrefix(inventory.IPv6), layout.FamilyPrefix(inventory.IPv4))
 	for _, r := range inv.Repos {
 		fmt.Fprintf(&b, "    %s %s;\n", r.Name, layout.FormatTop(r.Format))
@@ -106,13 +115,13 @@ map $arg_arch $mirrorsteer_arch {
 #   /mirrorlist?repo=baseos&release=9&arch=x86_64   the list in the repo's client format
 #   /metalink?repo=baseos&release=9&arch=x86_64     the dnf metalink (rpm repositories)
 # Each answers the first file that exists of %s.
-`, strings.Join(layout.EdgeNames("<asn>", "<country>"), ", "))
+`, strings.Join(layout.EdgeNames("<asn>", "<country>", subName), ", "))
 	for _, loc := range []struct{ uri, dirVar, ext, ctype string }{
 		{"/mirrorlist", "$mirrorsteer_lists", layout.ListExt, "text/plain"},
 		{"/metalink", "$mirrorsteer_metalinks", layout.MetalinkExt, "application/metalink+xml"},
 	} {
 		dir := layout.EdgeDir(loc.dirVar, "$arg_repo", "$mirrorsteer_release", "$mirrorsteer_arch")
-		tries := layout.EdgeTries(dir, "${mirrorsteer_family}", "${mirrorsteer_asn}", "${mirrorsteer_country}", loc.ext)
+		tries := layout.EdgeTries(dir, "${mirrorsteer_family}", "${mirrorsteer_asn}", "${mirrorsteer_country}", sub, loc.ext)
 		fmt.Fprintf(&b, `
 location = %s {
     types { }
