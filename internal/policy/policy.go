@@ -20,8 +20,10 @@
 // A client is located by its coordinates, else its country's point, else
 // its continent's; one located by nothing gets the mirrors by weight. So
 // what a client's answer depends on is its subnet match, its ASN match
-// within distance, its country (and so its neighbour list) and its
-// location: the inputs a precomputed table per client class needs.
+// within distance, its country (and so its neighbour list), its
+// subdivision when it is given one, and its location: the inputs a
+// precomputed table per client class needs. ClientOf gives none, so
+// dnsd's classes are what they were.
 package policy
 
 import (
