@@ -32,21 +32,22 @@ func marshal(v any) ([]byte, error) {
 }
 
 type apiMirror struct {
-	Name       string                        `json:"name"`
-	Sponsor    string                        `json:"sponsor,omitempty"`
-	SponsorURL string                        `json:"sponsor_url,omitempty"`
-	Country    country.Code                  `json:"country"`
-	Continent  country.Continent             `json:"continent"`
-	Lat        float64                       `json:"lat"`
-	Lon        float64                       `json:"lon"`
-	ASNs       []uint32                      `json:"asns,omitempty"`
-	Subnets    []string                      `json:"subnets,omitempty"`
-	URLs       map[inventory.Protocol]string `json:"urls,omitempty"`
-	Weight     int                           `json:"weight"`
-	Public     bool                          `json:"public"`
-	DNS        []string                      `json:"dns,omitempty"`
-	Repos      []string                      `json:"repos,omitempty"`
-	Archs      []string                      `json:"archs,omitempty"`
+	Name        string                        `json:"name"`
+	Sponsor     string                        `json:"sponsor,omitempty"`
+	SponsorURL  string                        `json:"sponsor_url,omitempty"`
+	Country     country.Code                  `json:"country"`
+	Subdivision country.Subdivision           `json:"subdivision,omitempty"`
+	Continent   country.Continent             `json:"continent"`
+	Lat         float64                       `json:"lat"`
+	Lon         float64                       `json:"lon"`
+	ASNs        []uint32                      `json:"asns,omitempty"`
+	Subnets     []string                      `json:"subnets,omitempty"`
+	URLs        map[inventory.Protocol]string `json:"urls,omitempty"`
+	Weight      int                           `json:"weight"`
+	Public      bool                          `json:"public"`
+	DNS         []string                      `json:"dns,omitempty"`
+	Repos       []string                      `json:"repos,omitempty"`
+	Archs       []string                      `json:"archs,omitempty"`
 }
 
 // mirrorsJSON is api/mirrors.json: the inventory as published. A private
@@ -81,7 +82,7 @@ func mirrorsJSON(inv *inventory.Inventory) ([]byte, error) {
 	for _, m := range inv.Mirrors {
 		am := apiMirror{
 			Name: m.Name, Sponsor: m.Sponsor, SponsorURL: m.SponsorURL,
-			Country: m.Country, Continent: m.Continent(),
+			Country: m.Country, Subdivision: m.Subdivision, Continent: m.Continent(),
 			Lat: round4(m.Coord.Lat), Lon: round4(m.Coord.Lon),
 			ASNs: m.ASNs, Weight: m.Weight, Public: m.Public,
 			DNS: m.DNS, Repos: m.Repos, Archs: m.Archs,
@@ -124,13 +125,15 @@ func stateJSON(inv *inventory.Inventory, snap *state.Snapshot) ([]byte, error) {
 }
 
 // indexJSON is index.json: what an edge (nginx, a CDN worker) needs to
-// pick a file without listing directories. For a client with country CC
-// and ASN N, in the list directory of its repo/release/arch (plus the
-// family's prefix, "v6/" for an IPv6 client), the file is the first that
-// exists of layout.EdgeOrder: AS<N>-<CC>.txt (when asn[N] holds CC),
-// <CC>.txt, global.txt. asn and countries are the keys gen wrote lists
-// for. Schema 2: asn holds countries (schema 1 held continents, for
-// AS<N>-<continent> files).
+// pick a file without listing directories. For a client with country CC,
+// subdivision CC-S (GeoIP's subdivisions.0.iso_code is S) and ASN N, in
+// the list directory of its repo/release/arch (plus the family's prefix,
+// "v6/" for an IPv6 client), the file is the first that exists of
+// layout.EdgeOrder: AS<N>-<CC>.txt (when asn[N] holds CC), CC-S.txt
+// (when subdivisions holds CC-S), <CC>.txt, global.txt. asn, subdivisions
+// and countries are the keys gen wrote lists for. Schema 2: asn holds
+// countries (schema 1 held continents, for AS<N>-<continent> files);
+// subdivisions came later, empty unless [lists] subdivisions asks.
 func indexJSON(inv *inventory.Inventory, snap *state.Snapshot, keys []layout.Key) ([]byte, error) {
 	type listDir struct {
 		Repo    string           `json:"repo"`
@@ -140,18 +143,19 @@ func indexJSON(inv *inventory.Inventory, snap *state.Snapshot, keys []layout.Key
 		Dir     string           `json:"dir"`
 	}
 	doc := struct {
-		Schema    int                       `json:"schema"`
-		Network   string                    `json:"network"`
-		Verified  bool                      `json:"verified"`
-		Taken     *time.Time                `json:"taken,omitempty"`
-		Families  map[string]string         `json:"families"`
-		Lists     []listDir                 `json:"lists"`
-		ASN       map[string][]country.Code `json:"asn"`
-		Countries []country.Code            `json:"countries"`
+		Schema       int                       `json:"schema"`
+		Network      string                    `json:"network"`
+		Verified     bool                      `json:"verified"`
+		Taken        *time.Time                `json:"taken,omitempty"`
+		Families     map[string]string         `json:"families"`
+		Lists        []listDir                 `json:"lists"`
+		ASN          map[string][]country.Code `json:"asn"`
+		Subdivisions []country.Subdivision     `json:"subdivisions"`
+		Countries    []country.Code            `json:"countries"`
 	}{
 		Schema: apiSchema, Network: inv.Network.Name, Verified: snap != nil,
 		Families: map[string]string{},
-		Lists:    []listDir{}, ASN: map[string][]country.Code{}, Countries: []country.Code{},
+		Lists:    []listDir{}, ASN: map[string][]country.Code{}, Subdivisions: []country.Subdivision{}, Countries: []country.Code{},
 	}
 	for _, fam := range inventory.Families {
 		doc.Families[fam.String()] = layout.FamilyPrefix(fam)
@@ -169,6 +173,8 @@ func indexJSON(inv *inventory.Inventory, snap *state.Snapshot, keys []layout.Key
 		case layout.KindASN:
 			n := strconv.FormatUint(uint64(k.ASN()), 10)
 			doc.ASN[n] = append(doc.ASN[n], k.Country())
+		case layout.KindSubdivision:
+			doc.Subdivisions = append(doc.Subdivisions, k.Subdivision())
 		}
 	}
 	return marshal(doc)

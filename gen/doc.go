@@ -1,6 +1,6 @@
 // Package gen turns the inventory and a state snapshot into the static tree
-// that clients, edges and CDNs serve: per-country, per-ASN and per-family
-// mirror lists in each client's own format, a JSON API, an index for edges
+// that clients, edges and CDNs serve: per-country, per-ASN, per-family
+// and (when asked) per-subdivision mirror lists in each client's own format, a JSON API, an index for edges
 // and a manifest.
 //
 // Inputs: a loaded inventory (mirrors.toml) and, optionally, a state
@@ -23,7 +23,8 @@
 //	api/state.json.sig                                                         its Ed25519 signature (with --sign-key)
 //
 // Where each file goes, the keys lists are written for (global, CC,
-// AS<n>-<CC>) and the client each key stands for come from package
+// AS<n>-<CC>, and CC-S for the subdivisions [lists] subdivisions asks
+// for) and the client each key stands for come from package
 // layout, which lookup, the site and the edge snippets ask too; every
 // list comes from package policy, the same function lookup and dnsd use,
 // and each mirror's URL from policy.Choice.URL (https where it is healthy,

@@ -41,6 +41,7 @@ const (
 const (
 	HeaderCountry = "CloudFront-Viewer-Country"
 	HeaderASN     = "CloudFront-Viewer-ASN"
+	HeaderRegion  = "CloudFront-Viewer-Country-Region"
 	HeaderAddress = "CloudFront-Viewer-Address"
 )
 
@@ -67,7 +68,8 @@ var edgeEndpoints = []edgeEndpoint{
 // server block whose root is this tree); for Cloudflare, edge/cloudflare-worker.js
 // and edge/wrangler-assets.toml; for object storage, edge/cache-control.txt. Each answers /mirrorlist?repo=R&release=V&arch=A
 // and /metalink?... from the first file of layout.EdgeOrder that exists
-// (the client's ASN-and-country file, else its country's, else global),
+// (the client's ASN-and-country file, else its subdivision's when gen
+// writes subdivision lists, else its country's, else global),
 // in the IPv6 lists for IPv6 clients, and serves every other file with the
 // Cache-Control of its kind. meta4 are the origin files that have a
 // .meta4 in the tree.
@@ -89,6 +91,14 @@ func writeEdge(w *tree.Writer, inv *inventory.Inventory, e Edge, meta4 []string)
 	cache := newCachePolicy(inv, meta4)
 	name := strings.ReplaceAll(inv.Network.Name, "\n", " ")
 	common := nginxCommon(inv, cache)
+	// Subdivision lists are off unless [lists] subdivisions asks: only
+	// then does the edge look the client's subdivision up (its code after
+	// the country's hyphen: CA for US-CA) and try it.
+	sub, subName, subLookup := "", "", ""
+	if len(inv.SubdivisionLists()) > 0 {
+		sub, subName = "${mirrorsteer_subdivision}", "<subdivision>"
+		subLookup = "    $mirrorsteer_subdivision source=" + e.Source + " subdivisions 0 iso_code;\n"
+	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `# mirrorsteer edge for %q: include this in nginx's http {} block, and
@@ -99,7 +109,7 @@ func writeEdge(w *tree.Writer, inv *inventory.Inventory, e Edge, meta4 []string)
 
 geoip2 %s {
     $mirrorsteer_country source=%s country iso_code;
-}
+%s}
 geoip2 %s {
     $mirrorsteer_asn source=%s autonomous_system_number;
 }
@@ -109,7 +119,7 @@ map %s $mirrorsteer_family {
     "~:" "%s";
     default "%s";
 }
-`, name, e.Source, e.City, e.Source, e.ASN, e.Source, e.Source,
+`, name, e.Source, e.City, e.Source, subLookup, e.ASN, e.Source, e.Source,
 		layout.FamilyPrefix(inventory.IPv6), layout.FamilyPrefix(inventory.IPv4))
 	b.WriteString(common)
 	if err := w.WriteFile(layout.EdgeHTTP, []byte(b.String())); err != nil {
@@ -140,7 +150,7 @@ map %s $mirrorsteer_family {
 # file, but %q if that file changes in place. A location of
 # your own with an add_header of its own drops this one (nginx's rule).
 add_header Cache-Control $mirrorsteer_cache_control;
-`, strings.Join(layout.EdgeNames("<asn>", "<country>"), ", "), CacheTree, CacheManifest, CacheMeta4, CacheInPlace)
+`, strings.Join(layout.EdgeNames("<asn>", "<country>", subName), ", "), CacheTree, CacheManifest, CacheMeta4, CacheInPlace)
 	b.WriteString(cache.nginxLocations())
 	for _, ep := range edgeEndpoints {
 		dirVar := "$mirrorsteer_lists"
@@ -148,7 +158,7 @@ add_header Cache-Control $mirrorsteer_cache_control;
 			dirVar = "$mirrorsteer_metalinks"
 		}
 		dir := layout.EdgeDir(dirVar, "$arg_repo", "$mirrorsteer_release", "$mirrorsteer_arch")
-		tries := layout.EdgeTries(dir, "${mirrorsteer_family}", "${mirrorsteer_asn}", "${mirrorsteer_country}", ep.Ext)
+		tries := layout.EdgeTries(dir, "${mirrorsteer_family}", "${mirrorsteer_asn}", "${mirrorsteer_country}", sub, ep.Ext)
 		fmt.Fprintf(&b, `
 location = %s {
     types { }
@@ -227,6 +237,7 @@ func nginxHeaders(b *strings.Builder, name string, trust []netip.Prefix) error {
 # From the networks below (mirrorsteer gen --edge-trust), the client is
 #   %s: its country (ISO 3166-1 alpha-2, capitals),
 #   %s: its AS number,
+#   %s: its subdivision (ISO 3166-2 after the hyphen: CA for US-CA),
 #   %s: its address (a port may follow), for its address family.
 # A request from anywhere else is served as if nothing were known of its
 # client (the global lists of its own address family): anyone can send
@@ -234,7 +245,7 @@ func nginxHeaders(b *strings.Builder, name string, trust []netip.Prefix) error {
 # it, it must be from your own load balancers, not from the CDN.
 geo $remote_addr $mirrorsteer_trusted {
     default 0;
-`, name, HeaderCountry, HeaderASN, HeaderAddress)
+`, name, HeaderCountry, HeaderASN, HeaderRegion, HeaderAddress)
 	if len(trust) == 0 {
 		b.WriteString("    # none: gen was given no --edge-trust, so no header is believed.\n")
 	}
@@ -262,6 +273,14 @@ map $mirrorsteer_trusted $mirrorsteer_asn {
     1 $mirrorsteer_header_asn;
     default "";
 }
+map %s $mirrorsteer_header_subdivision {
+    "~^([A-Z0-9]{1,3})$" $1;
+    default "";
+}
+map $mirrorsteer_trusted $mirrorsteer_subdivision {
+    1 $mirrorsteer_header_subdivision;
+    default "";
+}
 
 # IPv6 clients get the lists of mirrors that passed the IPv6 probe. An
 # IPv6 address has two colons or more, an IPv4 one with a port only one.
@@ -280,7 +299,7 @@ map "$mirrorsteer_trusted$mirrorsteer_header_family" $mirrorsteer_family {
     "1%s" "%s";
     default $mirrorsteer_peer_family;
 }
-`, variable(HeaderCountry), variable(HeaderASN), variable(HeaderAddress),
+`, variable(HeaderCountry), variable(HeaderASN), variable(HeaderRegion), variable(HeaderAddress),
 		layout.FamilyPrefix(inventory.IPv6), layout.FamilyPrefix(inventory.IPv4),
 		layout.FamilyPrefix(inventory.IPv6), layout.FamilyPrefix(inventory.IPv4),
 		layout.FamilyPrefix(inventory.IPv6), layout.FamilyPrefix(inventory.IPv6),

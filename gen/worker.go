@@ -102,8 +102,10 @@ func workerSource(inv *inventory.Inventory, cache cachePolicy) ([]byte, error) {
 	for _, k := range layout.Keys(inv) {
 		t.Keys = append(t.Keys, k.String())
 	}
-	names := layout.EdgeNames(placeholder("asn"), placeholder("country"))
-	tries := layout.EdgeTries(placeholder("dir"), placeholder("family"), placeholder("asn"), placeholder("country"), placeholder("ext"))
+	// The subdivision's key is always spelled: KEYS holds it only when gen
+	// writes subdivision lists.
+	names := layout.EdgeNames(placeholder("asn"), placeholder("country"), placeholder("region"))
+	tries := layout.EdgeTries(placeholder("dir"), placeholder("family"), placeholder("asn"), placeholder("country"), placeholder("region"), placeholder("ext"))
 	if len(names) != len(tries) {
 		return nil, fmt.Errorf("gen: worker: layout gives %d names and %d files to try", len(names), len(tries))
 	}

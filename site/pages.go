@@ -303,7 +303,7 @@ func (v *view) served(cc country.Code) layout.Key {
 	return layout.Served(func(k layout.Key) bool {
 		_, ok := v.lists[0].Lists[k]
 		return ok
-	}, 0, cc)
+	}, 0, cc, "")
 }
 
 // entries is one list as the page shows it.

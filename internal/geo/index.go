@@ -266,7 +266,7 @@ func (ix *Index) Where(a netip.Addr) (Info, int32) {
 	info := Info{CityPrefix: h.CityPrefix, ASN: h.ASN, ASNPrefix: h.ASNPrefix}
 	if h.Loc >= 0 {
 		l := &ix.locs[h.Loc]
-		info.Country, info.Continent, info.Coord, info.HasCoord = l.Country, l.Continent, l.Coord, l.HasCoord
+		info.Country, info.SubdivisionCode, info.Continent, info.Coord, info.HasCoord = l.Country, l.SubdivisionCode, l.Continent, l.Coord, l.HasCoord
 	}
 	return info, h.Loc
 }

@@ -32,6 +32,9 @@ type Inventory struct {
 	// Probe is the [probe] table as written; package probe checks it
 	// and gives it its meaning.
 	Probe Probe
+	// Lists says which static lists gen writes beyond the global,
+	// country and ASN ones.
+	Lists Lists
 	// DNS is nil when the file has no [dns] table.
 	DNS     *DNS
 	Repos   []*Repo
@@ -70,6 +73,15 @@ type Policy struct {
 	// Neighbours lists, per client country, the countries tried in order
 	// after the client's own and before its continent.
 	Neighbours map[country.Code][]country.Code
+}
+
+// Lists is the [lists] table: static lists that are off unless asked for.
+type Lists struct {
+	// Subdivisions are the countries whose subdivisions (US states,
+	// Canadian provinces, ...) get lists of their own where the
+	// country's public mirrors stand in two or more of them (see
+	// SubdivisionLists), in file order.
+	Subdivisions []country.Code
 }
 
 // Probe is the [probe] table, the bounds of a probe run, as the file
@@ -275,6 +287,9 @@ type Mirror struct {
 	Sponsor    string
 	SponsorURL string
 	Country    country.Code
+	// Subdivision is the ISO 3166-2 subdivision the mirror stands in
+	// (US-CA), in Country; "" when the file gives none.
+	Subdivision country.Subdivision
 	// Coord is the declared lat/lon, or the country's representative
 	// point when the file gives none (then HasCoord is false).
 	Coord    country.Coord
@@ -367,6 +382,37 @@ func (inv *Inventory) ASNs() []uint32 {
 				seen[a] = true
 				out = append(out, a)
 			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// SubdivisionLists returns the subdivisions gen writes lists for, sorted:
+// in each country of [lists] subdivisions whose public mirrors declare two
+// or more subdivisions, each of those subdivisions. A country whose
+// mirrors all stand in one subdivision gets none: such a list would only
+// repeat the country's. A private mirror makes no list: it is only
+// offered to its own networks.
+func (inv *Inventory) SubdivisionLists() []country.Subdivision {
+	var out []country.Subdivision
+	for _, cc := range inv.Lists.Subdivisions {
+		subs := inv.subdivisions(cc)
+		if len(subs) >= 2 {
+			out = append(out, subs...)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// subdivisions returns the distinct subdivisions the public mirrors of cc
+// declare, sorted.
+func (inv *Inventory) subdivisions(cc country.Code) []country.Subdivision {
+	var out []country.Subdivision
+	for _, m := range inv.Mirrors {
+		if m.Public && m.Country == cc && m.Subdivision != "" && !slices.Contains(out, m.Subdivision) {
+			out = append(out, m.Subdivision)
 		}
 	}
 	slices.Sort(out)

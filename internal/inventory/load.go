@@ -45,6 +45,7 @@ type rawFile struct {
 	DNS     *rawDNS     `toml:"dns"`
 	Meta    rawMetalink `toml:"metalink"`
 	Probe   Probe       `toml:"probe"`
+	Lists   rawLists    `toml:"lists"`
 	Repo    []rawRepo   `toml:"repo"`
 	Mirror  []rawMirror `toml:"mirror"`
 }
@@ -83,6 +84,10 @@ type rawMetalink struct {
 	OriginOnly []string `toml:"origin_only"`
 }
 
+type rawLists struct {
+	Subdivisions []string `toml:"subdivisions"`
+}
+
 type rawRepo struct {
 	Name     string   `toml:"name"`
 	Path     string   `toml:"path"`
@@ -96,6 +101,7 @@ type rawMirror struct {
 	Sponsor     string   `toml:"sponsor"`
 	SponsorURL  string   `toml:"sponsor_url"`
 	Country     string   `toml:"country"`
+	Subdivision string   `toml:"subdivision"`
 	Lat         *float64 `toml:"lat"`
 	Lon         *float64 `toml:"lon"`
 	ASN         any      `toml:"asn"`
@@ -496,6 +502,7 @@ func (v *validator) build(raw *rawFile) *Inventory {
 	v.network(inv, &raw.Network)
 	v.policy(inv, &raw.Policy)
 	v.metalink(inv, &raw.Meta)
+	v.lists(inv, &raw.Lists)
 	inv.Probe = raw.Probe
 	if raw.DNS != nil {
 		inv.DNS = v.dns(raw.DNS)
@@ -770,6 +777,23 @@ func (v *validator) policy(inv *Inventory, r *rawPolicy) {
 	}
 }
 
+// lists checks [lists]: the countries whose subdivisions get lists.
+func (v *validator) lists(inv *Inventory, r *rawLists) {
+	for i, s := range r.Subdivisions {
+		path := fmt.Sprintf("lists.subdivisions.%d", i)
+		cc, err := country.Parse(s)
+		if err != nil {
+			v.errorf(path, "[lists] subdivisions: %v; list the countries whose subdivisions get lists of their own, e.g. subdivisions = [\"US\", \"CA\"]", err)
+			continue
+		}
+		if slices.Contains(inv.Lists.Subdivisions, cc) {
+			v.errorf(path, "[lists] subdivisions: %s is listed twice (codes are case-insensitive); remove one", cc)
+			continue
+		}
+		inv.Lists.Subdivisions = append(inv.Lists.Subdivisions, cc)
+	}
+}
+
 // inFileOrder returns the keys of a table decoded into m in the order they
 // stand in the file under path, so that of two keys that clash the later
 // one is reported.
@@ -1021,6 +1045,15 @@ func (v *validator) mirror(inv *Inventory, i int, r *rawMirror, allArchs map[str
 	} else {
 		m.Country = c
 		m.Coord, _ = c.Coord()
+	}
+	if r.Subdivision != "" {
+		if s, err := country.ParseSubdivision(r.Subdivision); err != nil {
+			v.errorf(at+".subdivision", "%s: %v", what, err)
+		} else if m.Country != "" && s.Country() != m.Country {
+			v.errorf(at+".subdivision", "%s: subdivision %q is not in the mirror's country %s; write the ISO 3166-2 code of the subdivision of %s it stands in (%s-...), or fix country", what, r.Subdivision, m.Country, m.Country, m.Country)
+		} else {
+			m.Subdivision = s
+		}
 	}
 	switch {
 	case r.Lat == nil && r.Lon != nil:

@@ -63,6 +63,26 @@ func (inv *Inventory) Warnings() []string {
 			}
 		}
 	}
+	listed := map[country.Code]bool{}
+	for _, s := range inv.SubdivisionLists() {
+		listed[s.Country()] = true
+	}
+	for i, cc := range inv.Lists.Subdivisions {
+		if listed[cc] {
+			continue
+		}
+		at := fmt.Sprintf("lists.subdivisions.%d", i)
+		if subs := inv.subdivisions(cc); len(subs) == 1 {
+			add(at, "[lists] subdivisions: every public mirror of %s that declares its subdivision is in %s, so gen writes no subdivision lists for %s (they would repeat its list); give the others their subdivision, or remove %s", cc, subs[0], cc, cc)
+		} else {
+			add(at, "[lists] subdivisions: no public mirror of %s declares its subdivision, so gen writes no subdivision lists for it; give them subdivision = \"%s-...\" (ISO 3166-2), or remove %s", cc, cc, cc)
+		}
+	}
+	for i, m := range inv.Mirrors {
+		if m.Public && m.Subdivision == "" && listed[m.Country] {
+			add(fmt.Sprintf("mirror.%d", i), "[[mirror]] %q has no subdivision, so the subdivision lists of %s give it after every subdivision's own mirrors; add subdivision = \"%s-...\" (ISO 3166-2)", m.Name, m.Country, m.Country)
+		}
+	}
 	for _, from := range sortedCodes(inv.Policy.Neighbours) {
 		for i, to := range inv.Policy.Neighbours[from] {
 			if !hasMirror[to] {

@@ -16,7 +16,8 @@
 //	index.html, countries.html, country/<CC>.html, mirror/<name>.html
 //
 // <format> is mirrorlist (rpm), apt (deb), pacman (arch) or urls (files);
-// <key> is global, a country (DE) or an ASN in a country (AS3320-DE).
+// <key> is global, a country (DE), an ASN in a country (AS3320-DE) or a
+// subdivision of a country (US-CA).
 package layout
 
 import (
@@ -124,10 +125,11 @@ func EdgeDir(top, repo, release, arch string) string {
 // EdgeTries returns the files an edge tries for one request, in
 // EdgeOrder's order, spelled with the edge's own names for what it learns
 // per request: dir for the list directory (EdgeDir), family for FamilyPrefix's
-// value, asn and cc for the client's AS number and country; ext is ListExt
-// or MetalinkExt.
-func EdgeTries(dir, family, asn, cc, ext string) []string {
-	names := EdgeNames(asn, cc)
+// value, asn, cc and sub for the client's AS number, country and
+// subdivision code (sub "" for an edge that does not look it up: see
+// EdgeNames); ext is ListExt or MetalinkExt.
+func EdgeTries(dir, family, asn, cc, sub, ext string) []string {
+	names := EdgeNames(asn, cc, sub)
 	out := make([]string, len(names))
 	for i, n := range names {
 		out[i] = file(dir, family, n, ext)

@@ -67,6 +67,20 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 	var members []int32
 	if c.Country != "" {
 		members = without(members[:0], fi.byCountry[c.Country], taken)
+		if c.Subdivision != "" {
+			// The client's subdivision and the rest of its country are
+			// ordered apart, but are one tier: the list does not stop
+			// between them.
+			k := 0
+			for n, i := range members {
+				if s.cands[i].m.Subdivision == c.Subdivision {
+					members[k], members[n] = members[n], members[k]
+					k++
+				}
+			}
+			sel.rank(members[:k], Country)
+			members = members[k:]
+		}
 		if sel.group(members, Country) {
 			return sel.dst
 		}
@@ -172,11 +186,21 @@ func (sel *selection) dist(i int32) float64 {
 // reports whether the list is complete: Max entries, or at least Min
 // after a whole tier. tier rest names each member continent or world.
 func (sel *selection) group(members []int32, tier Reason) bool {
+	sel.rank(members, tier)
+	n := len(sel.dst) - sel.start
+	return n > 0 && (n == sel.s.p.Max || n >= sel.s.p.Min)
+}
+
+// rank ranks members and appends as many as the list takes.
+func (sel *selection) rank(members []int32, tier Reason) {
 	if len(members) == 0 {
-		return false
+		return
 	}
 	s, c := sel.s, sel.c
 	need := s.p.Max - (len(sel.dst) - sel.start)
+	if need <= 0 {
+		return
+	}
 	rs := sel.rs[:0]
 	for _, i := range members {
 		rs = append(rs, ranked{i: i, dist: sel.dist(i)})
@@ -226,8 +250,6 @@ func (sel *selection) group(members []int32, tier Reason) bool {
 	for _, r := range rs[:min(len(rs), need)] {
 		sel.dst = append(sel.dst, s.choice(r, c.Family))
 	}
-	n := len(sel.dst) - sel.start
-	return n == s.p.Max || n >= s.p.Min
 }
 
 func (s *Set) choice(r ranked, f inventory.Family) Choice {
