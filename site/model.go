@@ -180,7 +180,9 @@ func build(d Data) *view {
 		mv := v.mirror(m)
 		v.mirrors = append(v.mirrors, mv)
 		v.byName[m.Name] = mv
-		v.perCC[m.Country]++
+		if m.Country != "" {
+			v.perCC[m.Country]++
+		}
 		v.totals[mv.Status]++
 		for _, e := range v.endpoints(m) {
 			pi := slices.Index(inventory.Protocols, e.Protocol)
