@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
 	"github.com/mirrorsteer/mirrorsteer/internal/filehash"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/layout"
@@ -34,6 +35,10 @@ type Options struct {
 	HashCache string
 	// Edge configures the nginx snippets under edge/.
 	Edge Edge
+	// Answers are dnsd's answer statistics for the site (gen --stats);
+	// AnswersNote says why there are none when they were asked for.
+	Answers     *answerstats.Summary
+	AnswersNote string
 }
 
 // Stats reports what a run did.
@@ -164,7 +169,7 @@ func Run(o Options) (Stats, error) {
 			return st, err
 		}
 	}
-	if err := writeSite(w, inv, o.Snapshot, keys, seen, o.OriginDir != ""); err != nil {
+	if err := writeSite(w, o, keys, seen); err != nil {
 		return st, err
 	}
 	st.Stats, err = w.Commit()

@@ -81,6 +81,7 @@ type view struct {
 	stampISO  string
 	totals    map[Status]int
 	protocols []protoRow
+	answers   *answersView // nil without gen --stats (answers.go)
 }
 
 type mirrorView struct {
@@ -208,6 +209,7 @@ func build(d Data) *view {
 	for i, mv := range v.mirrors {
 		mv.Order = i
 	}
+	v.answers = buildAnswers(d, v.inv)
 	for pi, p := range inventory.Protocols {
 		declared := false
 		for _, m := range v.inv.Mirrors {

@@ -24,6 +24,8 @@ type page struct {
 	TakenISO string
 	Stamp    string
 	StampISO string
+	// Answers links the answers page (gen --stats).
+	Answers bool
 }
 
 func (v *view) page(title, root, current string) page {
@@ -31,6 +33,7 @@ func (v *view) page(title, root, current string) page {
 		Title: title, Root: root, Current: current,
 		Network: v.inv.Network.Name, Origin: v.inv.Network.Origin, MaxLag: fmtDuration(v.inv.Network.MaxLag),
 		Verified: v.verified, Taken: v.taken, TakenISO: v.takenISO, Stamp: v.stamp, StampISO: v.stampISO,
+		Answers: v.answers != nil,
 	}
 }
 
@@ -137,6 +140,8 @@ type mirrorPage struct {
 	HasSnapshot bool
 	InSnapshot  bool
 	CountryHref string
+	// Answers are dnsd's answers with this mirror (gen --stats).
+	Answers *mirrorAnswers
 }
 
 type urlView struct {
@@ -164,6 +169,7 @@ func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
 		p.ASNs = append(p.ASNs, "AS"+strconv.FormatUint(uint64(a), 10))
 	}
 	p.Where = where(m.Mirror)
+	p.Answers = v.answers.forMirror(m.Name)
 	p.LagLimit = fmtDuration(v.inv.LagLimit(m.Mirror))
 	var carries []inventory.Variant
 	for _, vr := range v.inv.Variants() {

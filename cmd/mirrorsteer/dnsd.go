@@ -54,12 +54,17 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	rrlRate := fs.Int("rrl", 20, "send at most `rate` UDP responses a second of each kind (answers; NXDOMAIN and NODATA; errors) to one IPv4 /24 or IPv6 /56; 0: no limit")
 	rrlSlip := fs.Int("rrl-slip", 2, "of the responses over --rrl, send every `N`th without records (TC, or BADCOOKIE to a client with a cookie) so that a real client asks again; 1: all, 0: none")
 	rrlExempt := fs.String("rrl-exempt", "127.0.0.0/8,::1/128", "`networks` never rate limited, comma-separated; \"\" for none")
+	statsFile := fs.String("stats-file", "", "write answer statistics (answers per name, mirror and client country since dnsd started) to this JSON `file` every --stats-interval and at exit, for gen --stats")
+	statsEvery := fs.Duration("stats-interval", 5*time.Minute, "write --stats-file this `often`")
 	cookieSecret := fs.String("cookie-secret", "", "`file` of DNS cookie secrets, 32 hex digits a line, the first making cookies: the same file on every dnsd of an anycast address; default: a random secret")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if len(listen) == 0 {
 		return usagef("say where to serve: -l 192.0.2.53:53 (repeat -l for IPv6, e.g. -l '[2001:db8::53]:53')")
+	}
+	if *statsFile != "" && *statsEvery <= 0 {
+		return usagef("--stats-interval %v: want a positive duration, e.g. 5m", *statsEvery)
 	}
 	if *tcpPerSource < 1 {
 		return usagef("--tcp-per-source %d: want at least 1 (as many as --tcp-max for no limit per source)", *tcpPerSource)
@@ -124,6 +129,11 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	}
 	if *watch > 0 {
 		go loader.Watch(ctx, *watch)
+	}
+	if *statsFile != "" {
+		stopStats := writeAnswerStats(ctx, metrics, *statsFile, *statsEvery, log)
+		defer stopStats()
+		defer stop() // before stopStats: ends its ticker
 	}
 
 	sig := make(chan os.Signal, 1)
