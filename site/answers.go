@@ -179,7 +179,9 @@ func row(inv *inventory.Inventory, name string, n, total uint64, sum int, weight
 }
 
 func sortRows(rs []shareRow) {
-	slices.SortFunc(rs, func(x, y shareRow) int { return cmp.Or(cmp.Compare(y.Answers, x.Answers), cmp.Compare(x.Mirror, y.Mirror)) })
+	slices.SortFunc(rs, func(x, y shareRow) int {
+		return cmp.Or(cmp.Compare(y.Answers, x.Answers), cmp.Compare(x.Mirror, y.Mirror))
+	})
 }
 
 func percent(x, total float64) string {
