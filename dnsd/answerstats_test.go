@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,4 +212,38 @@ func TestCountingDoesNotAllocate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkServeOneHealthy measures an answer that does not depend on
+// the asker (one healthy mirror): the statistics look its country up.
+func BenchmarkServeOneHealthy(b *testing.B) {
+	f := newFixture(b, func(m string, e *state.Endpoint) {
+		if m != "de1.example.net" {
+			e.Up, e.Healthy = false, false
+		}
+	})
+	wire, err := question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24")).Pack()
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := netip.MustParseAddr("127.0.0.1")
+	s, dst := NewScratch(), make([]byte, 0, 1500)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.h.Serve(s, dst, wire, src, UDP)
+	}
+}
+
+// BenchmarkCountAnswer measures what counting adds to an answer, alone:
+// each goroutine a reader with its own stripe, all answering the same
+// mirror and country (the worst case for a shared counter).
+func BenchmarkCountAnswer(b *testing.B) {
+	st := newAnswerStats(time.Now())
+	c := &answerCounts{c: make([]atomic.Uint64, int(st.mask+1)*numSlots)}
+	b.RunParallel(func(pb *testing.PB) {
+		stripe := nextStripe.Add(1) & st.mask
+		for pb.Next() {
+			c.count(stripe, "DE")
+		}
+	})
 }
