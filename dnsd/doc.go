@@ -20,7 +20,9 @@
 // Defend turns on the defences of a server on the internet: response
 // rate limiting per source /24 or /56 (RateLimiter) and DNS cookies
 // (RFC 7873, with server cookies as RFC 9018 makes them), which prove a
-// source address and so lift the limit.
+// source address and so lift the limit. Metrics counts every answer by
+// mirror and the asker's country; AnswerSummary is what dnsd
+// --stats-file writes for gen --stats (package answerstats).
 //
 // Example run, serving the example network on loopback:
 //

@@ -67,11 +67,12 @@ type Scratch struct {
 	w      msgWriter
 	status parseStatus
 	now    time.Time // the query's time, read once when needed
+	stripe uint32    // which stripe of the answer statistics it adds to
 }
 
 // NewScratch returns a Scratch.
 func NewScratch() *Scratch {
-	return &Scratch{}
+	return &Scratch{stripe: nextStripe.Add(1)}
 }
 
 // Transport is how a query arrived; it bounds the reply's size.
@@ -165,7 +166,7 @@ func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 				first := q.lname[1 : 1+q.lname[0]]
 				if c, ok := z.prefer(g, first, &a); ok {
 					counters = zc.names[g.idx]
-					scope = h.steered(w, z, zc, g, c)
+					scope = h.steered(w, z, zc, g, c, s.stripe)
 					break
 				}
 			}
@@ -176,7 +177,7 @@ func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 	case n.geo != nil:
 		g := n.geo
 		counters = zc.names[g.idx]
-		scope = h.steered(w, z, zc, g, z.choose(g, &a))
+		scope = h.steered(w, z, zc, g, z.choose(g, &a), s.stripe)
 	case n.whoami:
 		counters = zc.whoami
 		if !z.whoamiAllowed(a.src) {
@@ -229,7 +230,7 @@ func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 }
 
 // steered writes the answer for a steered name and counts it.
-func (h *Handler) steered(w *msgWriter, z *Zone, zc *zoneCounters, g *geoName, c choice) uint8 {
+func (h *Handler) steered(w *msgWriter, z *Zone, zc *zoneCounters, g *geoName, c choice, stripe uint32) uint8 {
 	blob := g.fallback
 	if c.mirror >= 0 {
 		blob = g.cname[c.mirror]
@@ -239,7 +240,7 @@ func (h *Handler) steered(w *msgWriter, z *Zone, zc *zoneCounters, g *geoName, c
 	w.rr(w.q.name(), blob)
 	w.an++
 	zc.answers[g.idx][c.mirror+1][c.reason&7].Add(1)
-	h.metrics.client(c.country)
+	zc.stats[g.idx][c.mirror+1].count(stripe&h.metrics.stats.mask, c.country)
 	return c.scope
 }
 

@@ -32,22 +32,27 @@ func marshal(v any) ([]byte, error) {
 }
 
 type apiMirror struct {
-	Name        string                        `json:"name"`
-	Sponsor     string                        `json:"sponsor,omitempty"`
-	SponsorURL  string                        `json:"sponsor_url,omitempty"`
-	Country     country.Code                  `json:"country"`
-	Subdivision country.Subdivision           `json:"subdivision,omitempty"`
-	Continent   country.Continent             `json:"continent"`
-	Lat         float64                       `json:"lat"`
-	Lon         float64                       `json:"lon"`
-	ASNs        []uint32                      `json:"asns,omitempty"`
-	Subnets     []string                      `json:"subnets,omitempty"`
-	URLs        map[inventory.Protocol]string `json:"urls,omitempty"`
-	Weight      int                           `json:"weight"`
-	Public      bool                          `json:"public"`
-	DNS         []string                      `json:"dns,omitempty"`
-	Repos       []string                      `json:"repos,omitempty"`
-	Archs       []string                      `json:"archs,omitempty"`
+	Name        string              `json:"name"`
+	Sponsor     string              `json:"sponsor,omitempty"`
+	SponsorURL  string              `json:"sponsor_url,omitempty"`
+	Country     country.Code        `json:"country"`
+	Subdivision country.Subdivision `json:"subdivision,omitempty"`
+	Continent   country.Continent   `json:"continent"`
+	Lat         float64             `json:"lat"`
+	Lon         float64             `json:"lon"`
+	// PlacedBy is the address whose GeoIP record placed the mirror
+	// (package placement); Unplaced marks one nothing placed, whose
+	// country is "" and lat/lon meaningless.
+	PlacedBy string                        `json:"placed_by,omitempty"`
+	Unplaced bool                          `json:"unplaced,omitempty"`
+	ASNs     []uint32                      `json:"asns,omitempty"`
+	Subnets  []string                      `json:"subnets,omitempty"`
+	URLs     map[inventory.Protocol]string `json:"urls,omitempty"`
+	Weight   int                           `json:"weight"`
+	Public   bool                          `json:"public"`
+	DNS      []string                      `json:"dns,omitempty"`
+	Repos    []string                      `json:"repos,omitempty"`
+	Archs    []string                      `json:"archs,omitempty"`
 }
 
 // mirrorsJSON is api/mirrors.json: the inventory as published. A private
@@ -87,7 +92,11 @@ func mirrorsJSON(inv *inventory.Inventory) ([]byte, error) {
 			ASNs: m.ASNs, Weight: m.Weight, Public: m.Public,
 			DNS: m.DNS, Repos: m.Repos, Archs: m.Archs,
 		}
+		am.Unplaced = !m.Placed()
 		if m.Public {
+			if m.PlacedBy.IsValid() { // a private mirror's addresses stay unpublished
+				am.PlacedBy = m.PlacedBy.String()
+			}
 			am.URLs = m.URLs
 			for _, p := range m.Subnets {
 				am.Subnets = append(am.Subnets, p.String())

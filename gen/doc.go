@@ -5,7 +5,9 @@
 //
 // Inputs: a loaded inventory (mirrors.toml) and, optionally, a state
 // snapshot (state.json from probe). Without a snapshot nothing is verified
-// and every declared mirror is listed; gen says so loudly.
+// and every declared mirror is listed; gen says so loudly. Optionally too,
+// dnsd's answer statistics (Options.Answers, from dnsd --stats-file),
+// which the status site shows beside each mirror's weight.
 //
 // Output, under the directory given (see README.md for the full layout):
 //

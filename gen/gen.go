@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
 	"github.com/mirrorsteer/mirrorsteer/internal/filehash"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/layout"
@@ -37,6 +38,10 @@ type Options struct {
 	Edge Edge
 	// SignKey, when set, signs api/state.json: api/state.json.sig.
 	SignKey ed25519.PrivateKey
+	// Answers are dnsd's answer statistics for the site (gen --stats);
+	// AnswersNote says why there are none when they were asked for.
+	Answers     *answerstats.Summary
+	AnswersNote string
 }
 
 // Stats reports what a run did.
@@ -172,7 +177,7 @@ func Run(o Options) (Stats, error) {
 	if err := writeStateSignature(w, inv, o.Snapshot, o.SignKey); err != nil {
 		return st, err
 	}
-	if err := writeSite(w, inv, o.Snapshot, keys, seen, o.OriginDir != ""); err != nil {
+	if err := writeSite(w, o, keys, seen); err != nil {
 		return st, err
 	}
 	st.Stats, err = w.Commit()

@@ -205,9 +205,13 @@ func appendMeta4(dst []byte, inv *inventory.Inventory, rel string, s filehash.Su
 		dst = append(dst, "</signature>\n"...)
 	}
 	for i, c := range choices {
-		dst = append(dst, "    <url location=\""...)
-		dst = append(dst, strings.ToLower(string(c.Mirror.Country))...)
-		dst = append(dst, "\" priority=\""...)
+		dst = append(dst, "    <url"...)
+		if c.Mirror.Country != "" { // an unplaced mirror has no location
+			dst = append(dst, " location=\""...)
+			dst = append(dst, strings.ToLower(string(c.Mirror.Country))...)
+			dst = append(dst, '"')
+		}
+		dst = append(dst, " priority=\""...)
 		dst = strconv.AppendInt(dst, int64(min(i+1, 999999)), 10)
 		dst = append(dst, "\">"...)
 		dst = appendEscaped(dst, c.URL()+esc)

@@ -4,7 +4,6 @@ import (
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
-	"github.com/mirrorsteer/mirrorsteer/internal/state"
 	"github.com/mirrorsteer/mirrorsteer/internal/tree"
 	"github.com/mirrorsteer/mirrorsteer/site"
 )
@@ -14,7 +13,8 @@ import (
 // files were written from, not a second computation: each variant is
 // matched to the distinct set of answers Run computed for it. origin
 // reports that metalinks were written (gen had --origin-dir).
-func writeSite(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, keys []layout.Key, seen []*answers, origin bool) error {
+func writeSite(w *tree.Writer, o Options, keys []layout.Key, seen []*answers) error {
+	inv, snap, origin := o.Inventory, o.Snapshot, o.OriginDir != ""
 	groups := make([]site.Lists, len(seen))
 	for i, a := range seen {
 		groups[i].Lists = make(map[layout.Key][2][]policy.Choice, len(keys))
@@ -34,5 +34,5 @@ func writeSite(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, k
 			break
 		}
 	}
-	return site.Render(site.Data{Inventory: inv, Snapshot: snap, Lists: groups, Meta4: origin}, w.WriteFile)
+	return site.Render(site.Data{Inventory: inv, Snapshot: snap, Lists: groups, Meta4: origin, Answers: o.Answers, AnswersNote: o.AnswersNote}, w.WriteFile)
 }

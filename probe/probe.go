@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"net/url"
 	"os/exec"
 	"slices"
@@ -148,6 +149,7 @@ type outcome struct {
 	stamp      time.Time
 	latencies  []time.Duration
 	certExpiry time.Time
+	addr       netip.Addr         // the address connected to; invalid when none was
 	metas      map[string]fetched // by path
 	checked    time.Time
 }
@@ -561,6 +563,7 @@ func (r *run) check(ctx context.Context, j *job) (out outcome) {
 		f = newHTTPFetcher(ep)
 	}
 	defer f.close()
+	defer func() { out.addr = f.(connectedTo).connected() }()
 	var paths []string // the metadata files to compare, each once
 	for _, v := range r.inv.Variants() {
 		if cur, ok := r.current[keyOf(v)]; ok && j.mirror.Carries(v) && !slices.Contains(paths, cur.path) {

@@ -24,6 +24,8 @@ type page struct {
 	TakenISO string
 	Stamp    string
 	StampISO string
+	// Answers links the answers page (gen --stats).
+	Answers bool
 }
 
 func (v *view) page(title, root, current string) page {
@@ -31,6 +33,7 @@ func (v *view) page(title, root, current string) page {
 		Title: title, Root: root, Current: current,
 		Network: v.inv.Network.Name, Origin: v.inv.Network.Origin, MaxLag: fmtDuration(v.inv.Network.MaxLag),
 		Verified: v.verified, Taken: v.taken, TakenISO: v.takenISO, Stamp: v.stamp, StampISO: v.stampISO,
+		Answers: v.answers != nil,
 	}
 }
 
@@ -139,6 +142,8 @@ type mirrorPage struct {
 	InSnapshot  bool
 	CountryHref string
 	Vantages    []vantageView
+	// Answers are dnsd's answers with this mirror (gen --stats).
+	Answers *mirrorAnswers
 }
 
 type urlView struct {
@@ -165,12 +170,8 @@ func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
 	for _, a := range m.ASNs {
 		p.ASNs = append(p.ASNs, "AS"+strconv.FormatUint(uint64(a), 10))
 	}
-	lat := strconv.FormatFloat(m.Coord.Lat, 'f', 2, 64)
-	lon := strconv.FormatFloat(m.Coord.Lon, 'f', 2, 64)
-	p.Where = lat + ", " + lon
-	if !m.HasCoord {
-		p.Where += " (placed by GeoIP or at its country's midpoint: mirrors.toml gives no lat/lon)"
-	}
+	p.Where = where(m.Mirror)
+	p.Answers = v.answers.forMirror(m.Name)
 	p.LagLimit = fmtDuration(v.inv.LagLimit(m.Mirror))
 	var carries []inventory.Variant
 	for _, vr := range v.inv.Variants() {
@@ -456,4 +457,27 @@ func (v *view) firstFiles(r *inventory.Repo) (ListFiles, bool) {
 		}
 	}
 	return best, bestIdx >= 0
+}
+
+// where says where a mirror stands and who says so: mirrors.toml, the
+// GeoIP record of its address (placement; a private mirror's address is
+// not shown), or its country's midpoint.
+func where(m *inventory.Mirror) string {
+	if !m.Placed() {
+		return "unknown: mirrors.toml gives no country or lat/lon, and no address of it placed it (gen --geoip-city with a probe snapshot places it from the address probe connected to)"
+	}
+	s := strconv.FormatFloat(m.Coord.Lat, 'f', 2, 64) + ", " + strconv.FormatFloat(m.Coord.Lon, 'f', 2, 64)
+	switch {
+	case m.PlacedBy.IsValid() && m.Public:
+		what := "placed"
+		if m.HasCoord {
+			what = "country placed" // the file gives lat/lon, GeoIP the country
+		}
+		return s + " (" + what + " from address " + m.PlacedBy.String() + " (GeoIP))"
+	case m.PlacedBy.IsValid():
+		return s + " (placed from its address (GeoIP))"
+	case m.HasCoord:
+		return s + " (from mirrors.toml)"
+	}
+	return s + " (its country's midpoint: mirrors.toml gives no lat/lon)"
 }

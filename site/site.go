@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/layout"
@@ -42,6 +43,12 @@ type Data struct {
 	// Meta4 reports that gen wrote RFC 5854 metalinks under meta4/ (it
 	// had a copy of the origin tree).
 	Meta4 bool
+	// Answers are dnsd's answer statistics (gen --stats); nil when gen
+	// was given none. AnswersNote says why there are none when they were
+	// asked for (the file does not exist yet). Either makes an answers
+	// page (answers.go).
+	Answers     *answerstats.Summary
+	AnswersNote string
 }
 
 // Lists is one set of lists that several variants share: every variant
@@ -109,6 +116,11 @@ func Render(d Data, write func(path string, data []byte) error) error {
 			return err
 		}
 	}
+	if v.answers != nil {
+		if err := page("answers", layout.AnswersPage, v.answersPage()); err != nil {
+			return err
+		}
+	}
 	return fs.WalkDir(assetFS, "assets", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
@@ -149,8 +161,12 @@ func parse() (map[string]*template.Template, error) {
 		return nil, err
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"index", "countries", "mirror", "country"} {
-		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html")
+	for _, name := range []string{"index", "countries", "mirror", "country", "answers"} {
+		files := []string{"templates/" + name + ".html"}
+		if name == "mirror" {
+			files = append(files, "templates/mirror-answers.html")
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(templateFS, files...)
 		if err != nil {
 			return nil, err
 		}

@@ -48,15 +48,20 @@ func summarize(w io.Writer, inv *inventory.Inventory) {
 	byCountry := map[country.Code]int{}
 	byContinent := map[country.Continent]int{}
 	byProto := map[inventory.Protocol]int{}
+	countryless := 0
 	for _, m := range inv.Mirrors {
 		if m.Public {
 			public++
 		}
-		byCountry[m.Country]++
-		byContinent[m.Continent()]++
 		for p := range m.URLs {
 			byProto[p]++
 		}
+		if m.Country == "" {
+			countryless++
+			continue
+		}
+		byCountry[m.Country]++
+		byContinent[m.Continent()]++
 	}
 	fmt.Fprintf(w, "%d mirrors (%d public, %d private) in %d countries on %d continents\n",
 		len(inv.Mirrors), public, len(inv.Mirrors)-public, len(byCountry), len(byContinent))
@@ -72,6 +77,9 @@ func summarize(w io.Writer, inv *inventory.Inventory) {
 		parts = append(parts, fmt.Sprintf("%s %d", c, byCountry[c]))
 	}
 	fmt.Fprintf(w, "  by country:   %s\n", wrap(strings.Join(parts, ", "), 60, "                "))
+	if countryless > 0 {
+		fmt.Fprintf(w, "  no country:   %d (placed from their addresses by gen, lookup and dnsd with --geoip-city and a probe snapshot; see the warnings)\n", countryless)
+	}
 	parts = parts[:0]
 	for _, p := range inventory.Protocols {
 		parts = append(parts, fmt.Sprintf("%s %d", p, byProto[p]))

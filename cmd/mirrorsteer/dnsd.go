@@ -60,12 +60,17 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	poll := fs.Duration("poll", 30*time.Second, "fetch -c and -s given as URLs this `often` (a conditional GET: 304 when unchanged); 0: only at start and on SIGHUP")
 	fetchTimeout := fs.Duration("fetch-timeout", remote.DefaultTimeout, "give up a fetch of -c or -s (the file and its signature) after this `long`, whatever the server does; the last good copy keeps serving")
 	caFile := fs.String("ca-file", "", "PEM `file` of extra CA certificates to trust, besides the system's, for -c and -s given as URLs")
+	statsFile := fs.String("stats-file", "", "write answer statistics (answers per name, mirror and client country since dnsd started) to this JSON `file` every --stats-interval and at exit, for gen --stats")
+	statsEvery := fs.Duration("stats-interval", 5*time.Minute, "write --stats-file this `often`")
 	cookieSecret := fs.String("cookie-secret", "", "`file` of DNS cookie secrets, 32 hex digits a line, the first making cookies: the same file on every dnsd of an anycast address; default: a random secret")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if len(listen) == 0 {
 		return usagef("say where to serve: -l 192.0.2.53:53 (repeat -l for IPv6, e.g. -l '[2001:db8::53]:53')")
+	}
+	if *statsFile != "" && *statsEvery <= 0 {
+		return usagef("--stats-interval %v: want a positive duration, e.g. 5m", *statsEvery)
 	}
 	if *tcpPerSource < 1 {
 		return usagef("--tcp-per-source %d: want at least 1 (as many as --tcp-max for no limit per source)", *tcpPerSource)
@@ -137,6 +142,11 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	}
 	if *poll > 0 {
 		go loader.Poll(ctx, *poll)
+	}
+	if *statsFile != "" {
+		stopStats := writeAnswerStats(ctx, metrics, *statsFile, *statsEvery, log)
+		defer stopStats()
+		defer stop() // before stopStats: ends its ticker
 	}
 
 	sig := make(chan os.Signal, 1)

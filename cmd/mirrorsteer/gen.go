@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/gen"
+	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
 	"github.com/mirrorsteer/mirrorsteer/internal/signature"
 	"golang.org/x/term"
 )
@@ -53,6 +55,7 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	})
 	originDir := fs.String("origin-dir", "", "local copy of the origin tree (`directory`): with it, dnf metalinks and RFC 5854 .meta4 files with hashes are written")
 	signKey := fs.String("sign-key", "", "private key `file` (mirrorsteer keygen) to sign api/state.json with: writes api/state.json.sig, which dnsd --verify-key checks")
+	statsPath := fs.String("stats", "", "dnsd's answer statistics (`file` of dnsd --stats-file): the site shows each mirror's share of answers beside its share of weight, per country; a missing file is a note on the site")
 	hashCache := fs.String("hash-cache", "", "`file` remembering origin file hashes between runs (default: the output directory + \".hashes\")")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -77,6 +80,9 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	}
 	o := gen.Options{Inventory: inv, Snapshot: snap, Out: *out, OriginDir: *originDir, HashCache: *hashCache,
 		Edge: gen.Edge{City: absPath(*cityDB), ASN: absPath(*asnDB), Source: *edgeSource, Trust: edgeTrust}, SignKey: key}
+	if o.Answers, o.AnswersNote, err = loadAnswers(*statsPath, stderr); err != nil {
+		return err
+	}
 	if *originDir != "" {
 		if fi, err := os.Stat(*originDir); err != nil || !fi.IsDir() {
 			return fmt.Errorf("--origin-dir %s: not a directory; give the local copy of the origin tree", *originDir)
@@ -99,4 +105,23 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "gen: %s: %d files, %d lists%s: %d written, %d unchanged, %d removed in %v\n",
 		*out, st.Files, st.Lists, extra, st.Written, st.Unchanged, st.Removed, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// loadAnswers reads gen --stats. A file that does not exist (yet: dnsd
+// writes it) is a note on the site and a warning; one that does not
+// load is an error, as any bad input is.
+func loadAnswers(path string, stderr io.Writer) (*answerstats.Summary, string, error) {
+	if path == "" {
+		return nil, "", nil
+	}
+	s, err := answerstats.Load(path)
+	if errors.Is(err, os.ErrNotExist) {
+		note := fmt.Sprintf("No answer statistics: %s does not exist (yet). dnsd --stats-file writes it.", path)
+		fmt.Fprintln(stderr, "warning:", note)
+		return nil, note, nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("--stats: %w", err)
+	}
+	return s, "", nil
 }

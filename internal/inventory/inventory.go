@@ -286,14 +286,22 @@ type Mirror struct {
 	Name       string
 	Sponsor    string
 	SponsorURL string
-	Country    country.Code
+	// Country is "" when the file gives none and nothing placed the
+	// mirror from its address (see Placed).
+	Country country.Code
 	// Subdivision is the ISO 3166-2 subdivision the mirror stands in
 	// (US-CA), in Country; "" when the file gives none.
 	Subdivision country.Subdivision
 	// Coord is the declared lat/lon, or the country's representative
-	// point when the file gives none (then HasCoord is false).
+	// point when the file gives none (then HasCoord is false); zero for
+	// a mirror with neither.
 	Coord    country.Coord
 	HasCoord bool
+	// PlacedBy is the address whose GeoIP City record placed the mirror
+	// (its country, where the file gives none, and its Coord, where the
+	// file gives no lat/lon); invalid when no address did. Package
+	// placement sets it, the same way for gen, lookup and dnsd.
+	PlacedBy netip.Addr
 	ASNs     []uint32
 	// Subnets are the networks served first by this mirror: the subnets
 	// key and the ranges read from subnet_files.
@@ -323,7 +331,12 @@ type Mirror struct {
 	MaxLag time.Duration
 }
 
-// Continent returns the continent of the mirror's country.
+// Placed reports whether the mirror has a place: a country, or lat/lon.
+// An unplaced mirror is in no country's or continent's tier and ranks
+// behind every placed one (see package policy).
+func (m *Mirror) Placed() bool { return m.Country != "" || m.HasCoord }
+
+// Continent returns the continent of the mirror's country, "" without one.
 func (m *Mirror) Continent() country.Continent { return m.Country.Continent() }
 
 // URL returns the base URL for p, or "" when the mirror does not declare p.
@@ -417,23 +430,4 @@ func (inv *Inventory) subdivisions(cc country.Code) []country.Subdivision {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// Locate places every mirror the file gives no lat/lon for at where(m),
-// when where knows better than the country's representative point (a
-// GeoIP City database, say: the middle of the United States is far from
-// both coasts). It returns how many mirrors it placed. gen, lookup and
-// dnsd call it the same way, so they rank by the same coordinates.
-func (inv *Inventory) Locate(where func(m *Mirror) (country.Coord, bool)) int {
-	n := 0
-	for _, m := range inv.Mirrors {
-		if m.HasCoord {
-			continue
-		}
-		if c, ok := where(m); ok && c.Valid() {
-			m.Coord = c
-			n++
-		}
-	}
-	return n
 }

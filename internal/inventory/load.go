@@ -1038,13 +1038,16 @@ func (v *validator) mirror(inv *Inventory, i int, r *rawMirror, allArchs map[str
 			m.SponsorURL = u
 		}
 	}
-	if r.Country == "" {
-		v.errorf(at, "%s: country is missing; add its ISO 3166-1 alpha-2 code, e.g. country = \"DE\"", what)
-	} else if c, err := country.Parse(r.Country); err != nil {
-		v.errorf(at+".country", "%s: %v", what, err)
-	} else {
-		m.Country = c
-		m.Coord, _ = c.Coord()
+	// A mirror without a country is kept unplaced (see Mirror.Placed):
+	// real inventories have them, and gen, lookup and dnsd place them
+	// from the address probe connected to, given a GeoIP City database.
+	if r.Country != "" {
+		if c, err := country.Parse(r.Country); err != nil {
+			v.errorf(at+".country", "%s: %v", what, err)
+		} else {
+			m.Country = c
+			m.Coord, _ = c.Coord()
+		}
 	}
 	if r.Subdivision != "" {
 		if s, err := country.ParseSubdivision(r.Subdivision); err != nil {

@@ -34,6 +34,12 @@ func (inv *Inventory) Warnings() []string {
 			hasMirror[m.Country] = true
 		}
 		switch {
+		case m.Country == "" && !m.HasCoord:
+			add(at, "[[mirror]] %q is unplaced (no country, no lat/lon): it is in no country's list and ranks behind every placed mirror until gen, lookup and dnsd place it from the address probe connected to (give them -s state.json and --geoip-city), or you add country = \"CC\"", m.Name)
+		case m.Country == "":
+			add(at, "[[mirror]] %q has no country: it is ranked by its lat/lon but in no country's list until gen, lookup and dnsd place it from the address probe connected to (give them -s state.json and --geoip-city), or you add country = \"CC\"", m.Name)
+		}
+		switch {
 		case !m.Public && len(m.ASNs) == 0 && len(m.Subnets) == 0:
 			add(at+".public", "[[mirror]] %q is private (public = false) but has no asn or subnets, so it can never be offered to anyone; add asn or subnets, or remove public = false", m.Name)
 		case !m.Public && len(m.ASNs) == 0:

@@ -174,7 +174,8 @@ func Keys(inv *inventory.Inventory) []Key {
 	for _, asn := range inv.ASNs() {
 		var ccs []country.Code
 		for _, m := range inv.Mirrors {
-			if slices.Contains(m.ASNs, asn) && !slices.Contains(ccs, m.Country) {
+			// An unplaced mirror stands in no country: no list is its.
+			if m.Country != "" && slices.Contains(m.ASNs, asn) && !slices.Contains(ccs, m.Country) {
 				ccs = append(ccs, m.Country)
 			}
 		}
@@ -199,7 +200,7 @@ func Exists(inv *inventory.Inventory, k Key) bool {
 		return k.asn == 0 && k.cc.Valid()
 	case KindASN:
 		for _, m := range inv.Mirrors {
-			if m.Country == k.cc && slices.Contains(m.ASNs, k.asn) {
+			if m.Country != "" && m.Country == k.cc && slices.Contains(m.ASNs, k.asn) {
 				return true
 			}
 		}

@@ -53,6 +53,8 @@ const (
 
 	IndexPage     = "index.html"
 	CountriesPage = "countries.html"
+	// AnswersPage shows dnsd's answer statistics (gen --stats).
+	AnswersPage = "answers.html"
 )
 
 // Extensions of the files per key.

@@ -18,7 +18,12 @@
 // mirrors; it never holds more than Max.
 //
 // A client is located by its coordinates, else its country's point, else
-// its continent's; one located by nothing gets the mirrors by weight. So
+// its continent's; one located by nothing gets the mirrors by weight. A
+// mirror without a country or lat/lon (inventory.Mirror.Placed) is
+// infinitely far from every located client: in no country's tier, never
+// a near ASN match, behind every placed mirror of a tier, so it is
+// offered to a located client only when placed mirrors do not fill the
+// list. So
 // what a client's answer depends on is its subnet match, its ASN match
 // within distance, its country (and so its neighbour list), its
 // subdivision when it is given one, and its location: the inputs a

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
@@ -179,7 +180,7 @@ func (sel *selection) dist(i int32) float64 {
 	if !sel.located {
 		return -1
 	}
-	return sel.where.DistanceKm(sel.s.cands[i].vec)
+	return sel.s.distKm(sel.where, i)
 }
 
 // group ranks one tier's members, appends as many as the list takes, and
@@ -254,7 +255,11 @@ func (sel *selection) rank(members []int32, tier Reason) {
 
 func (s *Set) choice(r ranked, f inventory.Family) Choice {
 	cd := &s.cands[r.i]
-	return Choice{Mirror: cd.m, Reason: r.tier, DistanceKm: r.dist, protos: cd.up[f]}
+	d := r.dist
+	if math.IsInf(d, 1) { // an unplaced mirror: how far is not known
+		d = -1
+	}
+	return Choice{Mirror: cd.m, Reason: r.tier, DistanceKm: d, protos: cd.up[f]}
 }
 
 // score is candidate i's rendezvous score for key.

@@ -254,9 +254,11 @@ type Endpoint struct {
 	// CertExpiry is when the TLS certificate expires (https only); zero if
 	// unknown.
 	CertExpiry time.Time `json:"cert_expiry,omitzero"`
-	// Addr is the address the endpoint was checked at, of the endpoint's
-	// family; invalid when the host did not resolve. gen --geoip-city
-	// locates mirrors without lat/lon by it.
+	// Addr is the address of the mirror's own host (never a redirect's)
+	// the check connected to, of the endpoint's family; a run that
+	// connects nowhere keeps the previous one. Invalid when no run has
+	// connected. gen, lookup and dnsd --geoip-city place a mirror
+	// without a country or lat/lon by it (package placement).
 	Addr netip.Addr `json:"addr,omitzero"`
 	// Repos is the freshness of each repo/release/arch as checked at this
 	// endpoint, sorted by (repo, release, arch), at most one entry each.
