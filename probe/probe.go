@@ -37,7 +37,9 @@ type Config struct {
 	// must exceed the number of endpoints that hang, which hold their
 	// place for a whole Timeout, for a run to last about one Timeout.
 	Concurrency int
-	// PerHost is how many endpoints of one host are checked at once.
+	// PerHost is how many endpoints of one host are checked at once. All
+	// of one mirror's endpoints (4 protocols, 2 families) fit in the
+	// default, so that a dead mirror costs one Timeout, not four.
 	PerHost int
 	// Retries is how often a request that failed in a way that may pass
 	// (a reset, a 5xx) is repeated, after RetryDelay with jitter.
@@ -75,7 +77,7 @@ func Defaults() Config {
 		Timeout:     30 * time.Second,
 		Deadline:    10 * time.Minute,
 		Concurrency: 2048,
-		PerHost:     2,
+		PerHost:     8,
 		Retries:     1,
 		RetryDelay:  time.Second,
 		MaxBody:     16 << 20,

@@ -17,6 +17,60 @@ import (
 	"github.com/mirrorsteer/mirrorsteer/probe"
 )
 
+// barrierResolver holds every lookup of host until want of them wait at
+// once (or their endpoint's time runs out), and records how many did.
+type barrierResolver struct {
+	probe.Resolver
+	host string
+	want int
+
+	mu      sync.Mutex
+	waiting int
+	peak    int
+	full    chan struct{}
+}
+
+func (r *barrierResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	if host == r.host {
+		r.mu.Lock()
+		r.waiting++
+		r.peak = max(r.peak, r.waiting)
+		if r.waiting == r.want {
+			close(r.full)
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.full:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return r.Resolver.LookupNetIP(ctx, network, host)
+}
+
+// TestAllOfAMirrorsEndpointsAreCheckedAtOnce: a mirror's endpoints (here
+// http, https, ftp and rsync over IPv4 and IPv6, all on one host name)
+// are checked at the same time by default, so a dead mirror costs one
+// timeout, not one per pair of endpoints (4 with a per-host limit of 2).
+// Counted: every lookup of the host waits until all 8 wait.
+func TestAllOfAMirrorsEndpointsAreCheckedAtOnce(t *testing.T) {
+	haveRsync(t)
+	n, inv, cfg, _ := start(t, localmirror.Spec{Name: "everything", Protocols: []string{"http", "https", "ftp", "rsync"}, IPv6: true})
+	r := &barrierResolver{Resolver: cfg.Resolver, host: n.Mirror("everything").Host, want: 8, full: make(chan struct{})}
+	cfg.Resolver = r
+	snap := run(t, inv, nil, cfg)
+	if r.peak != 8 {
+		t.Errorf("%d of the mirror's 8 endpoints were checked at once, want all 8", r.peak)
+	}
+	for _, p := range state.Protocols {
+		for _, f := range state.Families {
+			if e := snap.Endpoint("everything", p, f); e == nil || !e.Healthy {
+				t.Errorf("everything %s %s: %+v, want healthy", p, f, e)
+			}
+		}
+	}
+}
+
 // orderResolver records the hosts looked up, in order.
 type orderResolver struct {
 	probe.Resolver
