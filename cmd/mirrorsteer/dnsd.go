@@ -55,8 +55,12 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	rrlSlip := fs.Int("rrl-slip", 2, "of the responses over --rrl, send every `N`th without records (TC, or BADCOOKIE to a client with a cookie) so that a real client asks again; 1: all, 0: none")
 	rrlExempt := fs.String("rrl-exempt", "127.0.0.0/8,::1/128", "`networks` never rate limited, comma-separated; \"\" for none")
 	cookieSecret := fs.String("cookie-secret", "", "`file` of DNS cookie secrets, 32 hex digits a line, the first making cookies: the same file on every dnsd of an anycast address; default: a random secret")
+	printDS := fs.Bool("print-ds", false, "print the DS records of the zone's keys that sign its DNSKEY set (give them to the parent zone) and exit")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *printDS {
+		return printDSRecords(*config, stdout)
 	}
 	if len(listen) == 0 {
 		return usagef("say where to serve: -l 192.0.2.53:53 (repeat -l for IPv6, e.g. -l '[2001:db8::53]:53')")
@@ -125,6 +129,7 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if *watch > 0 {
 		go loader.Watch(ctx, *watch)
 	}
+	go loader.KeepSigned(ctx)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
@@ -178,4 +183,25 @@ func defences(rate, slip int, exempt, secretFile string) (dnsd.Defences, string,
 	}
 	d.Cookies = c
 	return d, secretFile, nil
+}
+
+// printDSRecords writes the DS records of the keys [dns.dnssec] of config
+// names that sign the DNSKEY set, one a line, as a zone file holds them.
+func printDSRecords(config string, stdout io.Writer) error {
+	var keys *dnsd.Keys
+	_, err := inventory.Load(config, func(inv *inventory.Inventory) inventory.Errors {
+		var errs inventory.Errors
+		keys, errs = dnsd.ReadKeys(inv)
+		return errs
+	})
+	if err != nil {
+		return err
+	}
+	if keys == nil {
+		return fmt.Errorf("%s: the zone is not signed: there is no [dns.dnssec] table with its keys (see dnsd/README.md, DNSSEC)", config)
+	}
+	for _, ds := range keys.DS() {
+		fmt.Fprintln(stdout, ds.String())
+	}
+	return nil
 }
