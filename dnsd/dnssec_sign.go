@@ -21,10 +21,26 @@ import (
 // denial), the CNAME of a preference name (<l1>-<l2>.download.<zone>,
 // there are too many to sign ahead) and the _whoami TXT.
 
-// signJob is one RRset of the zone to sign.
+// signJob is one RRset of the zone to sign: its owner and records in
+// the zone's wire form, shared with the zone (decoded when signed, so
+// that a zone keeps no second copy of them).
 type signJob struct {
-	rrs  []dns.RR
-	apex bool // the DNSKEY set, signed by the keys with the SEP flag
+	owner []byte
+	rrs   [][]byte
+	apex  bool // the DNSKEY set, signed by the keys with the SEP flag
+}
+
+// records decodes the job's RRset.
+func (j signJob) records() ([]dns.RR, error) {
+	var rrs []dns.RR
+	for _, b := range j.rrs {
+		rr, _, err := dns.UnpackRR(append(slices.Clip(j.owner), b...), 0)
+		if err != nil {
+			return nil, fmt.Errorf("a record of %s does not decode: %w", nameString(j.owner), err)
+		}
+		rrs = append(rrs, rr)
+	}
+	return rrs, nil
 }
 
 // sigTable is one generation of signatures: for every RRset the zone
@@ -76,16 +92,8 @@ func (z *Zone) prepareSigning(keys *Keys, now time.Time) error {
 	slices.SortFunc(apex.rrsets, func(a, b rrset) int { return int(a.rtype) - int(b.rtype) })
 
 	add := func(owner []byte, set *rrset) error {
-		var rrs []dns.RR
-		for _, b := range set.rrs {
-			rr, _, err := dns.UnpackRR(append(slices.Clip(owner), b...), 0)
-			if err != nil {
-				return fmt.Errorf("a record of %s does not decode: %w", nameString(owner), err)
-			}
-			rrs = append(rrs, rr)
-		}
 		set.sig = int32(len(z.jobs))
-		z.jobs = append(z.jobs, signJob{rrs: rrs, apex: set.rtype == dns.TypeDNSKEY})
+		z.jobs = append(z.jobs, signJob{owner: owner, rrs: set.rrs, apex: set.rtype == dns.TypeDNSKEY})
 		return nil
 	}
 	negTTL := min(InfraTTL, z.inv.DNS.NegativeTTL)
@@ -157,7 +165,11 @@ func (z *Zone) sign(now time.Time, r *rand.Rand) (*sigTable, error) {
 		if job.apex {
 			keys = z.keys.apex
 		}
-		sigs, err := signRRset(job.rrs, keys, z.inv.DNS.Zone, t.inception, uint32(exp.Unix()))
+		rrs, err := job.records()
+		if err != nil {
+			return nil, err
+		}
+		sigs, err := signRRset(rrs, keys, z.inv.DNS.Zone, t.inception, uint32(exp.Unix()))
 		if err != nil {
 			return nil, err
 		}

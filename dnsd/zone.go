@@ -470,7 +470,9 @@ func blob(rr dns.RR) ([]byte, error) {
 	if _, _, err := dns.UnpackRR(buf[:end], 0); err != nil {
 		return nil, fmt.Errorf("the record does not decode once packed (a name over %d octets?): %w", maxName, err)
 	}
-	return buf[len(owner):end:end], nil
+	// A copy of its own size: a zone keeps thousands (a CNAME per
+	// mirror, and as many signatures), the buffer is 512 octets more.
+	return slices.Clone(buf[len(owner):end]), nil
 }
 
 // parent returns the wire name without its first label.
