@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 )
@@ -555,5 +557,36 @@ func TestSignedAnswersDoNotAllocate(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { f.h.Serve(s, dst, wire, src, UDP) }); n != 0 {
 			t.Errorf("%s %s: %v allocations a query", q.Question[0].Name, dns.TypeToString[q.Question[0].Qtype], n)
 		}
+	}
+}
+
+func TestDNSSECMetrics(t *testing.T) {
+	collect := func(h *Handler) map[string]float64 {
+		ch := make(chan prometheus.Metric, 10)
+		h.DNSSECCollector().Collect(ch)
+		close(ch)
+		out := map[string]float64{}
+		for m := range ch {
+			var d dto.Metric
+			if err := m.Write(&d); err != nil {
+				t.Fatal(err)
+			}
+			name := m.Desc().String()
+			name = name[strings.Index(name, `"`)+1:]
+			out[name[:strings.Index(name, `"`)]] = d.GetGauge().GetValue()
+		}
+		return out
+	}
+	if got := collect(newFixture(t, nil).h); len(got) != 0 {
+		t.Errorf("unsigned zone: %v, want no metric", got)
+	}
+	f := newSignedFixture(t)
+	z := f.h.Zone()
+	want := map[string]float64{
+		"dnsd_dnssec_expiry_timestamp_seconds": float64(z.Expires().Unix()),
+		"dnsd_dnssec_resign_timestamp_seconds": float64(z.ResignAt().Unix()),
+	}
+	if got := collect(f.h); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("metrics %v, want %v", got, want)
 	}
 }

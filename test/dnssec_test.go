@@ -198,6 +198,9 @@ func TestDnssecDelv(t *testing.T) {
 			n.setKeys(t, sign, nil)
 			anchors := delvAnchors(t, n.dir, n.dsFor(t, sign, nil))
 			p := startDnsd(t, n.dnsdNet)
+			if m := scrape(t, p); !regexp.MustCompile(`(?m)^dnsd_dnssec_expiry_timestamp_seconds \d\.\d+e\+09$`).MatchString(m) {
+				t.Errorf("metrics lack the signatures' expiry:\n%s", m)
+			}
 			for _, c := range dnssecCases {
 				out := delv(t, p.addr, anchors, c.args...)
 				if !regexp.MustCompile(`(?m)^; (negative response, )?fully validated$`).MatchString(out) || !regexp.MustCompile(c.want).MatchString(out) {
@@ -513,4 +516,26 @@ func waitLoads(t *testing.T, p *dnsdProc, n int) {
 		}
 	}
 	t.Fatalf("dnsd never loaded %d generations:\n%s", n, p.logText())
+}
+
+func TestPrintDSAndCheckKeys(t *testing.T) {
+	n := newSignedNet(t)
+	if r := mirrorsteer(t, "dnsd", "-c", n.config, "--print-ds"); r.code != 1 || !strings.Contains(r.stderr, "the zone is not signed: there is no [dns.dnssec] table") {
+		t.Errorf("--print-ds of an unsigned zone: exit %d, %s", r.code, r.stderr)
+	}
+	ksk := n.keygen(t, "ECDSAP256SHA256", true)
+	// A private key that is not the public key's: dnssec-keygen's files
+	// of two keys mixed up.
+	other := n.keygen(t, "ECDSAP256SHA256", false)
+	priv := filepath.Join(n.dir, ksk+".private")
+	write(t, priv, readFile(t, filepath.Join(n.dir, other+".private")))
+	n.setKeys(t, []string{ksk}, nil)
+	line := strings.Count(n.base, "\n") + 3 // the keys line of [dns.dnssec]
+	want := fmt.Sprintf("%s:%d:", n.config, line)
+	for _, args := range [][]string{{"dnsd", "-c", n.config, "--print-ds"}, {"check", "-c", n.config}} {
+		r := mirrorsteer(t, args...)
+		if r.code != 1 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "is not the private key of") {
+			t.Errorf("%v with a wrong private key: exit %d, want 1 and an error at %s:\n%s", args, r.code, want, r.stderr)
+		}
+	}
 }
