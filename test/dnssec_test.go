@@ -112,7 +112,13 @@ func (n *signedNet) writeKeys(t *testing.T, cfg string, sign, publish []string) 
 		}
 		return "[" + strings.Join(s, ", ") + "]"
 	}
-	write(t, cfg, n.base+fmt.Sprintf("\n[dns.dnssec]\nkeys = %s\npublish = %s\n", q(sign), q(publish)))
+	// Written beside and renamed into place, as an operator's tools
+	// should: a running dnsd must not read it half written.
+	tmp := cfg + ".new"
+	write(t, tmp, n.base+fmt.Sprintf("\n[dns.dnssec]\nkeys = %s\npublish = %s\n", q(sign), q(publish)))
+	if err := os.Rename(tmp, cfg); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // dsFor returns the DS records mirrorsteer dnsd --print-ds prints for
@@ -390,7 +396,7 @@ func TestDnssecRollover(t *testing.T) {
 	n.setKeys(t, []string{ksk, zsk1}, nil)
 	p := startDnsdNetns(t, n.dnsdNet)
 	loads := 1
-	goTo := func(s rolloverState) {
+	goTo := func(t *testing.T, s rolloverState) {
 		t.Helper()
 		n.setKeys(t, s.sign, s.publish)
 		loads++
@@ -402,7 +408,7 @@ func TestDnssecRollover(t *testing.T) {
 	// for the DNSKEY set, which may come from the cache. The answers
 	// must be signed by the ZSK of the state dnsd is in: they are fresh,
 	// not from the cache.
-	check := func(u *unbound, what string, bogus bool, s rolloverState) {
+	check := func(t *testing.T, u *unbound, what string, bogus bool, s rolloverState) {
 		t.Helper()
 		step++
 		zsk := ""
@@ -432,7 +438,7 @@ func TestDnssecRollover(t *testing.T) {
 	// forgetAnswers drops the cached answers but keeps the DNSKEY set
 	// and the keys validated from it: what a resolver holds when the
 	// answers' TTLs (60 s, 300 s) ran out before the DNSKEY's (3600 s).
-	forgetAnswers := func(u *unbound) {
+	forgetAnswers := func(t *testing.T, u *unbound) {
 		t.Helper()
 		u.control(t, p, "flush_negative")
 		u.control(t, p, "flush_bogus")
@@ -446,17 +452,17 @@ func TestDnssecRollover(t *testing.T) {
 	// transition warms u's cache in from, moves dnsd to to, and asks
 	// again with the DNSKEY set of from still cached; then with nothing
 	// cached (a TTL later).
-	transition := func(u *unbound, from, to rolloverState, bogus bool) {
+	transition := func(t *testing.T, u *unbound, from, to rolloverState, bogus bool) {
 		t.Helper()
-		goTo(from)
+		goTo(t, from)
 		u.control(t, p, "flush_zone", "example.org")
-		check(u, from.name, false, from)
-		goTo(to)
-		forgetAnswers(u)
-		check(u, fmt.Sprintf("%s, then %s with %s's DNSKEY set cached", from.name, to.name, from.name), bogus, to)
+		check(t, u, from.name, false, from)
+		goTo(t, to)
+		forgetAnswers(t, u)
+		check(t, u, fmt.Sprintf("%s, then %s with %s's DNSKEY set cached", from.name, to.name, from.name), bogus, to)
 		if !bogus {
 			u.control(t, p, "flush_zone", "example.org")
-			check(u, to.name+", nothing cached", false, to)
+			check(t, u, to.name+", nothing cached", false, to)
 		}
 	}
 
@@ -469,11 +475,11 @@ func TestDnssecRollover(t *testing.T) {
 			{"4. ZSK1 removed", []string{ksk, zsk2}, nil},
 		}
 		for i := range len(steps) - 1 {
-			transition(u, steps[i], steps[i+1], false)
+			transition(t, u, steps[i], steps[i+1], false)
 		}
 		// Skipping step 2: answers signed by ZSK2 before resolvers hold
 		// the DNSKEY set with it are bogus until that set's TTL runs out.
-		transition(u, steps[0], steps[2], true)
+		transition(t, u, steps[0], steps[2], true)
 	})
 
 	t.Run("KSK double signature", func(t *testing.T) {
@@ -488,17 +494,17 @@ func TestDnssecRollover(t *testing.T) {
 		if got := n.dsFor(t, steps[1].sign, steps[1].publish); !slices.Equal(got, slices.Concat(dsK, dsK2)) {
 			t.Fatalf("--print-ds at step 2: %q, want both DS, %q", got, slices.Concat(dsK, dsK2))
 		}
-		transition(u, steps[0], steps[1], false)
+		transition(t, u, steps[0], steps[1], false)
 		// The parent changes its DS: resolvers have either cached.
-		goTo(steps[1])
+		goTo(t, steps[1])
 		u2.control(t, p, "flush_zone", "example.org")
-		check(u2, steps[1].name+", the new DS", false, steps[1])
-		transition(u2, steps[1], steps[2], false)
+		check(t, u2, steps[1].name+", the new DS", false, steps[1])
+		transition(t, u2, steps[1], steps[2], false)
 		// Removing KSK while a resolver still has the old DS cached
 		// breaks it: wait the DS's TTL after the parent changed it.
-		goTo(steps[2])
+		goTo(t, steps[2])
 		u.control(t, p, "flush_zone", "example.org")
-		check(u, steps[2].name+", the old DS still cached", true, steps[2])
+		check(t, u, steps[2].name+", the old DS still cached", true, steps[2])
 	})
 }
 
