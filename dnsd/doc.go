@@ -17,6 +17,11 @@
 // (UDP with SO_REUSEPORT readers, TCP per RFC 7766) only move bytes; a
 // Loader rebuilds the Zone on SIGHUP or when a file changes and swaps it
 // in atomically, keeping the old one when the new inputs are bad.
+// With keys (ReadKeys, from [dns.dnssec]) Compile also signs the zone:
+// every RRset it can send is signed ahead and answered with its RRSIGs
+// to a query with DO; names that do not exist get compact denial (RFC
+// 9824), signed per query; Zone.Resign makes the signatures again before
+// they expire.
 // Defend turns on the defences of a server on the internet: response
 // rate limiting per source /24 or /56 (RateLimiter) and DNS cookies
 // (RFC 7873, with server cookies as RFC 9018 makes them), which prove a

@@ -75,6 +75,9 @@ type Loader struct {
 	geo      *geo.DB
 	geoIndex *geo.Index
 	geoSeen  [2]stamp
+	// clock is time.Now but in tests: when signatures are made and
+	// made again.
+	clock func() time.Time
 }
 
 // NewLoader returns a loader for src that logs to log.
@@ -82,7 +85,7 @@ func NewLoader(src Sources, log *slog.Logger, m *Metrics) *Loader {
 	if m == nil {
 		m = NewMetrics()
 	}
-	return &Loader{src: src, log: log, m: m, fm: newFetchMetrics()}
+	return &Loader{src: src, log: log, m: m, fm: newFetchMetrics(), clock: time.Now}
 }
 
 // FetchMetrics returns the counters of the inputs given by URL, a
@@ -220,10 +223,12 @@ func (l *Loader) load() (z *Zone, err error) {
 	// errors come with the inventory's, sorted, as mirrorsteer check
 	// prints them.
 	var records []dns.RR
+	var keys *Keys
 	zoneFile := func(inv *inventory.Inventory) inventory.Errors {
-		var errs inventory.Errors
+		var errs, kerrs inventory.Errors
 		records, errs = ReadZoneFile(inv)
-		return errs
+		keys, kerrs = ReadKeys(inv)
+		return append(errs, kerrs...)
 	}
 	var inv *inventory.Inventory
 	if l.config == nil {
@@ -243,6 +248,16 @@ func (l *Loader) load() (z *Zone, err error) {
 	if inv.DNS.ZoneFile != "" {
 		l.files = append(l.files, inv.DNS.ZoneFile)
 		l.seen[inv.DNS.ZoneFile] = stampOf(inv.DNS.ZoneFile)
+	}
+	if keys != nil {
+		// A key pair written, replaced or removed is a reload: that is
+		// how a rollover goes (README.md).
+		for _, k := range keys.All {
+			for _, f := range []string{k.File + ".key", k.File + ".private"} {
+				l.files = append(l.files, f)
+				l.seen[f] = stampOf(f)
+			}
+		}
 	}
 	var snap *state.Snapshot
 	if l.src.State != "" {
@@ -296,7 +311,7 @@ func (l *Loader) load() (z *Zone, err error) {
 		// fetching the same file gets the same serial.
 		serial = uint32(l.config.modified.Unix())
 	}
-	if z, err = Compile(Inputs{Inventory: inv, Records: records, Snapshot: snap, GeoIP: db, GeoIndex: ix, HasCity: l.src.City != "", HasASN: l.src.ASN != "", Serial: serial}); err != nil {
+	if z, err = Compile(Inputs{Inventory: inv, Records: records, Snapshot: snap, GeoIP: db, GeoIndex: ix, HasCity: l.src.City != "", HasASN: l.src.ASN != "", Serial: serial, Keys: keys, Now: l.clock()}); err != nil {
 		closeFresh()
 		return nil, err
 	}
@@ -363,4 +378,45 @@ func (l *Loader) Watch(ctx context.Context, every time.Duration) {
 		}
 		l.mu.Unlock()
 	}
+}
+
+// KeepSigned makes the signatures of the zone being served again before
+// they expire (Zone.ResignAt), looking every minute, until ctx is done.
+// A reload signs anew too; this keeps a zone signed whose inputs do not
+// change, or are broken and so not reloaded, for longer than half the
+// signatures' validity.
+func (l *Loader) KeepSigned(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_, _ = l.ResignIfDue()
+	}
+}
+
+// ResignIfDue makes the signatures of the zone being served again, and
+// swaps the re-signed zone in, when they are due; it reports whether it
+// did. A failure is logged and counted as a failed reload, and tried
+// again at the next call.
+func (l *Loader) ResignIfDue() (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	z := l.h.Zone()
+	now := l.clock()
+	if !z.Signed() || now.Before(z.ResignAt()) {
+		return false, nil
+	}
+	nz, err := z.Resign(now)
+	if err != nil {
+		l.m.reloaded(false, now)
+		l.log.Error("re-signing failed; still serving the previous signatures", "expires", z.Expires(), "error", err)
+		return false, err
+	}
+	l.h.Swap(nz)
+	l.log.Info("re-signed", "zone", nz.Summary())
+	return true, nil
 }

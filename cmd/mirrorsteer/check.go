@@ -17,7 +17,7 @@ import (
 // fileChecks are the components' checks of the parts of mirrors.toml
 // they own: with them the inventory loader reports every error of the
 // file, the components' among its own, sorted by position.
-var fileChecks = []inventory.Check{probe.CheckFile, dnsd.CheckZoneFile}
+var fileChecks = []inventory.Check{probe.CheckFile, dnsd.CheckZoneFile, dnsd.CheckKeys}
 
 func runCheck(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	config := fs.String("c", "mirrors.toml", "the inventory `file`")

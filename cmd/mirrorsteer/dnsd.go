@@ -63,8 +63,12 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	statsFile := fs.String("stats-file", "", "write answer statistics (answers per name, mirror and client country since dnsd started) to this JSON `file` every --stats-interval and at exit, for gen --stats")
 	statsEvery := fs.Duration("stats-interval", 5*time.Minute, "write --stats-file this `often`")
 	cookieSecret := fs.String("cookie-secret", "", "`file` of DNS cookie secrets, 32 hex digits a line, the first making cookies: the same file on every dnsd of an anycast address; default: a random secret")
+	printDS := fs.Bool("print-ds", false, "print the DS records of the zone's keys that sign its DNSKEY set (give them to the parent zone) and exit")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *printDS {
+		return printDSRecords(*config, stdout)
 	}
 	if len(listen) == 0 {
 		return usagef("say where to serve: -l 192.0.2.53:53 (repeat -l for IPv6, e.g. -l '[2001:db8::53]:53')")
@@ -121,7 +125,7 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	if *metricsAddr != "" {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(metrics, loader.FetchMetrics(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg.MustRegister(metrics, loader.FetchMetrics(), h.DNSSECCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		ln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
 			return fmt.Errorf("--metrics %s: %w", *metricsAddr, err)
@@ -148,6 +152,7 @@ func runDnsd(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 		defer stopStats()
 		defer stop() // before stopStats: ends its ticker
 	}
+	go loader.KeepSigned(ctx)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
@@ -234,4 +239,25 @@ func defences(rate, slip int, exempt, secretFile string) (dnsd.Defences, string,
 	}
 	d.Cookies = c
 	return d, secretFile, nil
+}
+
+// printDSRecords writes the DS records of the keys [dns.dnssec] of config
+// names that sign the DNSKEY set, one a line, as a zone file holds them.
+func printDSRecords(config string, stdout io.Writer) error {
+	var keys *dnsd.Keys
+	_, err := inventory.Load(config, func(inv *inventory.Inventory) inventory.Errors {
+		var errs inventory.Errors
+		keys, errs = dnsd.ReadKeys(inv)
+		return errs
+	})
+	if err != nil {
+		return err
+	}
+	if keys == nil {
+		return fmt.Errorf("%s: the zone is not signed: there is no [dns.dnssec] table with its keys (see dnsd/README.md, DNSSEC)", config)
+	}
+	for _, ds := range keys.DS() {
+		fmt.Fprintln(stdout, ds.String())
+	}
+	return nil
 }

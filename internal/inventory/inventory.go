@@ -173,6 +173,31 @@ type DNS struct {
 	// NegativeTTL is the SOA's MINIMUM: how long a resolver may cache a
 	// "no such name" or "no such type".
 	NegativeTTL uint32
+	// DNSSEC says how dnsd signs the zone; nil when it is not signed.
+	DNSSEC *DNSSEC
+}
+
+// DNSSEC is [dns.dnssec]: the keys dnsd signs the zone with.
+type DNSSEC struct {
+	// Keys are the key pairs of keys and then of publish, in file order.
+	Keys []DNSSECKey
+	// Validity is how long a signature holds from when it is made.
+	Validity time.Duration
+}
+
+// DNSSECKey is one key pair of [dns.dnssec]. Only dnsd reads the files
+// (dnsd.ReadKeys).
+type DNSSECKey struct {
+	// Path is the key pair as dnssec-keygen writes it: Path.key and
+	// Path.private, relative paths taken from mirrors.toml's directory.
+	Path string
+	// Sign says the key signs the zone (listed in keys); else it is only
+	// in the DNSKEY set (publish: a key before it signs, or after it
+	// stopped, in a rollover).
+	Sign bool
+	// At is where the file names it, for Inventory.Errorf
+	// ("dns.dnssec.keys.0").
+	At string
 }
 
 // NameServer is one NS of the zone and its addresses (glue).

@@ -72,11 +72,18 @@ type rawDNS struct {
 	Names map[string]string   `toml:"names"`
 	// Keys only dnsd reads; checked by validator.dnsd, but for the
 	// zone file's content, which dnsd checks (dnsd.CheckZoneFile).
-	ZoneFile    string   `toml:"zone_file"`
-	Fallback    string   `toml:"fallback"`
-	Whoami      []string `toml:"whoami"`
-	Hostmaster  string   `toml:"hostmaster"`
-	NegativeTTL *int64   `toml:"negative_ttl"`
+	ZoneFile    string     `toml:"zone_file"`
+	Fallback    string     `toml:"fallback"`
+	Whoami      []string   `toml:"whoami"`
+	Hostmaster  string     `toml:"hostmaster"`
+	NegativeTTL *int64     `toml:"negative_ttl"`
+	DNSSEC      *rawDNSSEC `toml:"dnssec"`
+}
+
+type rawDNSSEC struct {
+	Keys     []string `toml:"keys"`
+	Publish  []string `toml:"publish"`
+	Validity string   `toml:"validity"`
 }
 
 type rawMetalink struct {
@@ -1347,6 +1354,56 @@ func (v *validator) dnsd(inv *Inventory, r *rawDNS) {
 	if d.Zone != "" { // v.dns accepted it
 		v.derivedNames(d, r)
 	}
+	if r.DNSSEC != nil {
+		d.DNSSEC = v.dnssec(r.DNSSEC)
+	}
+}
+
+// Bounds of [dns.dnssec] validity.
+const (
+	DefaultValidity = 14 * 24 * time.Hour
+	minValidity     = time.Hour
+	maxValidity     = 366 * 24 * time.Hour
+)
+
+// dnssec checks [dns.dnssec]: the key files are named, once each (dnsd
+// reads them, dnsd.ReadKeys), and the validity is in range.
+func (v *validator) dnssec(r *rawDNSSEC) *DNSSEC {
+	s := &DNSSEC{Validity: DefaultValidity}
+	if len(r.Keys) == 0 {
+		v.errorf("dns.dnssec", "[dns.dnssec] keys is missing; name the key files that sign the zone, e.g. keys = [\"Kexample.org.+013+12345\"] (dnssec-keygen -a ECDSAP256SHA256 -f KSK example.org writes one)")
+	}
+	seen := map[string]string{}
+	add := func(key string, paths []string) {
+		for i, p := range paths {
+			at := fmt.Sprintf("dns.dnssec.%s.%d", key, i)
+			base := strings.TrimSuffix(strings.TrimSuffix(p, ".key"), ".private")
+			if base == "" || strings.HasSuffix(base, "/") {
+				v.errorf(at, "[dns.dnssec] %s: %q is not a key file; write the path dnssec-keygen printed, e.g. \"Kexample.org.+013+12345\" (with or without .key)", key, p)
+				continue
+			}
+			if !filepath.IsAbs(base) {
+				base = filepath.Join(v.dir, base)
+			}
+			if prev, ok := seen[base]; ok {
+				v.errorf(at, "[dns.dnssec] %s: %q is already in %s; a key either signs (keys) or is only published (publish), once", key, p, prev)
+				continue
+			}
+			seen[base] = key
+			s.Keys = append(s.Keys, DNSSECKey{Path: base, Sign: key == "keys", At: at})
+		}
+	}
+	add("keys", r.Keys)
+	add("publish", r.Publish)
+	if r.Validity != "" {
+		d, err := time.ParseDuration(r.Validity)
+		if err != nil || d < minValidity || d > maxValidity {
+			v.errorf("dns.dnssec.validity", "[dns.dnssec] validity %q is not a duration from 1h to 8784h (366 days); write e.g. \"336h\" (14 days)", r.Validity)
+		} else {
+			s.Validity = d
+		}
+	}
+	return s
 }
 
 // reason is what went wrong reading a file, without the path the message
