@@ -14,12 +14,14 @@
 # and dnsd's peak memory with ~4,300 mirrors and the million-network
 # database. The generator's own CPU share is printed with each figure:
 # on 2 cores it shares the machine with the server.
-# Usage: bench/dnsd-load.sh [seconds] (default 10). R=dir keeps the world
-# and the tools between runs (default /tmp/mirrorsteer-load).
+# Usage: bench/dnsd-load.sh [seconds] (default 10). ROUNDS=n runs of each
+# server in turn for 1. and 2. (default 3; the medians are compared). R=dir
+# keeps the world and the tools between runs (default /tmp/mirrorsteer-load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$PWD
 DUR=${1:-10}
+ROUNDS=${ROUNDS:-3}
 R=${R:-/tmp/mirrorsteer-load}
 SHARED=${SHARED:-$here/../shared}
 [ -d "$SHARED/bench/ecsload" ] || SHARED=/work/shared
@@ -109,18 +111,29 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
 wait_gdnsd
 echo "== $(nproc) cores shared with the generator; ${DUR}s each after 2s of warm-up"
+# versus TITLE PREFIXES: ROUNDS runs of gdnsd and of the running dnsd,
+# alternating, so that both meet the same noise from other jobs; prints
+# each run, the medians and their ratio.
+versus() {
+	local title=$1 prefixes=$2 g=() d=()
+	for r in $(seq "$ROUNDS"); do
+		load "gdnsd, 4 datacenters ($r)" $GPORT "$prefixes"; g+=("$QPS")
+		load "dnsd, $title ($r)" $DPORT "$prefixes"; d+=("$QPS")
+	done
+	local gm dm
+	gm=$(median "${g[@]}"); dm=$(median "${d[@]}")
+	echo "medians: gdnsd $gm, dnsd $dm; ratio dnsd/gdnsd: $(ratio "$dm" "$gm")"
+}
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
 echo "== 1. a different ECS per query (200,000 /24s and /48s)"
-load "gdnsd, 4 datacenters" $GPORT "$R/prefixes.txt"; g1=$QPS
 start_dnsd world -c "$R/world/mirrors.toml" -s "$R/world/state.json" --geoip-city "$city" --geoip-asn "$asn"
-load "dnsd, 449 mirrors" $DPORT "$R/prefixes.txt"; d1=$QPS
-echo "ratio dnsd/gdnsd, random ECS: $(ratio $d1 $g1)"
+versus "449 mirrors" "$R/prefixes.txt"
 kill $DPID; wait $DPID 2>/dev/null || true
 
 echo "== 2. one fixed ECS, the peer zone"
-load "gdnsd, 4 datacenters" $GPORT "$R/one-prefix.txt"; g2=$QPS
 start_dnsd peer -c bench/dnsd-peer/mirrors.toml --geoip-city "$city" --geoip-asn "$asn"
-load "dnsd, peer zone" $DPORT "$R/one-prefix.txt"; d2=$QPS
-echo "ratio dnsd/gdnsd, fixed ECS: $(ratio $d2 $g2)"
+versus "peer zone" "$R/one-prefix.txt"
 kill $DPID; wait $DPID 2>/dev/null || true
 
 echo "== 3. reloads under random-ECS load"

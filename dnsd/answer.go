@@ -39,7 +39,10 @@ const reasonPreference policy.Reason = 0
 // allocate: whoever asks, a query costs the same.
 func (z *Zone) choose(g *geoName, a *asker) choice {
 	if c := g.constant[a.family]; c != dependsOnAsker {
-		return choice{mirror: c}
+		// The answer is the same for everyone; the statistics still
+		// want the asker's country.
+		info, _ := z.in.GeoIndex.Where(a.addr)
+		return choice{mirror: c, country: info.Country}
 	}
 	c, _, _, _ := z.compute(g, a)
 	return c

@@ -11,9 +11,10 @@ import (
 // FuzzServe feeds the handler arbitrary messages. Whatever comes in, it
 // must not panic, and what it sends back must be a DNS response miekg/dns
 // decodes, with the query's ID, that fits the transport; so must the
-// reply slipped over the rate limit (TC, or BADCOOKIE). The seeds are
-// the tests' kinds of query; testdata/fuzz/FuzzServe keeps the corpus
-// found by
+// reply slipped over the rate limit (TC, or BADCOOKIE), and the reply of
+// a signed zone, whose RRSIGs must verify with its keys. The seeds are
+// the tests' kinds of query, with and without DO; testdata/fuzz/FuzzServe
+// keeps the corpus found by
 //
 //	go test -run '^$' -fuzz FuzzServe ./dnsd/
 func FuzzServe(f *testing.F) {
@@ -24,6 +25,7 @@ func FuzzServe(f *testing.F) {
 	slipping.h.Serve(NewScratch(), nil, mustPack(f, question("nope.example.org.", dns.TypeA)), netip.MustParseAddr("127.0.0.1"), UDP)
 	slipping.h.Serve(NewScratch(), nil, mustPack(f, question("download.example.org.", dns.TypeA)), netip.MustParseAddr("127.0.0.1"), UDP)
 	slipping.h.Serve(NewScratch(), nil, mustPack(f, question("www.example.net.", dns.TypeA)), netip.MustParseAddr("127.0.0.1"), UDP)
+	signed := newSignedFixture(f)
 	for _, m := range []*dns.Msg{
 		question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24")),
 		question("download.example.org.", dns.TypeAAAA, ecs("2001:db8:82::/56")),
@@ -35,6 +37,16 @@ func FuzzServe(f *testing.F) {
 		question("example.org.", dns.TypeANY, edns(512)),
 		question("example.org.", dns.TypeSOA, withCookie("2464c4abcf10c957")),
 		question("example.org.", dns.TypeSOA, withCookie("2464c4abcf10c957010000005cf79f111f8130c3eee29480")),
+		question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24"), do),
+		question("de2-fr.download.example.org.", dns.TypeAAAA, do),
+		question("nope.example.org.", dns.TypeA, co),
+		question("mail.example.org.", dns.TypeTXT, do),
+		question("example.org.", dns.TypeDNSKEY, do),
+		question("example.org.", dns.TypeNS, do),
+		question("b.deep.example.org.", dns.TypeRRSIG, do),
+		question("mail.example.org.", dns.TypeNSEC, do),
+		question("_whoami.example.org.", dns.TypeTXT, do),
+		question("big.example.org.", dns.TypeTXT, edns(512), do),
 	} {
 		b, err := m.Pack()
 		if err != nil {
@@ -50,6 +62,13 @@ func FuzzServe(f *testing.F) {
 		for _, h := range []*Handler{fx.h, slipping.h} {
 			check(t, h.Serve(NewScratch(), nil, msg, netip.MustParseAddr("127.0.0.1"), tr), msg, tr)
 		}
+		out := signed.h.Serve(NewScratch(), nil, msg, netip.MustParseAddr("127.0.0.1"), tr)
+		// Every RRset of a reply with DO comes with its signatures, but
+		// the RRSIGs asked for themselves.
+		r := check(t, out, msg, tr)
+		if r != nil && r.Rcode == dns.RcodeSuccess && !r.Truncated && r.IsEdns0() != nil && r.IsEdns0().Do() && len(r.Question) == 1 && r.Question[0].Qtype != dns.TypeRRSIG {
+			verifySigned(t, r, signed.h.Zone().keys, signedAt)
+		}
 	})
 }
 
@@ -62,14 +81,15 @@ func mustPack(t testing.TB, m *dns.Msg) []byte {
 }
 
 // check is what every reply must be: none only for what is not a
-// query, else a response with its ID that decodes and fits.
-func check(t *testing.T, out, msg []byte, tr Transport) {
+// query, else a response with its ID that decodes and fits. It returns
+// the reply decoded.
+func check(t *testing.T, out, msg []byte, tr Transport) *dns.Msg {
 	t.Helper()
 	if out == nil {
 		if len(msg) >= 12 && msg[2]&0x80 == 0 {
 			t.Fatalf("no reply to a query: % x", msg)
 		}
-		return
+		return nil
 	}
 	r := new(dns.Msg)
 	if err := r.Unpack(out); err != nil {
@@ -81,4 +101,5 @@ func check(t *testing.T, out, msg []byte, tr Transport) {
 	if tr == UDP && len(out) > MaxUDP {
 		t.Fatalf("UDP reply of %d bytes", len(out))
 	}
+	return r
 }

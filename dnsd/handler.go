@@ -67,11 +67,12 @@ type Scratch struct {
 	w      msgWriter
 	status parseStatus
 	now    time.Time // the query's time, read once when needed
+	stripe uint32    // which stripe of the answer statistics it adds to
 }
 
 // NewScratch returns a Scratch.
 func NewScratch() *Scratch {
-	return &Scratch{}
+	return &Scratch{stripe: nextStripe.Add(1)}
 }
 
 // Transport is how a query arrived; it bounds the reply's size.
@@ -137,7 +138,7 @@ func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 		return fail(dns.RcodeRefused, zc.outside)
 	}
 	switch q.qtype {
-	case dns.TypeOPT:
+	case dns.TypeOPT, dns.TypeNXNAME: // NXNAME: RFC 9824 3.5
 		return fail(dns.RcodeFormatError, zc.malformed)
 	case dns.TypeAXFR, dns.TypeIXFR:
 		return fail(dns.RcodeRefused, zc.static)
@@ -156,6 +157,8 @@ func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 	counters := zc.static
 	n := z.nodes[string(q.name())]
 	w.start(dst, q, dns.RcodeSuccess, flagAA)
+	sig := z.signedFor(q) // nil: no RRSIGs (dnssec_answer.go)
+	q.replyCO = sig != nil && q.co
 	switch {
 	case n == nil:
 		// A preference name, one label below a steered name?
@@ -165,30 +168,38 @@ func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 				first := q.lname[1 : 1+q.lname[0]]
 				if c, ok := z.prefer(g, first, &a); ok {
 					counters = zc.names[g.idx]
-					scope = h.steered(w, z, zc, g, c)
+					scope = h.steered(w, z, zc, g, c, s.stripe)
+					w.an += sig.online(w, q.name(), g.blob(c))
 					break
 				}
 			}
 		}
-		rcode = dns.RcodeNameError
-		w.rr(z.zone, z.soaNeg)
-		w.ns++
+		rcode = z.noName(w, sig)
 	case n.geo != nil:
 		g := n.geo
 		counters = zc.names[g.idx]
-		scope = h.steered(w, z, zc, g, z.choose(g, &a))
+		c := z.choose(g, &a)
+		scope = h.steered(w, z, zc, g, c, s.stripe)
+		w.an += w.sigs(sig, g.sig(c), n.name)
 	case n.whoami:
 		counters = zc.whoami
 		if !z.whoamiAllowed(a.src) {
 			return fail(dns.RcodeRefused, zc.whoami)
 		}
 		if q.qtype == dns.TypeTXT || q.qtype == dns.TypeANY {
-			w.rr(n.name, z.whoamiTXT(&a, q))
+			b := z.whoamiTXT(&a, q)
+			w.rr(n.name, b)
 			w.an++
+			w.an += sig.online(w, n.name, b)
 		} else {
-			w.rr(z.zone, z.soaNeg)
-			w.ns++
+			z.noData(w, sig, n)
 		}
+	case q.qtype == dns.TypeNSEC && n.nsec != nil:
+		w.rr(n.name, n.nsec.rrs[0])
+		w.an++
+		w.an += w.sigs(sig, n.nsec.sig, n.name)
+	case q.qtype == dns.TypeRRSIG && z.sigs != nil:
+		w.an += z.allSigs(w, n)
 	default:
 		answered := false
 		for i := range n.rrsets {
@@ -199,17 +210,20 @@ func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 					w.rr(n.name, b)
 					w.an++
 				}
+				w.an += w.sigs(sig, set.sig, n.name)
 				for _, r := range set.glue {
-					w.rr(r.owner, r.blob)
-					w.ar++
+					for _, b := range r.set.rrs {
+						w.rr(r.owner, b)
+						w.ar++
+					}
+					w.ar += w.sigs(sig, r.set.sig, r.owner)
 				}
 				answered = true
 				break
 			}
 		}
 		if !answered { // NODATA, also for empty non-terminals
-			w.rr(z.zone, z.soaNeg)
-			w.ns++
+			z.noData(w, sig, n)
 		}
 	}
 	if rcode != dns.RcodeSuccess {
@@ -229,7 +243,7 @@ func (h *Handler) serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 }
 
 // steered writes the answer for a steered name and counts it.
-func (h *Handler) steered(w *msgWriter, z *Zone, zc *zoneCounters, g *geoName, c choice) uint8 {
+func (h *Handler) steered(w *msgWriter, z *Zone, zc *zoneCounters, g *geoName, c choice, stripe uint32) uint8 {
 	blob := g.fallback
 	if c.mirror >= 0 {
 		blob = g.cname[c.mirror]
@@ -239,7 +253,7 @@ func (h *Handler) steered(w *msgWriter, z *Zone, zc *zoneCounters, g *geoName, c
 	w.rr(w.q.name(), blob)
 	w.an++
 	zc.answers[g.idx][c.mirror+1][c.reason&7].Add(1)
-	h.metrics.client(c.country)
+	zc.stats[g.idx][c.mirror+1].count(stripe&h.metrics.stats.mask, c.country)
 	return c.scope
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 )
 
@@ -32,7 +31,7 @@ type Metrics struct {
 	mu      sync.Mutex
 	names   map[string]*nameCounters // by name label
 	answers map[answerKey]*atomic.Uint64
-	clients [26*26 + 1]atomic.Uint64 // by country code; the last is unknown
+	stats   answerStats // answers by name, mirror and country (answerstats.go)
 
 	reloadOK, reloadFailed atomic.Uint64
 	reloadTime             atomic.Int64 // Unix seconds of the last good load
@@ -102,7 +101,7 @@ type answerKey struct {
 
 // NewMetrics returns empty counters.
 func NewMetrics() *Metrics {
-	m := &Metrics{names: map[string]*nameCounters{}, answers: map[answerKey]*atomic.Uint64{}, errors: map[string]*atomic.Uint64{}}
+	m := &Metrics{names: map[string]*nameCounters{}, answers: map[answerKey]*atomic.Uint64{}, errors: map[string]*atomic.Uint64{}, stats: newAnswerStats(time.Now())}
 	m.descQueries = prometheus.NewDesc("dnsd_queries_total", "DNS queries answered, by steered name (or _zone, _whoami, _outside, _malformed), query type and response code.", []string{"name", "type", "rcode"}, nil)
 	m.descAnswers = prometheus.NewDesc("dnsd_answers_total", "Answers for steered names, by name, mirror (or fallback) and the policy's reason (tier).", []string{"name", "mirror", "reason"}, nil)
 	m.descFallback = prometheus.NewDesc("dnsd_fallback_total", "Answers with the fallback target because no mirror was healthy for the asker.", []string{"name"}, nil)
@@ -160,17 +159,9 @@ func (m *Metrics) reloaded(ok bool, at time.Time) {
 	}
 }
 
-func (m *Metrics) client(c country.Code) {
-	i := len(m.clients) - 1
-	if len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
-		i = int(c[0]-'A')*26 + int(c[1]-'A')
-	}
-	m.clients[i].Add(1)
-}
-
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.descQueries, m.descAnswers, m.descFallback, m.descClients, m.descReloads, m.descReloadTime, m.descErrors, m.descTCP, m.descRRL, m.descCookies} {
+	for _, d := range []*prometheus.Desc{m.descQueries, m.descAnswers, m.descFallback, m.descClients, m.descReloads, m.descReloadTime, m.descErrors, m.descTCP, m.descRRL, m.descCookies, m.stats.desc} {
 		ch <- d
 	}
 }
@@ -205,15 +196,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(m.descAnswers, v, k.name, k.mirror, reason)
 	}
-	for i := range m.clients {
-		if v := m.clients[i].Load(); v > 0 {
-			cc := "unknown"
-			if i < 26*26 {
-				cc = string([]byte{'A' + byte(i/26), 'A' + byte(i%26)})
-			}
-			counter(m.descClients, v, cc)
-		}
-	}
+	m.stats.collect(ch, m.descClients)
 	counter(m.descReloads, m.reloadOK.Load(), "ok")
 	counter(m.descReloads, m.reloadFailed.Load(), "failed")
 	ch <- prometheus.MustNewConstMetric(m.descReloadTime, prometheus.GaugeValue, float64(m.reloadTime.Load()))
@@ -237,6 +220,8 @@ type zoneCounters struct {
 	names                              []*nameCounters
 	// answers[name][mirror+1][reason]: mirror -1 is the fallback.
 	answers [][][8]*atomic.Uint64
+	// stats[name][mirror+1] count answers by country (answerstats.go).
+	stats [][]*answerCounts
 }
 
 func (m *Metrics) forZone(z *Zone) *zoneCounters {
@@ -255,5 +240,8 @@ func (m *Metrics) forZone(z *Zone) *zoneCounters {
 		}
 		zc.answers = append(zc.answers, per)
 	}
+	m.mu.Lock()
+	zc.stats = m.stats.forZone(z)
+	m.mu.Unlock()
 	return zc
 }

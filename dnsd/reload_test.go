@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
@@ -130,5 +133,43 @@ func TestReloadSurvivesAPanic(t *testing.T) {
 	}
 	if h.Zone() != before || m.reloadFailed.Load() != 1 {
 		t.Errorf("the zone changed (%v) or the failure was not counted (%d)", h.Zone() != before, m.reloadFailed.Load())
+	}
+}
+
+// A reload runs at a lower priority than the readers, on a thread of its
+// own that ends with it, so queries keep their share of the CPU while a
+// big GeoIP database is indexed and no other goroutine inherits the
+// priority.
+func TestReloadRunsBehindTheReaders(t *testing.T) {
+	nice := func() int {
+		prio, err := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 20 - prio // the raw system call's value
+	}
+	var mu sync.Mutex
+	var seen []int
+	l := NewLoader(Sources{Config: "testdata/mirrors.toml", Prepare: func(*inventory.Inventory, *state.Snapshot) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, nice())
+		return nil
+	}}, slog.New(slog.DiscardHandler), nil)
+	if _, err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int{0, reloadNice}; !slices.Equal(seen, want) {
+		t.Errorf("the loads ran at nice %v, want %v (start, reload)", seen, want)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if n := nice(); n != 0 {
+		t.Errorf("after the reload a thread runs at nice %d", n)
 	}
 }

@@ -60,6 +60,7 @@ type query struct {
 	edns    bool
 	udpSize uint16
 	do      bool
+	co      bool // Compact Answers OK (RFC 9824 4)
 
 	ecs       bool
 	ecsFamily uint16
@@ -77,6 +78,9 @@ type query struct {
 	cookieValid bool
 	sendCookie  bool
 	replyCookie [16]byte
+	// replyCO: the reply sets CO (the zone is signed and q set DO and
+	// CO).
+	replyCO bool
 }
 
 // name returns the lower-case wire form of the question name.
@@ -159,6 +163,7 @@ func (q *query) parse(msg []byte) parseStatus {
 		ttl := msg[start+5 : start+9]
 		version := ttl[1]
 		q.do = ttl[2]&0x80 != 0
+		q.co = ttl[2]&flagCO != 0
 		if notImp {
 			continue // NOTIMP whatever the version and options
 		}
@@ -424,11 +429,14 @@ func (w *msgWriter) rr(owner, blob []byte) {
 func (w *msgWriter) opt(rcode int, ecs bool, scope uint8) {
 	q := w.q
 	w.b = append(w.b, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), MaxUDP>>8, MaxUDP&0xff, byte(rcode>>4), 0)
+	var flags byte
 	if q.do {
-		w.b = append(w.b, 0x80, 0)
-	} else {
-		w.b = append(w.b, 0, 0)
+		flags |= 0x80
 	}
+	if q.replyCO {
+		flags |= flagCO
+	}
+	w.b = append(w.b, flags, 0)
 	rdlen := len(w.b)
 	w.b = append(w.b, 0, 0)
 	if ecs {

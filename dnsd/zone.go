@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -48,6 +49,10 @@ type Inputs struct {
 	// Serial is the SOA serial: the same inputs must give the same
 	// serial on every dnsd serving the zone (the snapshot's time, say).
 	Serial uint32
+	// Keys sign the zone (ReadKeys); nil leaves it unsigned. Now is
+	// when the signatures are made; the zero time means time.Now.
+	Keys *Keys
+	Now  time.Time
 }
 
 // Zone is one generation of inputs compiled into what queries need:
@@ -65,6 +70,13 @@ type Zone struct {
 	whoami  []netip.Prefix
 	serial  uint32
 	summary string
+
+	// DNSSEC (dnssec_sign.go): the keys, every RRset to sign by id, the
+	// SOA's id, and the signatures; nil sigs for an unsigned zone.
+	keys   *Keys
+	jobs   []signJob
+	soaSig int32
+	sigs   *sigTable
 }
 
 // node is one owner name of the zone.
@@ -74,16 +86,20 @@ type node struct {
 	geo    *geoName // a steered name
 	whoami bool     // _whoami.<zone>
 	// An empty non-terminal has neither: NODATA for every type.
+	nsec *rrset // its NSEC, in a signed zone
 }
 
 type rrset struct {
 	rtype uint16
-	rrs   [][]byte // type..rdata of each record; the owner is the node's
-	glue  []record // additional records (addresses of in-zone name servers)
+	rrs   [][]byte  // type..rdata of each record; the owner is the node's
+	glue  []glueSet // additional records (addresses of in-zone name servers)
+	sig   int32     // its signatures' id, in a signed zone
 }
 
-type record struct {
-	owner, blob []byte
+// glueSet is an RRset of another node, sent in the additional section.
+type glueSet struct {
+	owner []byte
+	set   *rrset
 }
 
 // geoName is a steered name and what answering it needs.
@@ -113,6 +129,9 @@ type geoName struct {
 	// ECS scope never straddles one (see scope).
 	edges   [2][]netip.Addr
 	byLabel map[string]int
+	// sigBase is the signatures' id of cname[0], in a signed zone; the
+	// others' and the fallback's follow.
+	sigBase int32
 }
 
 const (
@@ -194,7 +213,6 @@ func Compile(in Inputs) (*Zone, error) {
 	}
 	apex, _ := add(d.Zone) // wire(d.Zone) succeeded above
 	apex.rrsets = append(apex.rrsets, rrset{rtype: dns.TypeSOA, rrs: [][]byte{z.soa}})
-	var glue []record
 	for _, ns := range d.NS {
 		if err := addRR(&dns.NS{Hdr: dns.RR_Header{Name: d.Zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: InfraTTL}, Ns: ns.Name}); err != nil {
 			return nil, err
@@ -203,18 +221,9 @@ func Compile(in Inputs) (*Zone, error) {
 			continue
 		}
 		for _, a := range ns.Addrs {
-			rr := addressRR(ns.Name, a, InfraTTL)
-			if err := addRR(rr); err != nil {
+			if err := addRR(addressRR(ns.Name, a, InfraTTL)); err != nil {
 				return nil, err
 			}
-			b, _ := blob(rr)          // addRR packed it
-			owner, _ := wire(ns.Name) // and its owner
-			glue = append(glue, record{owner: owner, blob: b})
-		}
-	}
-	for i := range apex.rrsets {
-		if apex.rrsets[i].rtype == dns.TypeNS {
-			apex.rrsets[i].glue = glue
 		}
 	}
 	for _, rr := range in.Records {
@@ -244,6 +253,32 @@ func Compile(in Inputs) (*Zone, error) {
 		for w := parent(n.name); len(w) > len(z.zone); w = parent(w) {
 			if z.nodes[string(w)] == nil {
 				z.nodes[string(w)] = &node{name: w}
+			}
+		}
+	}
+	if in.Keys != nil {
+		now := in.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if err := z.prepareSigning(in.Keys, now); err != nil {
+			return nil, fmt.Errorf("%s: [dns.dnssec]: %w", inv.File, err)
+		}
+	}
+	// The name servers' addresses go with the NS RRset, from the nodes
+	// now that they are complete.
+	for i := range apex.rrsets {
+		if apex.rrsets[i].rtype != dns.TypeNS {
+			continue
+		}
+		for _, ns := range d.NS {
+			owner, _ := wire(ns.Name) // checkNames checked it
+			if n := z.nodes[string(owner)]; n != nil && dns.IsSubDomain(d.Zone, ns.Name) {
+				for j := range n.rrsets {
+					if t := n.rrsets[j].rtype; t == dns.TypeA || t == dns.TypeAAAA {
+						apex.rrsets[i].glue = append(apex.rrsets[i].glue, glueSet{owner: n.name, set: &n.rrsets[j]})
+					}
+				}
 			}
 		}
 	}
@@ -349,6 +384,7 @@ func (z *Zone) describe() string {
 		}
 		fmt.Fprintf(&b, "; %s (%s): %d mirrors, healthy %d ipv4 %d ipv6", g.label, g.proto, len(g.mirrors), h4, h6)
 	}
+	b.WriteString("; " + z.describeSigning())
 	return b.String()
 }
 
@@ -434,7 +470,9 @@ func blob(rr dns.RR) ([]byte, error) {
 	if _, _, err := dns.UnpackRR(buf[:end], 0); err != nil {
 		return nil, fmt.Errorf("the record does not decode once packed (a name over %d octets?): %w", maxName, err)
 	}
-	return buf[len(owner):end:end], nil
+	// A copy of its own size: a zone keeps thousands (a CNAME per
+	// mirror, and as many signatures), the buffer is 512 octets more.
+	return slices.Clone(buf[len(owner):end]), nil
 }
 
 // parent returns the wire name without its first label.

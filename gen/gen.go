@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
 	"github.com/mirrorsteer/mirrorsteer/internal/filehash"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/layout"
@@ -37,6 +39,12 @@ type Options struct {
 	HashCache string
 	// Edge configures the nginx snippets under edge/.
 	Edge Edge
+	// SignKey, when set, signs api/state.json: api/state.json.sig.
+	SignKey ed25519.PrivateKey
+	// Answers are dnsd's answer statistics for the site (gen --stats);
+	// AnswersNote says why there are none when they were asked for.
+	Answers     *answerstats.Summary
+	AnswersNote string
 	// Inputs, when set, describes everything the other options were made
 	// from, and is recorded with the tree so that a rerun from the same
 	// inputs can leave it as it is (see Unchanged). Ignored with an
@@ -122,7 +130,7 @@ func Run(o Options) (Stats, error) {
 	// The longest job, the site, goes first so that it is not the last
 	// one running.
 	jobs := []func() error{
-		func() error { return writeSite(w, inv, o.Snapshot, keys, seen, of, o.OriginDir != "") },
+		func() error { return writeSite(w, o, keys, seen, of) },
 		func() error {
 			other, err := writeOther(w, o, keys)
 			mu.Lock()
@@ -204,11 +212,12 @@ func writeLists(w *tree.Writer, inv *inventory.Inventory, v *inventory.Variant, 
 var listBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // writeOther writes what is neither a list nor the site: the RFC 5854
-// metalinks (with an origin copy), the edge snippets and the JSON
-// documents. The Stats it returns count only the metalinks and hashes.
+// metalinks (with an origin copy), the edge snippets, the JSON documents
+// and the signature of api/state.json. The Stats it returns count only the metalinks and hashes.
 func writeOther(w *tree.Writer, o Options, keys []layout.Key) (Stats, error) {
 	inv := o.Inventory
 	var st Stats
+	var meta4 []string
 	if o.OriginDir != "" {
 		cachePath := o.HashCache
 		if cachePath == "" {
@@ -219,16 +228,17 @@ func writeOther(w *tree.Writer, o Options, keys []layout.Key) (Stats, error) {
 			st.Warnings = append(st.Warnings, err.Error())
 		}
 		var warnings []string
-		if st.Meta4, warnings, err = writeMeta4(w, inv, o.Snapshot, o.OriginDir, cache); err != nil {
+		if meta4, warnings, err = writeMeta4(w, inv, o.Snapshot, o.OriginDir, cache); err != nil {
 			return st, err
 		}
+		st.Meta4 = len(meta4)
 		st.Warnings = append(st.Warnings, warnings...)
 		st.Hashed, st.Reused = cache.Hashed, cache.Reused
 		if err := cache.Save(); err != nil {
 			return st, err
 		}
 	}
-	if err := writeEdge(w, inv, o.Edge); err != nil {
+	if err := writeEdge(w, inv, o.Edge, meta4); err != nil {
 		return st, err
 	}
 	for _, f := range []struct {
@@ -246,6 +256,9 @@ func writeOther(w *tree.Writer, o Options, keys []layout.Key) (Stats, error) {
 		if err := w.WriteFile(f.name, data); err != nil {
 			return st, err
 		}
+	}
+	if err := writeStateSignature(w, inv, o.Snapshot, o.SignKey); err != nil {
+		return st, err
 	}
 	return st, nil
 }

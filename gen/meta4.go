@@ -93,11 +93,11 @@ func escapePath(rel string) string {
 // the mirrors that carry it fresh, by weight. Files are hashed in
 // parallel; the cache makes an unchanged tree cost a stat a file.
 // Files whose name a metalink cannot carry are skipped; the warnings say
-// which.
-func writeMeta4(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, originDir string, cache *filehash.Cache) (int, []string, error) {
+// which. It returns the origin files it wrote a .meta4 for.
+func writeMeta4(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, originDir string, cache *filehash.Cache) ([]string, []string, error) {
 	files, warnings, err := meta4Files(originDir, inv.Metalink.MinSize)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	sums := make([]filehash.Sum, len(files))
 	errs := make([]error, len(files))
@@ -121,7 +121,7 @@ func writeMeta4(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, 
 	var buf []byte
 	for i, rel := range files {
 		if errs[i] != nil {
-			return 0, nil, fmt.Errorf("--origin-dir: hashing %s: %w", rel, errs[i])
+			return nil, nil, fmt.Errorf("--origin-dir: hashing %s: %w", rel, errs[i])
 		}
 		var choices []policy.Choice
 		if !inv.Metalink.IsOriginOnly(rel) {
@@ -140,10 +140,10 @@ func writeMeta4(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, 
 		sig := signature(originDir, rel)
 		buf = appendMeta4(buf[:0], inv, rel, sums[i], sig, choices)
 		if err := w.WriteFile(layout.Meta4Path(rel), buf); err != nil {
-			return 0, nil, err
+			return nil, nil, err
 		}
 	}
-	return len(files), warnings, nil
+	return files, warnings, nil
 }
 
 // variantOf returns the index of the variant whose path holds rel (the
@@ -205,9 +205,13 @@ func appendMeta4(dst []byte, inv *inventory.Inventory, rel string, s filehash.Su
 		dst = append(dst, "</signature>\n"...)
 	}
 	for i, c := range choices {
-		dst = append(dst, "    <url location=\""...)
-		dst = append(dst, strings.ToLower(string(c.Mirror.Country))...)
-		dst = append(dst, "\" priority=\""...)
+		dst = append(dst, "    <url"...)
+		if c.Mirror.Country != "" { // an unplaced mirror has no location
+			dst = append(dst, " location=\""...)
+			dst = append(dst, strings.ToLower(string(c.Mirror.Country))...)
+			dst = append(dst, '"')
+		}
+		dst = append(dst, " priority=\""...)
 		dst = strconv.AppendInt(dst, int64(min(i+1, 999999)), 10)
 		dst = append(dst, "\">"...)
 		dst = appendEscaped(dst, c.URL()+esc)

@@ -119,8 +119,10 @@ func appendMetalink(dst []byte, l *list, r *repomd, pubdate time.Time) []byte {
 		dst = append(dst, proto...)
 		dst = append(dst, `" type="`...)
 		dst = append(dst, proto...)
-		dst = append(dst, `" location="`...)
-		dst = append(dst, c.Mirror.Country...)
+		if c.Mirror.Country != "" { // an unplaced mirror has no location
+			dst = append(dst, `" location="`...)
+			dst = append(dst, c.Mirror.Country...)
+		}
 		dst = append(dst, `" preference="`...)
 		dst = strconv.AppendInt(dst, int64(max(1, 100-i)), 10)
 		dst = append(dst, '"')

@@ -6,7 +6,6 @@ import (
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
-	"github.com/mirrorsteer/mirrorsteer/internal/state"
 	"github.com/mirrorsteer/mirrorsteer/internal/tree"
 	"github.com/mirrorsteer/mirrorsteer/site"
 )
@@ -16,7 +15,8 @@ import (
 // files were written from, not a second computation: seen are the
 // distinct sets of answers Run computed, and of[i] is variant i's.
 // origin reports that metalinks were written (gen had --origin-dir).
-func writeSite(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, keys []layout.Key, seen, of []*answers, origin bool) error {
+func writeSite(w *tree.Writer, o Options, keys []layout.Key, seen, of []*answers) error {
+	inv, snap, origin := o.Inventory, o.Snapshot, o.OriginDir != ""
 	groups := make([]site.Lists, len(seen))
 	for i, a := range seen {
 		groups[i].Lists = make(map[layout.Key][2][]policy.Choice, len(keys))
@@ -29,5 +29,5 @@ func writeSite(w *tree.Writer, inv *inventory.Inventory, snap *state.Snapshot, k
 		k := slices.Index(seen, of[i])
 		groups[k].Files = append(groups[k].Files, site.ListFiles{Variant: variants[i], Metalink: origin && variants[i].Repo.Format == inventory.FormatRPM})
 	}
-	return site.Render(site.Data{Inventory: inv, Snapshot: snap, Lists: groups, Meta4: origin}, w.WriteFile)
+	return site.Render(site.Data{Inventory: inv, Snapshot: snap, Lists: groups, Meta4: origin, Answers: o.Answers, AnswersNote: o.AnswersNote}, w.WriteFile)
 }

@@ -253,6 +253,7 @@ type dialer struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]bool
+	first netip.Addr // the first address of host connected to (connected.go)
 }
 
 func newDialer(ep endpoint) *dialer {
@@ -291,6 +292,9 @@ func (d *dialer) DialContext(ctx context.Context, network, address string) (net.
 		d.mu.Lock()
 		d.conns[c] = true
 		d.mu.Unlock()
+		if !redirected {
+			d.noteConnected(a)
+		}
 		return &trackedConn{Conn: c, d: d}, nil
 	}
 	// A refused address is only the reason when no other could be tried.

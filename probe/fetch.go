@@ -94,6 +94,13 @@ func newHTTPFetcher(ep endpoint) *httpFetcher {
 		MaxIdleConnsPerHost:    1,
 		MaxResponseHeaderBytes: maxHeader,
 		IdleConnTimeout:        ep.cfg.Timeout,
+		// Each connection has a buffer each way for as long as it is
+		// open, a hanging one for a whole timeout: thousands at once. A
+		// request is a few hundred bytes; an answer's header is read
+		// through its buffer a line at a time, and its body through
+		// copyLimited's, past it.
+		WriteBufferSize: 1 << 10,
+		ReadBufferSize:  2 << 10,
 	}
 	c := &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		// The Location is the mirror's word: errors do not repeat it.

@@ -38,6 +38,12 @@ func (r *run) endpoint(j *job, out *outcome) state.Endpoint {
 	if !out.certExpiry.IsZero() {
 		e.CertExpiry = out.certExpiry
 	}
+	// The address is kept from a run that connected: a mirror down for
+	// a run stays where it was.
+	e.Addr = out.addr
+	if !e.Addr.IsValid() && prev != nil {
+		e.Addr = prev.Addr
+	}
 	stale := true // unknown freshness counts as stale
 	ahead := time.Duration(0)
 	if !e.Stamp.IsZero() && !r.origin.Stamp.IsZero() {

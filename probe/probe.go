@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
@@ -33,9 +33,14 @@ type Config struct {
 	// Deadline bounds the whole run. Endpoints not started by then keep
 	// their previous state.
 	Deadline time.Duration
-	// Concurrency is how many endpoints are checked at once.
+	// Concurrency is how many endpoints are checked at once, at most:
+	// a run checks no more at once than the open-file limit allows. It
+	// must exceed the number of endpoints that hang, which hold their
+	// place for a whole Timeout, for a run to last about one Timeout.
 	Concurrency int
-	// PerHost is how many endpoints of one host are checked at once.
+	// PerHost is how many endpoints of one host are checked at once. All
+	// of one mirror's endpoints (4 protocols, 2 families) fit in the
+	// default, so that a dead mirror costs one Timeout, not four.
 	PerHost int
 	// Retries is how often a request that failed in a way that may pass
 	// (a reset, a 5xx) is repeated, after RetryDelay with jitter.
@@ -65,6 +70,9 @@ type Config struct {
 	// Progress, when set, is called after each endpoint with the number
 	// done and the total. Calls are serialised.
 	Progress func(done, total int)
+	// Vantage names where the probe runs, for the snapshot's vantage
+	// (state.CheckVantage says which names are valid); empty for none.
+	Vantage string
 }
 
 // Defaults returns the default configuration.
@@ -72,8 +80,8 @@ func Defaults() Config {
 	return Config{
 		Timeout:     30 * time.Second,
 		Deadline:    10 * time.Minute,
-		Concurrency: 256,
-		PerHost:     2,
+		Concurrency: 2048,
+		PerHost:     8,
 		Retries:     1,
 		RetryDelay:  time.Second,
 		MaxBody:     16 << 20,
@@ -145,6 +153,7 @@ type outcome struct {
 	stamp      time.Time
 	latencies  []time.Duration
 	certExpiry time.Time
+	addr       netip.Addr         // the address connected to; invalid when none was
 	metas      map[string]fetched // by path
 	checked    time.Time
 }
@@ -208,10 +217,16 @@ func Run(ctx context.Context, inv *inventory.Inventory, prev *state.Snapshot, cf
 		return nil, nil, err
 	}
 	jobs := r.jobs()
-	outs := r.execute(ctx, jobs)
+	limit, lowered := concurrency(cfg.Concurrency, len(jobs), openFileLimit())
+	if lowered {
+		r.report.Warnings = append(r.report.Warnings, fmt.Sprintf("%d endpoints checked at once, not %d: the open-file limit (%d, ulimit -n; %d per endpoint) allows no more; raise the hard limit for a faster run", limit, min(cfg.Concurrency, len(jobs)), openFileLimit(), fdsPerEndpoint))
+	}
+	r.report.Concurrency = limit
+	outs := r.execute(ctx, jobs, limit)
 	r.recheckOrigin(ctx, outs)
 
 	snap := &state.Snapshot{Schema: state.Schema, Taken: r.now, Network: inv.Network.Name, Origin: r.origin, Mirrors: map[string]*state.Mirror{}}
+	snap.Vantage = cfg.Vantage
 	for i, j := range jobs {
 		sm := snap.Mirrors[j.mirror.Name]
 		if sm == nil {
@@ -478,56 +493,6 @@ func (r *run) outOfTime(ctx context.Context, what string) error {
 	return &timeoutError{fmt.Sprintf("no complete answer for %s: %s", what, which)}
 }
 
-// execute checks the jobs within the concurrency bounds and returns their
-// outcomes in the same order.
-func (r *run) execute(ctx context.Context, jobs []job) []outcome {
-	outs := make([]outcome, len(jobs))
-	global := make(chan struct{}, r.cfg.Concurrency)
-	perHost := map[string]chan struct{}{}
-	for _, j := range jobs {
-		h := strings.ToLower(j.base.Hostname())
-		if perHost[h] == nil {
-			perHost[h] = make(chan struct{}, r.cfg.PerHost)
-		}
-	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		done int
-	)
-	for i := range jobs {
-		wg.Go(func() {
-			j := &jobs[i]
-			defer func() {
-				if r.cfg.Progress != nil {
-					mu.Lock()
-					done++
-					r.cfg.Progress(done, len(jobs))
-					mu.Unlock()
-				}
-			}()
-			host := perHost[strings.ToLower(j.base.Hostname())]
-			select {
-			case host <- struct{}{}:
-			case <-ctx.Done():
-				outs[i] = outcome{notChecked: true, err: &timeoutError{fmt.Sprintf("not checked: the run's deadline (%v) passed first", r.cfg.Deadline)}, checked: r.cfg.Now().UTC()}
-				return
-			}
-			defer func() { <-host }()
-			select {
-			case global <- struct{}{}:
-			case <-ctx.Done():
-				outs[i] = outcome{notChecked: true, err: &timeoutError{fmt.Sprintf("not checked: the run's deadline (%v) passed first", r.cfg.Deadline)}, checked: r.cfg.Now().UTC()}
-				return
-			}
-			defer func() { <-global }()
-			outs[i] = r.check(ctx, j)
-		})
-	}
-	wg.Wait()
-	return outs
-}
-
 // check checks one endpoint: resolve, read the stamp, read the metadata
 // of every variant the mirror carries, all within one Timeout: however
 // slowly it answers, an endpoint costs one timeout at most.
@@ -557,6 +522,7 @@ func (r *run) check(ctx context.Context, j *job) (out outcome) {
 		f = newHTTPFetcher(ep)
 	}
 	defer f.close()
+	defer func() { out.addr = f.(connectedTo).connected() }()
 	var paths []string // the metadata files to compare, each once
 	for _, v := range r.inv.Variants() {
 		if cur, ok := r.current[keyOf(v)]; ok && j.mirror.Carries(v) && !slices.Contains(paths, cur.path) {

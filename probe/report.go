@@ -19,6 +19,8 @@ type Report struct {
 	Endpoints, NotChecked int
 	// Duration is the run's wall time.
 	Duration time.Duration
+	// Concurrency is how many endpoints were checked at once.
+	Concurrency int
 	// Rows counts endpoints per protocol and family.
 	Rows []Row
 	// Classes counts failed endpoints per error class.

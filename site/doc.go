@@ -10,7 +10,7 @@
 //	index.html              health at a glance, a world map with one dot per mirror, the mirrors by country (sortable)
 //	countries.html          every country, by continent, with a link to its page
 //	country/<CC>.html       "which mirror will I get": the country's lists per family, and how to use them with dnf, apt, pacman, aria2c
-//	mirror/<name>.html      one mirror: addresses, networks it serves first, every endpoint's state, lag and errors
+//	mirror/<name>.html      one mirror: addresses, networks it serves first, every endpoint's state, lag and errors, and with a merged snapshot what each vantage saw
 //	assets/site.css, site.js, favicon.svg
 //
 // The pages are html/template output with everything from the inventory

@@ -81,6 +81,7 @@ type view struct {
 	stampISO  string
 	totals    map[Status]int
 	protocols []protoRow
+	answers   *answersView // nil without gen --stats (answers.go)
 }
 
 type mirrorView struct {
@@ -108,6 +109,7 @@ type mirrorView struct {
 	Repos       string
 	ReposTitle  string
 	Endpoints   []endpointView
+	Vantages    []vantageRow // what each vantage saw, when the snapshot is a merge
 	Dot         dot
 }
 
@@ -189,7 +191,9 @@ func build(d Data) *view {
 		mv := v.mirror(m)
 		v.mirrors = append(v.mirrors, mv)
 		v.byName[m.Name] = mv
-		v.perCC[m.Country]++
+		if m.Country != "" {
+			v.perCC[m.Country]++
+		}
 		v.totals[mv.Status]++
 		for _, e := range v.endpoints(m) {
 			pi := slices.Index(inventory.Protocols, e.Protocol)
@@ -215,6 +219,7 @@ func build(d Data) *view {
 	for i, mv := range v.mirrors {
 		mv.Order = i
 	}
+	v.answers = buildAnswers(d, v.inv)
 	for pi, p := range inventory.Protocols {
 		declared := false
 		for _, m := range v.inv.Mirrors {
@@ -389,6 +394,7 @@ func (v *view) mirror(m *inventory.Mirror) *mirrorView {
 		for _, e := range eps {
 			mv.Endpoints = append(mv.Endpoints, v.endpoint(m, e))
 		}
+		mv.Vantages = v.vantageRows(m, eps)
 	}
 	return mv
 }

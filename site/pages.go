@@ -24,6 +24,8 @@ type page struct {
 	TakenISO string
 	Stamp    string
 	StampISO string
+	// Answers links the answers page (gen --stats).
+	Answers bool
 }
 
 // Layout is what the layout template renders from, and what a page's
@@ -37,6 +39,7 @@ func (v *view) page(title, root, current string) page {
 		Title: title, Root: root, Current: current,
 		Network: v.inv.Network.Name, Origin: v.inv.Network.Origin, MaxLag: fmtDuration(v.inv.Network.MaxLag),
 		Verified: v.verified, Taken: v.taken, TakenISO: v.takenISO, Stamp: v.stamp, StampISO: v.stampISO,
+		Answers: v.answers != nil,
 	}
 }
 
@@ -57,6 +60,7 @@ type indexPage struct {
 	Public    int
 	Private   int
 	Countries int
+	Vantages  []vantageView
 }
 
 func (v *view) index() *indexPage {
@@ -64,7 +68,7 @@ func (v *view) index() *indexPage {
 		page:    v.page("Mirror status", "", "index"),
 		Mirrors: v.mirrors, Protocols: v.protocols, Land: strings.TrimSpace(worldPath),
 		MapTop: mapTop, MapHeight: mapBottom - mapTop,
-		Countries: len(v.perCC),
+		Countries: len(v.perCC), Vantages: v.vantages(),
 	}
 	for _, s := range statusOrder {
 		if n := v.totals[s]; n > 0 || s != StatusUnknown {
@@ -143,6 +147,9 @@ type mirrorPage struct {
 	HasSnapshot bool
 	InSnapshot  bool
 	CountryHref string
+	Vantages    []vantageView
+	// Answers are dnsd's answers with this mirror (gen --stats).
+	Answers *mirrorAnswers
 }
 
 type urlView struct {
@@ -152,7 +159,7 @@ type urlView struct {
 }
 
 func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
-	p := &mirrorPage{page: v.page(m.Name, "../", ""), M: m, HasSnapshot: v.snap != nil, CountryHref: layout.CountryPage(m.Country)}
+	p := &mirrorPage{page: v.page(m.Name, "../", ""), M: m, HasSnapshot: v.snap != nil, CountryHref: layout.CountryPage(m.Country), Vantages: v.vantages()}
 	if v.snap != nil {
 		p.InSnapshot = v.snap.Mirrors[m.Name] != nil
 	}
@@ -169,12 +176,8 @@ func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
 	for _, a := range m.ASNs {
 		p.ASNs = append(p.ASNs, "AS"+strconv.FormatUint(uint64(a), 10))
 	}
-	lat := strconv.FormatFloat(m.Coord.Lat, 'f', 2, 64)
-	lon := strconv.FormatFloat(m.Coord.Lon, 'f', 2, 64)
-	p.Where = lat + ", " + lon
-	if !m.HasCoord {
-		p.Where += " (placed by GeoIP or at its country's midpoint: mirrors.toml gives no lat/lon)"
-	}
+	p.Where = where(m.Mirror)
+	p.Answers = v.answers.forMirror(m.Name)
 	p.LagLimit = fmtDuration(v.inv.LagLimit(m.Mirror))
 	var carries []inventory.Variant
 	for _, vr := range v.inv.Variants() {
@@ -307,7 +310,7 @@ func (v *view) served(cc country.Code) layout.Key {
 	return layout.Served(func(k layout.Key) bool {
 		_, ok := v.lists[0].Lists[k]
 		return ok
-	}, 0, cc)
+	}, 0, cc, "")
 }
 
 // entries is one list as the page shows it.
@@ -460,4 +463,27 @@ func (v *view) firstFiles(r *inventory.Repo) (ListFiles, bool) {
 		}
 	}
 	return best, bestIdx >= 0
+}
+
+// where says where a mirror stands and who says so: mirrors.toml, the
+// GeoIP record of its address (placement; a private mirror's address is
+// not shown), or its country's midpoint.
+func where(m *inventory.Mirror) string {
+	if !m.Placed() {
+		return "unknown: mirrors.toml gives no country or lat/lon, and no address of it placed it (gen --geoip-city with a probe snapshot places it from the address probe connected to)"
+	}
+	s := strconv.FormatFloat(m.Coord.Lat, 'f', 2, 64) + ", " + strconv.FormatFloat(m.Coord.Lon, 'f', 2, 64)
+	switch {
+	case m.PlacedBy.IsValid() && m.Public:
+		what := "placed"
+		if m.HasCoord {
+			what = "country placed" // the file gives lat/lon, GeoIP the country
+		}
+		return s + " (" + what + " from address " + m.PlacedBy.String() + " (GeoIP))"
+	case m.PlacedBy.IsValid():
+		return s + " (placed from its address (GeoIP))"
+	case m.HasCoord:
+		return s + " (from mirrors.toml)"
+	}
+	return s + " (its country's midpoint: mirrors.toml gives no lat/lon)"
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/layout"
@@ -45,6 +46,12 @@ type Data struct {
 	// Meta4 reports that gen wrote RFC 5854 metalinks under meta4/ (it
 	// had a copy of the origin tree).
 	Meta4 bool
+	// Answers are dnsd's answer statistics (gen --stats); nil when gen
+	// was given none. AnswersNote says why there are none when they were
+	// asked for (the file does not exist yet). Either makes an answers
+	// page (answers.go).
+	Answers     *answerstats.Summary
+	AnswersNote string
 }
 
 // Lists is one set of lists that several variants share: every variant
@@ -105,6 +112,9 @@ func Render(d Data, write func(path string, data []byte) error) error {
 	}
 	for _, info := range country.All() {
 		pages = append(pages, job{"country", layout.CountryPage(info.Code), func() interface{ Layout() page } { return v.countryPage(info) }})
+	}
+	if v.answers != nil {
+		pages = append(pages, job{"answers", layout.AnswersPage, func() interface{ Layout() page } { return v.answersPage() }})
 	}
 	f := &framer{t: t, frames: map[page]*frame{}}
 	// The templates are what the site costs, not the writes: one
@@ -182,8 +192,12 @@ func parse() (map[string]*template.Template, error) {
 		return nil, err
 	}
 	out := map[string]*template.Template{"frame": frame}
-	for _, name := range []string{"index", "countries", "mirror", "country"} {
-		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html")
+	for _, name := range []string{"index", "countries", "mirror", "country", "answers"} {
+		files := []string{"templates/" + name + ".html"}
+		if name == "mirror" {
+			files = append(files, "templates/mirror-answers.html")
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(templateFS, files...)
 		if err != nil {
 			return nil, err
 		}

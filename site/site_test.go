@@ -356,3 +356,96 @@ func TestAssetsHaveNoExternalReferences(t *testing.T) {
 		t.Error("index.html does not use the embedded stylesheet")
 	}
 }
+
+// TestMirrorPageShowsWhatEachVantageSees: with a merged snapshot, a
+// mirror's page has a row per endpoint and a column per vantage, greys
+// what did not count (a vantage cut off over IPv4), and the index names
+// the vantages; a single probe's snapshot shows none of it.
+func TestMirrorPageShowsWhatEachVantageSees(t *testing.T) {
+	inv := load(t, "")
+	const lon = "mirror.lon.example.co.uk"
+	vantage := func(name string, edit func(m string, e *state.Endpoint)) state.Source {
+		s := statetest.Healthy(inv, edit)
+		s.Vantage = name
+		return state.Source{File: name + ".json", Snapshot: s}
+	}
+	down := func(e *state.Endpoint) {
+		e.Up, e.Healthy, e.Successes, e.Failures = false, false, 0, 2
+		e.Class, e.Error = state.ClassTimeout, "no answer within 30s"
+	}
+	snap, err := state.Merge([]state.Source{
+		vantage("ams", func(m string, e *state.Endpoint) {
+			if m == lon {
+				down(e)
+			}
+		}),
+		vantage("fra", func(m string, e *state.Endpoint) {
+			if m == lon && e.Protocol == state.HTTP {
+				down(e)
+			}
+		}),
+		// sin lost its IPv4 route: everything is down from there.
+		vantage("sin", func(m string, e *state.Endpoint) {
+			if e.Family == state.IPv4 {
+				down(e)
+			}
+		}),
+	}, state.MergeOptions{Now: statetest.Taken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A hand-edited state.json may say anything in a note.
+	snap.Merged.Vantages[1].Note = "<script>alert(1)</script>"
+	files := render(t, site.Data{Inventory: inv, Snapshot: snap, Lists: lists(inv, snap)})
+
+	index := files["index.html"]
+	if !strings.Contains(index, "Merged from the probes of 3 vantages: <strong>ams</strong>, <strong>fra</strong>, <strong>sin</strong> (cut off over IPv4).") {
+		t.Errorf("index does not name the vantages:\n%s", index)
+	}
+	page := files[site.MirrorPath(lon)]
+	head := `<thead><tr><th scope="col">Endpoint</th><th scope="col">ams</th><th scope="col">fra</th><th scope="col">sin</th><th scope="col">Verdict</th></tr></thead>`
+	if !strings.Contains(page, head) {
+		t.Fatalf("no vantage table on %s:\n%s", lon, page)
+	}
+	rows := map[string][]string{}
+	for _, m := range regexp.MustCompile(`(?s)<tr>\n<th scope="row">(\w+ IPv\d)</th>\n(.*?)</tr>`).FindAllStringSubmatch(page[strings.Index(page, head):], -1) {
+		rows[m[1]] = regexp.MustCompile(`<td( class="discounted")?><span class="st st-(\w+)">`).FindAllString(m[2], -1)
+	}
+	cell := func(discounted bool, status string) string {
+		if discounted {
+			return `<td class="discounted"><span class="st st-` + status + `">`
+		}
+		return `<td><span class="st st-` + status + `">`
+	}
+	want := map[string][]string{
+		// ams and fra say down; sin is cut off over IPv4: out.
+		"http IPv4": {cell(false, "down"), cell(false, "down"), cell(true, "down"), `<td><span class="st st-down">`},
+		// ams says down, fra up, sin does not count: a tie keeps it.
+		"https IPv4": {cell(false, "down"), cell(false, "up"), cell(true, "down"), `<td><span class="st st-up">`},
+		// sin's IPv6 counts.
+		"http IPv6":  {cell(false, "down"), cell(false, "down"), cell(false, "up"), `<td><span class="st st-down">`},
+		"https IPv6": {cell(false, "down"), cell(false, "up"), cell(false, "up"), `<td><span class="st st-up">`},
+	}
+	for row, cells := range want {
+		if !slices.Equal(rows[row], cells) {
+			t.Errorf("%s: cells\n%q\nwant\n%q", row, rows[row], cells)
+		}
+	}
+	for _, s := range []string{
+		"not counted: the vantage is cut off over IPv4",
+		"it did not answer in time",
+		"<li><strong>sin</strong>: snapshot taken",
+		"cut off over IPv4: it saw ",
+		"<li><strong>fra</strong>: snapshot taken <time datetime=\"2026-11-23T08:00:00Z\">2026-11-23 08:00 UTC</time>; &lt;script&gt;alert(1)&lt;/script&gt;.</li>",
+	} {
+		if !strings.Contains(page, s) {
+			t.Errorf("%s lacks %q", lon, s)
+		}
+	}
+
+	one := statetest.Healthy(inv, nil)
+	single := render(t, site.Data{Inventory: inv, Snapshot: one, Lists: lists(inv, one)})
+	if p := single[site.MirrorPath(lon)]; strings.Contains(p, "What each vantage sees") || strings.Contains(single["index.html"], "vantages") {
+		t.Error("a single probe's snapshot shows vantages")
+	}
+}

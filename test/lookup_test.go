@@ -69,6 +69,8 @@ func sample(lists []layouttest.List, n int) []layouttest.List {
 		switch {
 		case key == "global":
 			return key
+		case len(key) > 2 && key[2] == '-':
+			return "subdivision"
 		case len(key) > 2:
 			return "asn"
 		}
@@ -334,9 +336,9 @@ func TestLookupListRefusesWhatGenDoesNotWrite(t *testing.T) {
 		{"an ASN without its country", []string{"--list", "AS3320"}, "an ASN list is AS<number>-<country>, e.g. AS3320-DE"},
 		{"an ASN list gen does not write", []string{"--list", "AS3320-FR"}, "gen writes no such list (an edge serves such clients FR); the lists of AS3320 are AS3320-DE"},
 		{"an ASN no mirror declares", []string{"--list", "AS64496-DE"}, "gen writes no list for AS64496"},
-		{"a name, not a code", []string{"--list", "Germany"}, `list key "Germany" is not global, a country (DE) or AS<number>-<country>`},
+		{"a name, not a code", []string{"--list", "Germany"}, `list key "Germany" is not global, a country (DE), AS<number>-<country> (AS3320-DE) or a subdivision (US-CA)`},
 		{"a path", []string{"--list", "mirrorlist/baseos/9/x86_64/DE.txt"}, "is not global, a country"},
-		{"--list with --country", []string{"--list", "DE", "--country", "DE"}, "leave out --country and --asn, or leave out --list"},
+		{"--list with --country", []string{"--list", "DE", "--country", "DE"}, "leave out --country, --subdivision and --asn, or leave out --list"},
 		{"--list with --name", []string{"--list", "DE", "--name", "download"}, "give one of them"},
 	}
 	for _, tt := range tests {

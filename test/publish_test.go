@@ -208,9 +208,11 @@ func TestRsyncCopiesOneGeneration(t *testing.T) {
 	var mu sync.Mutex
 	copies, cut, spanned := map[string]int{}, map[string]int{}, map[string]int{}
 	seen := map[string]map[string]bool{}
+	for _, rd := range readers { // before any reader runs: they read seen
+		seen[rd.name] = map[string]bool{}
+	}
 	for i, rd := range readers {
 		dest := filepath.Join(dir, fmt.Sprint("copy", i))
-		seen[rd.name] = map[string]bool{}
 		wg.Go(func() {
 			for {
 				select {

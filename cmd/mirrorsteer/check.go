@@ -17,7 +17,7 @@ import (
 // fileChecks are the components' checks of the parts of mirrors.toml
 // they own: with them the inventory loader reports every error of the
 // file, the components' among its own, sorted by position.
-var fileChecks = []inventory.Check{probe.CheckFile, dnsd.CheckZoneFile}
+var fileChecks = []inventory.Check{probe.CheckFile, dnsd.CheckZoneFile, dnsd.CheckKeys}
 
 func runCheck(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	config := fs.String("c", "mirrors.toml", "the inventory `file`")
@@ -48,15 +48,20 @@ func summarize(w io.Writer, inv *inventory.Inventory) {
 	byCountry := map[country.Code]int{}
 	byContinent := map[country.Continent]int{}
 	byProto := map[inventory.Protocol]int{}
+	countryless := 0
 	for _, m := range inv.Mirrors {
 		if m.Public {
 			public++
 		}
-		byCountry[m.Country]++
-		byContinent[m.Continent()]++
 		for p := range m.URLs {
 			byProto[p]++
 		}
+		if m.Country == "" {
+			countryless++
+			continue
+		}
+		byCountry[m.Country]++
+		byContinent[m.Continent()]++
 	}
 	fmt.Fprintf(w, "%d mirrors (%d public, %d private) in %d countries on %d continents\n",
 		len(inv.Mirrors), public, len(inv.Mirrors)-public, len(byCountry), len(byContinent))
@@ -72,6 +77,9 @@ func summarize(w io.Writer, inv *inventory.Inventory) {
 		parts = append(parts, fmt.Sprintf("%s %d", c, byCountry[c]))
 	}
 	fmt.Fprintf(w, "  by country:   %s\n", wrap(strings.Join(parts, ", "), 60, "                "))
+	if countryless > 0 {
+		fmt.Fprintf(w, "  no country:   %d (placed from their addresses by gen, lookup and dnsd with --geoip-city and a probe snapshot; see the warnings)\n", countryless)
+	}
 	parts = parts[:0]
 	for _, p := range inventory.Protocols {
 		parts = append(parts, fmt.Sprintf("%s %d", p, byProto[p]))

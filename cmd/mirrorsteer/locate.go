@@ -3,62 +3,59 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/netip"
-	"net/url"
 
-	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/placement"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
 
-// locateMirrors places the mirrors without lat/lon at the GeoIP City
-// location of their address: the host of a base URL that is an address,
-// or an address probe recorded. GeoIP is only believed where it agrees
-// with the declared country; a disagreeing answer is an anycast or CDN
-// address, and the country's point is the better guess.
+// locateMirrors places the mirrors mirrors.toml leaves without a country
+// or lat/lon at the GeoIP City location of their addresses (package
+// placement), and says on stderr what it placed and what stays
+// unplaced. gen, lookup and dnsd all call it, so they rank alike.
 func locateMirrors(inv *inventory.Inventory, snap *state.Snapshot, cityPath string, stderr io.Writer) error {
-	if cityPath == "" {
-		return nil
-	}
-	db, err := geo.Open(cityPath, "")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	n := inv.Locate(func(m *inventory.Mirror) (country.Coord, bool) {
-		for _, a := range mirrorAddrs(m, snap) {
-			info := db.Lookup(a)
-			if info.HasCoord && info.Country == m.Country {
-				return info.Coord, true
+	if cityPath != "" {
+		db, err := geo.Open(cityPath, "")
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		placed := placement.Place(inv, snap, db)
+		if len(placed) > 0 {
+			fmt.Fprintf(stderr, "%s: placed %d mirror(s) without a country or lat/lon at their GeoIP location:\n", cityPath, len(placed))
+			for _, p := range placed {
+				fmt.Fprintf(stderr, "  %s\n", p)
 			}
 		}
-		return country.Coord{}, false
-	})
-	if n > 0 {
-		fmt.Fprintf(stderr, "%s: placed %d mirror(s) without lat/lon at their GeoIP location\n", cityPath, n)
+	}
+	var unplaced []string
+	for _, m := range inv.Mirrors {
+		if !m.Placed() {
+			unplaced = append(unplaced, m.Name)
+		}
+	}
+	if len(unplaced) > 0 {
+		how := "give --geoip-city and a state.json from probe to place them from their addresses"
+		if cityPath != "" {
+			how = "no address of theirs in state.json or their URLs has a GeoIP record with a country; add country = \"CC\" to mirrors.toml"
+		}
+		fmt.Fprintf(stderr, "%d mirror(s) are unplaced (no country, no lat/lon), in no country's list and behind every placed mirror: %s; %s\n", len(unplaced), quoteList(unplaced, 5), how)
 	}
 	return nil
 }
 
-// mirrorAddrs returns the addresses known for m, in protocol order.
-func mirrorAddrs(m *inventory.Mirror, snap *state.Snapshot) []netip.Addr {
-	var out []netip.Addr
-	for _, p := range inventory.Protocols {
-		u, err := url.Parse(m.URL(p))
-		if err != nil {
-			continue
+// quoteList quotes the first n names and says how many more there are.
+func quoteList(names []string, n int) string {
+	s := ""
+	for i, name := range names {
+		if i == n {
+			return s + fmt.Sprintf(" and %d more", len(names)-n)
 		}
-		if a, err := netip.ParseAddr(u.Hostname()); err == nil {
-			out = append(out, a.Unmap())
+		if i > 0 {
+			s += ", "
 		}
+		s += fmt.Sprintf("%q", name)
 	}
-	if snap != nil && snap.Mirrors[m.Name] != nil {
-		for _, e := range snap.Mirrors[m.Name].Endpoints {
-			if e.Addr.IsValid() {
-				out = append(out, e.Addr.Unmap())
-			}
-		}
-	}
-	return out
+	return s
 }

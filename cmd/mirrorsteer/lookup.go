@@ -26,9 +26,10 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	cityDB := fs.String("geoip-city", "", "MaxMind City or Country database (`mmdb`) to locate --ip")
 	asnDB := fs.String("geoip-asn", "", "MaxMind ASN database (`mmdb`) to find the ASN of --ip")
 	ipFlag := fs.String("ip", "", "the client's IP `address`; located with the GeoIP databases")
-	listFlag := fs.String("list", "", "a list's `key` as gen names its files (global, DE, AS3320-DE): print exactly the list gen writes under it")
+	listFlag := fs.String("list", "", "a list's `key` as gen names its files (global, DE, AS3320-DE, US-CA): print exactly the list gen writes under it")
 	ccFlag := fs.String("country", "", "the client's country (ISO 3166-1 alpha-2 `code`), as an edge knows it: print the list an edge serves it")
 	asnFlag := fs.String("asn", "", "the client's AS `number` (3320 or AS3320), as an edge knows it; goes with --country")
+	subFlag := fs.String("subdivision", "", "the client's subdivision (ISO 3166-2 `code`, US-CA), as an edge knows it from GeoIP City; sets --country")
 	v6 := fs.Bool("v6", false, "the client uses IPv6 (implied by an IPv6 --ip)")
 	repo := fs.String("repo", "", "the `repository` asked for; without it, the mirror itself (as dnsd names do)")
 	release := fs.String("release", "", "the `release` of --repo (may be left out when the repo has one)")
@@ -40,20 +41,23 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *report != "" {
-		if *ipFlag != "" || *listFlag != "" || *ccFlag != "" || *asnFlag != "" || *asJSON || *v6 {
-			return usagef("--report takes its clients from the file; leave out --ip, --list, --country, --asn, --v6 and --json")
+		if *ipFlag != "" || *listFlag != "" || *ccFlag != "" || *asnFlag != "" || *subFlag != "" || *asJSON || *v6 {
+			return usagef("--report takes its clients from the file; leave out --ip, --list, --country, --subdivision, --asn, --v6 and --json")
 		}
 		if *cityDB == "" && *asnDB == "" {
 			return usagef("--report locates its clients with --geoip-city and --geoip-asn; give at least one")
 		}
-	} else if *ipFlag == "" && *listFlag == "" && *ccFlag == "" && *asnFlag == "" {
-		return usagef("say who the client is: --ip ADDR, --list KEY, or --country CC and/or --asn N")
+	} else if *ipFlag == "" && *listFlag == "" && *ccFlag == "" && *asnFlag == "" && *subFlag == "" {
+		return usagef("say who the client is: --ip ADDR, --list KEY, or --country CC (or --subdivision CC-X) and/or --asn N")
 	}
-	if *ipFlag != "" && (*listFlag != "" || *ccFlag != "" || *asnFlag != "") {
-		return usagef("--ip locates the client itself; leave out --country, --asn and --list, or leave out --ip")
+	if *ipFlag != "" && (*listFlag != "" || *ccFlag != "" || *asnFlag != "" || *subFlag != "") {
+		return usagef("--ip locates the client itself; leave out --country, --subdivision, --asn and --list, or leave out --ip")
 	}
-	if *listFlag != "" && (*ccFlag != "" || *asnFlag != "") {
-		return usagef("--list names the list itself; leave out --country and --asn, or leave out --list")
+	if *listFlag != "" && (*ccFlag != "" || *asnFlag != "" || *subFlag != "") {
+		return usagef("--list names the list itself; leave out --country, --subdivision and --asn, or leave out --list")
+	}
+	if *subFlag != "" && *name != "" {
+		return usagef("--subdivision picks a static list, as an edge does; dnsd (--name) places a client by its address: give --ip, or leave out --subdivision")
 	}
 	if *listFlag != "" && *name != "" {
 		return usagef("--list asks what a list holds, --name what dnsd answers; give one of them")
@@ -65,6 +69,16 @@ func runLookup(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 			return usagef("--country: %v", err)
 		}
 		q.country = cc
+	}
+	if *subFlag != "" {
+		sub, err := country.ParseSubdivision(*subFlag)
+		if err != nil {
+			return usagef("--subdivision: %v", err)
+		}
+		if q.country != "" && sub.Country() != q.country {
+			return usagef("--subdivision %s is not in --country %s; a subdivision's code starts with its country's", sub, q.country)
+		}
+		q.country, q.subdivision = sub.Country(), sub
 	}
 	if *asnFlag != "" {
 		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(*asnFlag), "AS"), 10, 32)
@@ -196,18 +210,19 @@ type lookupRow struct {
 }
 
 type lookupClient struct {
-	IP        string            `json:"ip,omitempty"`
-	Family    string            `json:"family"`
-	Country   country.Code      `json:"country,omitempty"`
-	Continent country.Continent `json:"continent,omitempty"`
-	ASN       uint32            `json:"asn,omitempty"`
-	ASOrg     string            `json:"as_org,omitempty"`
-	Lat       *float64          `json:"lat,omitempty"`
-	Lon       *float64          `json:"lon,omitempty"`
+	IP          string              `json:"ip,omitempty"`
+	Family      string              `json:"family"`
+	Country     country.Code        `json:"country,omitempty"`
+	Subdivision country.Subdivision `json:"subdivision,omitempty"`
+	Continent   country.Continent   `json:"continent,omitempty"`
+	ASN         uint32              `json:"asn,omitempty"`
+	ASOrg       string              `json:"as_org,omitempty"`
+	Lat         *float64            `json:"lat,omitempty"`
+	Lon         *float64            `json:"lon,omitempty"`
 }
 
 func describeClient(c policy.Client, info *geo.Info) lookupClient {
-	d := lookupClient{Family: c.Family.String(), Country: c.Country, Continent: c.Continent, ASN: c.ASN}
+	d := lookupClient{Family: c.Family.String(), Country: c.Country, Subdivision: c.Subdivision, Continent: c.Continent, ASN: c.ASN}
 	if d.Continent == "" {
 		d.Continent = c.Country.Continent()
 	}
@@ -215,7 +230,10 @@ func describeClient(c policy.Client, info *geo.Info) lookupClient {
 		d.IP = c.Addr.String()
 	}
 	if info != nil {
-		d.ASOrg = info.ASOrg
+		// What GeoIP says of it, though the policy ranks a located
+		// client by distance (policy.ClientOf): the subdivision says
+		// which sub-country list an edge would serve it.
+		d.ASOrg, d.Subdivision = info.ASOrg, info.Subdivision()
 	}
 	if c.HasCoord {
 		lat, lon := c.Coord.Lat, c.Coord.Lon
@@ -235,6 +253,9 @@ func (d lookupClient) text() string {
 	} else if d.IP != "" {
 		parts = append(parts, "country unknown")
 	}
+	if d.Subdivision != "" {
+		parts = append(parts, "subdivision "+string(d.Subdivision))
+	}
 	if d.Continent != "" {
 		parts = append(parts, "continent "+string(d.Continent))
 	}
@@ -252,12 +273,14 @@ func (d lookupClient) text() string {
 }
 
 // lookupQuery is who the client is and what it asks for, from the
-// command line: exactly one of ip, list, or country and asn.
+// command line: exactly one of ip, list, or country (and subdivision)
+// and asn.
 type lookupQuery struct {
 	ip                  netip.Addr // --ip, located by geo
 	geo                 *geo.Info
 	list                string // --list: a list's key as its file names it
 	country             country.Code
+	subdivision         country.Subdivision // in country
 	asn                 uint32
 	v6                  bool
 	repo, release, arch string
@@ -269,8 +292,8 @@ type lookupResult struct {
 	client lookupClient
 	want   policy.Want
 	// list is the key of the list shown, when the client is a list's;
-	// tried are the keys an edge tries for --country and --asn, in
-	// order, of which list is the first gen writes.
+	// tried are the keys an edge tries for --country, --subdivision and
+	// --asn, in order, of which list is the first gen writes.
 	list  *layout.Key
 	tried []string
 	// file is where gen writes the list, when it writes one (a list
@@ -284,8 +307,8 @@ type lookupResult struct {
 // lookup answers q from the inventory and snapshot. A list's rows come
 // from the client layout gives its key (the client gen wrote the file
 // for) and URLs from policy.Choice.URL, as the files', so lookup --list K
-// prints exactly the list in K's file; --country and --asn show the list
-// an edge serves such a client (layout.Served).
+// prints exactly the list in K's file; --country, --subdivision and --asn
+// show the list an edge serves such a client (layout.Served).
 func lookup(inv *inventory.Inventory, snap *state.Snapshot, q lookupQuery) (lookupResult, error) {
 	want, err := wantFor(inv, q.repo, q.release, q.arch)
 	if err != nil {
@@ -319,15 +342,15 @@ func lookup(inv *inventory.Inventory, snap *state.Snapshot, q lookupQuery) (look
 		// dnsd answers an address, not a list: the client is what the
 		// flags say, keyed as the most specific list it would get.
 		c = policy.Client{Family: fam, ASN: q.asn, Country: q.country}
-		c.Key = policy.KeyString(layout.EdgeOrder(q.asn, q.country)[0].String())
+		c.Key = policy.KeyString(layout.EdgeOrder(q.asn, q.country, "")[0].String())
 		res.client = describeClient(c, nil)
 	default:
-		k := layout.Served(func(k layout.Key) bool { return layout.Exists(inv, k) }, q.asn, q.country)
-		for _, t := range layout.EdgeOrder(q.asn, q.country) {
+		k := layout.Served(func(k layout.Key) bool { return layout.Exists(inv, k) }, q.asn, q.country, q.subdivision)
+		for _, t := range layout.EdgeOrder(q.asn, q.country, q.subdivision) {
 			res.tried = append(res.tried, t.String())
 		}
 		c = k.Client(fam)
-		res.client = describeClient(policy.Client{Family: fam, ASN: q.asn, Country: q.country}, nil)
+		res.client = describeClient(policy.Client{Family: fam, ASN: q.asn, Country: q.country, Subdivision: q.subdivision}, nil)
 		res.list = &k
 	}
 	var path string
@@ -350,9 +373,13 @@ func lookup(inv *inventory.Inventory, snap *state.Snapshot, q lookupQuery) (look
 	return res, nil
 }
 
-// noList is the error for --list k when gen writes no list under k: only
-// an ASN list can be missing, where no mirror of that ASN stands.
+// noList is the error for --list k when gen writes no list under k: an
+// ASN list where no mirror of that ASN stands, or a subdivision's that
+// [lists] subdivisions does not ask for or where no public mirror stands.
 func noList(inv *inventory.Inventory, k layout.Key) error {
+	if k.Kind() == layout.KindSubdivision {
+		return noSubdivisionList(inv, k)
+	}
 	if k.Kind() != layout.KindASN {
 		return usagef("--list %s: gen writes no such list", k)
 	}
@@ -367,6 +394,26 @@ func noList(inv *inventory.Inventory, k layout.Key) error {
 	}
 	return usagef("--list %s: gen writes no such list (an edge serves such clients %s); the lists of AS%d are %s",
 		k, layout.CountryKey(k.Country()), k.ASN(), strings.Join(have, ", "))
+}
+
+// noSubdivisionList is the error for --list k, a subdivision's key gen
+// writes no list under: it says why and what an edge serves instead.
+func noSubdivisionList(inv *inventory.Inventory, k layout.Key) error {
+	cc := k.Country()
+	var have []string
+	for _, s := range inv.SubdivisionLists() {
+		if s.Country() == cc {
+			have = append(have, s.String())
+		}
+	}
+	switch {
+	case len(have) > 0:
+		return usagef("--list %s: gen writes no such list: no public mirror of %s stands in %s (an edge serves such clients %s); the subdivision lists of %s are %s",
+			k, inv.File, k.Subdivision(), layout.CountryKey(cc), cc, strings.Join(have, ", "))
+	case slices.Contains(inv.Lists.Subdivisions, cc):
+		return usagef("--list %s: gen writes no subdivision lists for %s: its public mirrors do not stand in two or more subdivisions (see mirrorsteer check); an edge serves its clients %s", k, cc, layout.CountryKey(cc))
+	}
+	return usagef("--list %s: gen writes no subdivision lists for %s: %s does not name it in [lists] subdivisions; an edge serves its clients %s", k, cc, inv.File, layout.CountryKey(cc))
 }
 
 // wantName narrows want to the mirrors dnsd answers the [dns] name label

@@ -97,12 +97,28 @@ func TestLookupListIsTheFile(t *testing.T) {
 			inv, snap, lists := example(t, tc.varied)
 			// Every key of every variant and family: global, each
 			// country, each ASN in each country where a mirror of it
-			// stands; twice (IPv4, IPv6) for each variant, and again for
+			// stands, each subdivision where a public mirror of a
+			// [lists] subdivisions country stands (when they are two or
+			// more); twice (IPv4, IPv6) for each variant, and again for
 			// the dnf metalinks of each rpm variant.
 			pairs := map[string]bool{}
+			subs := map[country.Code]map[country.Subdivision]bool{}
 			for _, m := range inv.Mirrors {
 				for _, asn := range m.ASNs {
 					pairs[fmt.Sprintf("AS%d-%s", asn, m.Country)] = true
+				}
+				if m.Public && m.Subdivision != "" && slices.Contains(inv.Lists.Subdivisions, m.Country) {
+					if subs[m.Country] == nil {
+						subs[m.Country] = map[country.Subdivision]bool{}
+					}
+					subs[m.Country][m.Subdivision] = true
+				}
+			}
+			for _, in := range subs {
+				if len(in) >= 2 {
+					for s := range in {
+						pairs[string(s)] = true
+					}
 				}
 			}
 			files := len(inv.Variants())
@@ -115,7 +131,9 @@ func TestLookupListIsTheFile(t *testing.T) {
 				t.Fatalf("%d list files, want %d", len(lists), want)
 			}
 			var originOnly, http int
+			kinds := map[string]int{}
 			for _, l := range lists {
+				kinds[keyKind(l.Key)]++
 				got, err := lookupURLs(inv, snap, &l)
 				if err != nil {
 					t.Fatalf("%s: %v", l.Path, err)
@@ -135,12 +153,34 @@ func TestLookupListIsTheFile(t *testing.T) {
 					originOnly++
 				}
 			}
-			// The walk must have met what makes lists differ.
+			// The walk must have met what makes lists differ, and
+			// every kind of key.
 			if snap != nil && (originOnly == 0 || http == 0) {
 				t.Errorf("the varied snapshot gave %d origin-only lists and %d http URLs; want some of each", originOnly, http)
 			}
+			for _, k := range []string{"global", "country", "asn", "subdivision"} {
+				if kinds[k] == 0 {
+					t.Errorf("the walk met no %s list: %v", k, kinds)
+				}
+			}
 		})
 	}
+}
+
+// keyKind names the kind of a list's key from its spelling alone: global,
+// a country (DE), an ASN in a country (AS3320-DE), a subdivision (US-CA).
+func keyKind(key string) string {
+	switch {
+	case key == "global":
+		return "global"
+	case len(key) == 2:
+		return "country"
+	case len(key) > 2 && key[2] == '-':
+		return "subdivision"
+	case strings.HasPrefix(key, "AS"):
+		return "asn"
+	}
+	return "unknown " + key
 }
 
 // lookupURLs runs lookup for the list l names, as `lookup --list KEY
@@ -177,7 +217,9 @@ func lookupURLs(inv *inventory.Inventory, snap *state.Snapshot, l *layouttest.Li
 // serves that client (the first that exists of AS<N>-<CC>, <CC>, global,
 // in the family's lists) and names its file: for every ASN a mirror
 // declares and one none does, with and without a country, for every
-// country, family and repository. Before, --asn 3320 --country FR keyed
+// country, family and repository. Issue 14, item 4: and with
+// --subdivision S, AS<N>-<CC>, S, <CC>, global, for every subdivision a
+// mirror declares and one none does. Before, --asn 3320 --country FR keyed
 // its client AS3320-FR, a list gen does not write, and ranked the French
 // mirrors' neighbours in another order than FR.txt, the file an edge
 // serves.
@@ -192,7 +234,21 @@ func TestLookupByASNAndCountryIsTheServedFile(t *testing.T) {
 		ccs = append(ccs, info.Code)
 	}
 	asns := append([]uint32{0, 64496}, inv.ASNs()...)
-	var viaASN int
+	// Each subdivision a mirror declares (the private mirror's has no
+	// list), and one in each of their countries that none does.
+	subs := map[country.Code][]country.Subdivision{}
+	for _, m := range inv.Mirrors {
+		if m.Subdivision == "" {
+			continue
+		}
+		if subs[m.Country] == nil {
+			subs[m.Country] = []country.Subdivision{country.Subdivision(m.Country + "-ZZ9")}
+		}
+		if !slices.Contains(subs[m.Country], m.Subdivision) {
+			subs[m.Country] = append(subs[m.Country], m.Subdivision)
+		}
+	}
+	var viaASN, viaSub int
 	for _, r := range inv.Repos {
 		v := r.Variants()[0]
 		for _, v6 := range []bool{false, true} {
@@ -205,39 +261,48 @@ func TestLookupByASNAndCountryIsTheServedFile(t *testing.T) {
 					if asn == 0 && cc == "" {
 						continue // lookup needs one of them
 					}
-					var want string
-					for _, name := range []string{fmt.Sprintf("AS%d-%s", asn, cc), string(cc), "global"} {
-						if byPath[dir+name+".txt"] != nil {
-							want = dir + name + ".txt"
-							break
+					for _, sub := range append([]country.Subdivision{""}, subs[cc]...) {
+						var want string
+						names := []string{fmt.Sprintf("AS%d-%s", asn, cc), string(sub), string(cc), "global"}
+						if sub == "" {
+							names = slices.Delete(names, 1, 2)
 						}
-					}
-					if strings.Contains(want, "/AS") {
-						viaASN++
-					}
-					q := lookupQuery{asn: asn, country: cc, v6: v6, repo: r.Name, release: v.Release, arch: v.Arch}
-					res, err := lookup(inv, snap, q)
-					if err != nil {
-						t.Fatalf("AS%d in %q: %v", asn, cc, err)
-					}
-					if res.file != want {
-						t.Fatalf("AS%d in %q, %s v6=%v: lookup names %s, an edge serves %s", asn, cc, v, v6, res.file, want)
-					}
-					var got []string
-					for _, row := range res.rows {
-						got = append(got, row.URL)
-					}
-					if len(got) == 0 {
-						got = []string{res.origin}
-					}
-					if l := byPath[want]; !slices.Equal(got, l.URLs) {
-						t.Fatalf("AS%d in %q: lookup prints\n\t%s\n%s holds\n\t%s", asn, cc, strings.Join(got, "\n\t"), want, strings.Join(l.URLs, "\n\t"))
+						for _, name := range names {
+							if byPath[dir+name+".txt"] != nil {
+								want = dir + name + ".txt"
+								break
+							}
+						}
+						switch {
+						case strings.Contains(want, "/AS"):
+							viaASN++
+						case sub != "" && strings.HasSuffix(want, "/"+string(sub)+".txt"):
+							viaSub++
+						}
+						q := lookupQuery{asn: asn, country: cc, subdivision: sub, v6: v6, repo: r.Name, release: v.Release, arch: v.Arch}
+						res, err := lookup(inv, snap, q)
+						if err != nil {
+							t.Fatalf("AS%d in %q %q: %v", asn, cc, sub, err)
+						}
+						if res.file != want {
+							t.Fatalf("AS%d in %q %q, %s v6=%v: lookup names %s, an edge serves %s", asn, cc, sub, v, v6, res.file, want)
+						}
+						var got []string
+						for _, row := range res.rows {
+							got = append(got, row.URL)
+						}
+						if len(got) == 0 {
+							got = []string{res.origin}
+						}
+						if l := byPath[want]; !slices.Equal(got, l.URLs) {
+							t.Fatalf("AS%d in %q %q: lookup prints\n\t%s\n%s holds\n\t%s", asn, cc, sub, strings.Join(got, "\n\t"), want, strings.Join(l.URLs, "\n\t"))
+						}
 					}
 				}
 			}
 		}
 	}
-	if viaASN == 0 {
-		t.Error("no client was served an ASN list")
+	if viaASN == 0 || viaSub == 0 {
+		t.Errorf("%d clients were served an ASN list, %d a subdivision's; want some of each", viaASN, viaSub)
 	}
 }

@@ -30,10 +30,13 @@ func init() {
 	commands = []command{
 		{"check", "-c mirrors.toml", "validate the inventory and print a summary and warnings", runCheck},
 		{"gen", "-c mirrors.toml [-s state.json] -o out/ [--geoip-city F]", "write the static tree: mirror lists for every client, JSON API, manifest", runGen},
-		{"probe", "-c mirrors.toml -o state.json [--timeout D --deadline D --concurrency N --per-host N --retries N] [--resolve host=addr] [--ca-file F]", "check every mirror per protocol and address family and write the state snapshot", runProbe},
+		{"probe", "-c mirrors.toml -o state.json [--vantage NAME] [--timeout D --deadline D --concurrency N --per-host N --retries N] [--resolve host=addr] [--ca-file F]", "check every mirror per protocol and address family and write the state snapshot", runProbe},
+		{"merge", "-o state.json [--max-age 45m] VANTAGE.json...", "combine the snapshots of probes run in several places (probe --vantage) into one by a quorum", runMerge},
 		{"import", "--from almalinux|mirrorz [--head F] [--cname NAME --country CC] -o mirrors.toml PATH...", "write a mirrors.toml from AlmaLinux's mirrors.d or MirrorZ's mirrorz.d.json, repairing and reporting", runImport},
 		{"lookup", "-c mirrors.toml [-s state.json] [--geoip-city F --geoip-asn F] (--ip ADDR | --list KEY | --country CC | --asn N) [--repo R --release V --arch A | --name LABEL] [--v6] [--json]", "show the ordered mirror list a client gets, with reasons: a list file's, the one an edge serves, or the policy's for an address", runLookup},
-		{"dnsd", "-c mirrors.toml [-s state.json] [--geoip-city F --geoip-asn F] -l 127.0.0.1:5353 [--metrics 127.0.0.1:9153]", "serve the [dns] zone: steered names answer the best healthy mirror for each asker", runDnsd},
+		{"dnsd", "-c mirrors.toml [-s state.json] [--geoip-city F --geoip-asn F] -l 127.0.0.1:5353 [--metrics 127.0.0.1:9153] [--verify-key F.pub]", "serve the [dns] zone: steered names answer the best healthy mirror for each asker", runDnsd},
+		{"keygen", "-o NAME", "write a signing key pair: NAME.key for gen --sign-key and sign, NAME.pub for dnsd --verify-key", runKeygen},
+		{"sign", "--key NAME.key FILE...", "write FILE.sig, the detached signature dnsd checks when it fetches FILE by URL", runSign},
 		{"version", "", "print the version", func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 			if err := fs.Parse(args); err != nil {
 				return err

@@ -36,11 +36,17 @@ func runProbe(fset *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 	var resolve resolveFlag
 	fset.Var(&resolve, "resolve", "use these addresses for a host name instead of DNS, like curl's --resolve: `host=addr[,addr]` (repeatable); they are held to the same rule as DNS answers (global addresses, or the mirror's probe_networks)")
 	quiet := fset.Bool("quiet", false, "no progress output")
+	fset.StringVar(&cfg.Vantage, "vantage", "", "the `name` of the place this probe runs from, recorded in the snapshot so that mirrorsteer merge can combine several places' (1 to 64 letters, digits, '.', '-', '_'); each vantage writes its own -o file")
 	if err := parse(fset, args); err != nil {
 		return err
 	}
 	if err := bounds.Check(); err != nil {
 		return usagef("%v", err)
+	}
+	if cfg.Vantage != "" {
+		if err := state.CheckVantage(cfg.Vantage); err != nil {
+			return usagef("--vantage: %v", err)
+		}
 	}
 
 	// probe reads no zone file: [dns] is dnsd's.
@@ -54,6 +60,13 @@ func runProbe(fset *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 		prev = nil
 	case err != nil:
 		return fmt.Errorf("%w\n%s: the previous snapshot is unreadable, so this run cannot be merged with it; fix it or move it away", err, *out)
+	case prev.Merged != nil:
+		// Its counters are the quorum's, not this place's.
+		return fmt.Errorf("%s: is a merge of several vantages (mirrorsteer merge), not this probe's previous run; give probe its own -o file, and merge into another", *out)
+	case prev.Vantage != "" && prev.Vantage != cfg.Vantage:
+		// Hysteresis carries one place's history: mixing two places'
+		// would let one's failures count against the other's run.
+		return fmt.Errorf("%s: was written by the probe at vantage %q, and this is %s; give each vantage its own -o file (or pass --vantage %s)", *out, prev.Vantage, vantageName(cfg.Vantage), prev.Vantage)
 	}
 
 	cfg.UserAgent = fmt.Sprintf("mirrorsteer/%s (+%s)", version, projectURL)
@@ -90,6 +103,14 @@ func runProbe(fset *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "probe: %d endpoints of %d mirrors in %v; wrote %s\n", rep.Endpoints, len(inv.Mirrors), rep.Duration.Round(time.Millisecond), *out)
 	rep.WriteSummary(stdout)
 	return nil
+}
+
+// vantageName names a probe's vantage in messages.
+func vantageName(v string) string {
+	if v == "" {
+		return "one without --vantage"
+	}
+	return fmt.Sprintf("vantage %q", v)
 }
 
 // progress returns the probe's progress callback: a progress bar on a

@@ -1,5 +1,5 @@
-// Package geo locates an IP address: country, continent, coordinates and
-// ASN, from MaxMind databases.
+// Package geo locates an IP address: country, subdivision, continent,
+// coordinates and ASN, from MaxMind databases.
 package geo
 
 import (
@@ -19,12 +19,17 @@ import (
 // Info is what the databases say about one address. Every part may be
 // unknown; unknown parts are zero.
 type Info struct {
-	Country   country.Code      // "" when unknown
-	Continent country.Continent // "" when unknown
-	Coord     country.Coord     // valid only when HasCoord
-	HasCoord  bool
-	ASN       uint32 // 0 when unknown
-	ASOrg     string // "" when unknown
+	Country country.Code // "" when unknown
+	// SubdivisionCode is the code of the first (largest) subdivision the
+	// record names, as the database spells it: the part of its ISO
+	// 3166-2 code after the hyphen ("CA" for California); "" when
+	// unknown. Subdivision returns the whole, checked code.
+	SubdivisionCode string
+	Continent       country.Continent // "" when unknown
+	Coord           country.Coord     // valid only when HasCoord
+	HasCoord        bool
+	ASN             uint32 // 0 when unknown
+	ASOrg           string // "" when unknown
 
 	// CityPrefix is the network of the City/Country record that matched,
 	// invalid if none did. Every address in it gets the same Country,
@@ -37,12 +42,21 @@ type Info struct {
 	ASNPrefix netip.Prefix
 }
 
+// Subdivision returns the ISO 3166-2 code of the first subdivision the
+// record names (US-CA), or "" when it names none or its code is not one
+// (1 to 3 letters or digits) of a known country.
+func (i Info) Subdivision() country.Subdivision {
+	s, _ := i.Country.Subdivision(i.SubdivisionCode)
+	return s
+}
+
 // Location is where a City/Country record places an address.
 type Location struct {
-	Country   country.Code      // "" when unknown
-	Continent country.Continent // "" when unknown
-	Coord     country.Coord     // valid only when HasCoord
-	HasCoord  bool
+	Country         country.Code      // "" when unknown
+	SubdivisionCode string            // as Info.SubdivisionCode
+	Continent       country.Continent // "" when unknown
+	Coord           country.Coord     // valid only when HasCoord
+	HasCoord        bool
 }
 
 // DB is an open pair of databases: one with locations (City or Country)
@@ -217,8 +231,8 @@ func continent(s string) country.Continent {
 }
 
 // cityRecord holds the fields Lookup needs from a City/Country record.
-// The decoder skips everything else (names in a dozen languages,
-// subdivisions, postal codes, traits) without decoding it. A
+// The decoder skips everything else (names in a dozen languages, cities,
+// postal codes, traits) without decoding it. A
 // hand-written mmdbdata.CursorUnmarshaler was measured too and was no
 // faster than the library's cached reflection plan, so this stays plain.
 type cityRecord struct {
@@ -231,6 +245,11 @@ type cityRecord struct {
 	Continent struct {
 		Code string `maxminddb:"code"`
 	} `maxminddb:"continent"`
+	// Subdivisions are largest first; only the first is kept. location
+	// reuses the slice, so that Lookup does not allocate.
+	Subdivisions []struct {
+		ISOCode string `maxminddb:"iso_code"`
+	} `maxminddb:"subdivisions"`
 	Location struct {
 		// Set to NaN before decoding, so a missing value differs from 0.
 		Latitude  float64 `maxminddb:"latitude"`
@@ -286,7 +305,7 @@ func (db *DB) Lookup(a netip.Addr) Info {
 		if res := db.city.Lookup(a); res.Found() {
 			if loc, ok := db.location(res, &recs.city); ok {
 				info.CityPrefix = res.Prefix()
-				info.Country, info.Continent = loc.Country, loc.Continent
+				info.Country, info.SubdivisionCode, info.Continent = loc.Country, loc.SubdivisionCode, loc.Continent
 				info.Coord, info.HasCoord = loc.Coord, loc.HasCoord
 			}
 		}
@@ -308,12 +327,16 @@ func (db *DB) Lookup(a netip.Addr) Info {
 // location decodes a City/Country record into what Lookup says of it; ok
 // is false when the record cannot be decoded.
 func (db *DB) location(res maxminddb.Result, rec *cityRecord) (loc Location, ok bool) {
-	*rec = cityRecord{}
+	*rec = cityRecord{Subdivisions: rec.Subdivisions[:0]} // keep the buffer
 	rec.Location.Latitude, rec.Location.Longitude = math.NaN(), math.NaN()
 	if res.Decode(rec) != nil {
 		return loc, false
 	}
 	loc.Country = db.code(rec.Country.ISOCode)
+	if loc.Country != "" && len(rec.Subdivisions) > 0 {
+		// Subdivisions are of the country, not of the registered one.
+		loc.SubdivisionCode = rec.Subdivisions[0].ISOCode
+	}
 	if loc.Country == "" {
 		loc.Country = db.code(rec.RegisteredCountry.ISOCode)
 	}

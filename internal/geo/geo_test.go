@@ -118,7 +118,11 @@ func TestLookupDemo(t *testing.T) {
 		}
 		for _, a := range []netip.Addr{n.Prefix.Addr(), last(n.Prefix)} {
 			got := db.Lookup(a)
-			if string(got.Country) != n.Country || string(got.Continent) != n.Continent ||
+			var sub string
+			if len(n.Subdivisions) > 0 {
+				sub = n.Subdivisions[0]
+			}
+			if string(got.Country) != n.Country || got.SubdivisionCode != sub || string(got.Continent) != n.Continent ||
 				got.Coord != (country.Coord{Lat: n.Lat, Lon: n.Lon}) || !got.HasCoord || got.CityPrefix != n.Prefix {
 				t.Errorf("Lookup(%v) = %+v, want %+v", a, got, n)
 			}

@@ -151,12 +151,13 @@ func (ix *Index) Lookup(a netip.Addr) Hit {
 	}
 	a = a.Unmap()
 	if a.Is4() {
-		x := binary.BigEndian.Uint32(a.AsSlice())
-		if v, p, ok := ix.city4.find(x); ok {
+		i, j := findPair4(&ix.city4, &ix.asn4, binary.BigEndian.Uint32(a.AsSlice()))
+		if i >= 0 {
+			v, p := ix.city4.at(i)
 			h.Loc, h.CityPrefix = int32(v), p
 		}
-		if v, p, ok := ix.asn4.find(x); ok {
-			h.ASN, h.ASNPrefix = v, p
+		if j >= 0 {
+			h.ASN, h.ASNPrefix = ix.asn4.at(j)
 		}
 		return h
 	}
@@ -164,23 +165,28 @@ func (ix *Index) Lookup(a netip.Addr) Hit {
 	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 	if hi == 0 && lo>>32 == 0 {
 		// ::/96 is where a MaxMind tree keeps its IPv4 networks.
-		if v, p, ok := ix.city4.find(uint32(lo)); ok {
+		i, j := findPair4(&ix.city4, &ix.asn4, uint32(lo))
+		if i >= 0 {
+			v, p := ix.city4.at(i)
 			h.Loc, h.CityPrefix = int32(v), aliasPrefix(a, p, 96)
 		}
-		if v, p, ok := ix.asn4.find(uint32(lo)); ok {
+		if j >= 0 {
+			v, p := ix.asn4.at(j)
 			h.ASN, h.ASNPrefix = v, aliasPrefix(a, p, 96)
 		}
 		return h
 	}
-	if v, p, ok := ix.city6.find(hi, lo); ok {
+	i, j := findPair6(&ix.city6, &ix.asn6, hi, lo)
+	if i >= 0 {
+		v, p := ix.city6.at(i)
 		h.Loc, h.CityPrefix = int32(v), p
 	} else if x, bits, ok := ix.cityAlias.v4(hi, lo); ok {
 		if v, p, ok := ix.city4.find(x); ok {
 			h.Loc, h.CityPrefix = int32(v), aliasPrefix(a, p, bits)
 		}
 	}
-	if v, p, ok := ix.asn6.find(hi, lo); ok {
-		h.ASN, h.ASNPrefix = v, p
+	if j >= 0 {
+		h.ASN, h.ASNPrefix = ix.asn6.at(j)
 	} else if x, bits, ok := ix.asnAlias.v4(hi, lo); ok {
 		if v, p, ok := ix.asn4.find(x); ok {
 			h.ASN, h.ASNPrefix = v, aliasPrefix(a, p, bits)
@@ -260,77 +266,269 @@ func (ix *Index) Where(a netip.Addr) (Info, int32) {
 	info := Info{CityPrefix: h.CityPrefix, ASN: h.ASN, ASNPrefix: h.ASNPrefix}
 	if h.Loc >= 0 {
 		l := &ix.locs[h.Loc]
-		info.Country, info.Continent, info.Coord, info.HasCoord = l.Country, l.Continent, l.Coord, l.HasCoord
+		info.Country, info.SubdivisionCode, info.Continent, info.Coord, info.HasCoord = l.Country, l.SubdivisionCode, l.Continent, l.Coord, l.HasCoord
 	}
 	return info, h.Loc
 }
 
 // Networks returns how many networks the Index holds, for logs.
 func (ix *Index) Networks() int {
-	return len(ix.city4.start) + len(ix.city6.hi) + len(ix.asn4.start) + len(ix.asn6.hi)
+	return len(ix.city4.start) + len(ix.city6.start) + len(ix.asn4.start) + len(ix.asn6.start)
 }
 
-// table4 holds IPv4 networks sorted by their first address. first[b] is
-// the number of networks that start before b<<16, so a lookup only
-// searches the networks that start in its own /16 (and the one before
-// them, which may reach into it).
+// table4 holds IPv4 networks sorted by their first address, and a radix
+// over the top bits of the address that narrows a lookup to the few
+// networks starting in its own part of the space (and the one before
+// them, which may reach into it). Networks are disjoint, as the leaves of
+// a MaxMind tree are, so the one that holds x is the last one starting at
+// or before x, if it reaches x.
+//
+// A lookup of a database of millions of networks is a few cache misses:
+// the radix's nodes, two lines of starts, one entry. The networks' value
+// and length sit together so the last step is one miss, not two.
 type table4 struct {
 	start []uint32
-	bits  []uint8
-	val   []uint32
-	first []uint32 // 1<<16 + 1 entries
+	ent   []entry
+	rdx   radix
+}
+
+// entry is a network's value and prefix length.
+type entry struct {
+	val  uint32
+	bits uint8
 }
 
 func (t *table4) find(x uint32) (uint32, netip.Prefix, bool) {
-	if len(t.start) == 0 {
-		return 0, netip.Prefix{}, false
-	}
-	b := x >> 16
-	lo, hi := int(t.first[b]), int(t.first[b+1])
-	// The last network of the bucket that starts at or before x, else
-	// the one before the bucket.
-	i := lo + sortSearch(hi-lo, func(k int) bool { return t.start[lo+k] > x }) - 1
+	i, _ := findPair4(t, &table4{}, x)
 	if i < 0 {
 		return 0, netip.Prefix{}, false
 	}
-	n := t.bits[i]
-	if n > 0 && (x^t.start[i])>>(32-n) != 0 {
-		return 0, netip.Prefix{}, false
-	}
-	var a [4]byte
-	binary.BigEndian.PutUint32(a[:], t.start[i])
-	return t.val[i], netip.PrefixFrom(netip.AddrFrom4(a), int(n)), true
+	v, p := t.at(i)
+	return v, p, true
 }
 
-// table6 is table4 for IPv6, keyed by the first 16 bits.
+// at returns the value and the network of entry i.
+func (t *table4) at(i int) (uint32, netip.Prefix) {
+	var a [4]byte
+	binary.BigEndian.PutUint32(a[:], t.start[i])
+	return t.ent[i].val, netip.PrefixFrom(netip.AddrFrom4(a), int(t.ent[i].bits))
+}
+
+// findPair4 returns the entries of a and of b that hold x (-1 for none).
+// It searches both tables in lockstep, so that the cache misses of the
+// two (the City and the ASN table, each far bigger than the cache)
+// overlap instead of adding up.
+func findPair4(a, b *table4, x uint32) (int, int) {
+	la, ha, lb, hb := narrowPair(&a.rdx, &b.rdx, uint64(x)<<32)
+	i, j := la, lb // the first start > x is in [i, ha) and [j, hb)
+	for i < ha || j < hb {
+		if i < ha {
+			if m := int(uint(i+ha) >> 1); a.start[m] > x {
+				ha = m
+			} else {
+				i = m + 1
+			}
+		}
+		if j < hb {
+			if m := int(uint(j+hb) >> 1); b.start[m] > x {
+				hb = m
+			} else {
+				j = m + 1
+			}
+		}
+	}
+	i, j = i-1, j-1 // the last start <= x
+	if i >= 0 {
+		if n := a.ent[i].bits; n > 0 && (x^a.start[i])>>(32-n) != 0 {
+			i = -1
+		}
+	}
+	if j >= 0 {
+		if n := b.ent[j].bits; n > 0 && (x^b.start[j])>>(32-n) != 0 {
+			j = -1
+		}
+	}
+	return i, j
+}
+
+// table6 is table4 for IPv6; the radix covers the first 64 bits.
 type table6 struct {
-	hi, lo []uint64
-	bits   []uint8
-	val    []uint32
-	first  []uint32
+	start [][2]uint64 // an address's high and low half, together
+	ent   []entry
+	rdx   radix
 }
 
 func (t *table6) find(xh, xl uint64) (uint32, netip.Prefix, bool) {
-	if len(t.hi) == 0 {
-		return 0, netip.Prefix{}, false
-	}
-	b := xh >> 48
-	lo, hi := int(t.first[b]), int(t.first[b+1])
-	i := lo + sortSearch(hi-lo, func(k int) bool {
-		j := lo + k
-		return t.hi[j] > xh || t.hi[j] == xh && t.lo[j] > xl
-	}) - 1
+	i, _ := findPair6(t, &table6{}, xh, xl)
 	if i < 0 {
 		return 0, netip.Prefix{}, false
 	}
-	n := int(t.bits[i])
-	if !contains6(t.hi[i], t.lo[i], n, xh, xl) {
-		return 0, netip.Prefix{}, false
-	}
+	v, p := t.at(i)
+	return v, p, true
+}
+
+// at returns the value and the network of entry i.
+func (t *table6) at(i int) (uint32, netip.Prefix) {
 	var a [16]byte
-	binary.BigEndian.PutUint64(a[:8], t.hi[i])
-	binary.BigEndian.PutUint64(a[8:], t.lo[i])
-	return t.val[i], netip.PrefixFrom(netip.AddrFrom16(a), n), true
+	binary.BigEndian.PutUint64(a[:8], t.start[i][0])
+	binary.BigEndian.PutUint64(a[8:], t.start[i][1])
+	return t.ent[i].val, netip.PrefixFrom(netip.AddrFrom16(a), int(t.ent[i].bits))
+}
+
+// findPair6 is findPair4 for IPv6.
+func findPair6(a, b *table6, xh, xl uint64) (int, int) {
+	la, ha, lb, hb := narrowPair(&a.rdx, &b.rdx, xh)
+	after := func(s *[2]uint64) bool { return s[0] > xh || s[0] == xh && s[1] > xl }
+	i, j := la, lb
+	for i < ha || j < hb {
+		if i < ha {
+			if m := int(uint(i+ha) >> 1); after(&a.start[m]) {
+				ha = m
+			} else {
+				i = m + 1
+			}
+		}
+		if j < hb {
+			if m := int(uint(j+hb) >> 1); after(&b.start[m]) {
+				hb = m
+			} else {
+				j = m + 1
+			}
+		}
+	}
+	i, j = i-1, j-1
+	if i >= 0 && !contains6(a.start[i][0], a.start[i][1], int(a.ent[i].bits), xh, xl) {
+		i = -1
+	}
+	if j >= 0 && !contains6(b.start[j][0], b.start[j][1], int(b.ent[j].bits), xh, xl) {
+		j = -1
+	}
+	return i, j
+}
+
+// radix narrows a sorted array of 64-bit keys to those that share a key's
+// top bits: the first 16 bits index the root; a part of the space where
+// more than leafMax keys start gets a node over the next nodeBits bits,
+// and so on, so a search ends in at most leafMax keys (or in keys that share all
+// 64 bits). Sparse parts cost nothing beyond the root, and each level is
+// one cache miss: a slot holds its bound and its child together.
+type radix struct {
+	// root[b].first is the index of the first key whose top 16 bits are
+	// >= b, root[b].kid the node under b, or -1. The last slot closes the
+	// range of the one before it.
+	root []slot // 1<<16 + 1
+	// Node n is nodes[n*(fan+1):][:fan+1], over the next nodeBits bits.
+	nodes []slot
+}
+
+type slot struct {
+	first uint32
+	kid   int32
+}
+
+// A node resolves nodeBits more bits of the key and takes 2 KiB: about 20
+// MiB of nodes for the 2.3 million networks of bench/mkworld, and a dense
+// /16 is resolved to /24s in one step.
+const (
+	nodeBits = 8
+	fan      = 1 << nodeBits
+)
+
+// leafMax is the most keys a search scans without a node over them:
+// 32 uint32 starts are two cache lines.
+const leafMax = 32
+
+// narrowPair returns the ranges of keys of a and of b that start in the
+// smallest part of the space each resolves around x, walking both in
+// lockstep (see findPair4). An empty radix gives an empty range.
+func narrowPair(a, b *radix, x uint64) (int, int, int, int) {
+	var sa, sb []slot
+	if a.root != nil {
+		sa = a.root[x>>48:][:2]
+	}
+	if b.root != nil {
+		sb = b.root[x>>48:][:2]
+	}
+	shift := 48
+	for {
+		ka, kb := int32(-1), int32(-1)
+		if sa != nil {
+			ka = sa[0].kid
+		}
+		if sb != nil {
+			kb = sb[0].kid
+		}
+		if ka < 0 && kb < 0 {
+			break
+		}
+		shift -= nodeBits
+		c := int(x>>shift) & (fan - 1)
+		if ka >= 0 {
+			sa = a.nodes[int(ka)*(fan+1)+c:][:2]
+		}
+		if kb >= 0 {
+			sb = b.nodes[int(kb)*(fan+1)+c:][:2]
+		}
+	}
+	var la, ha, lb, hb int
+	if sa != nil {
+		la, ha = int(sa[0].first), int(sa[1].first)
+	}
+	if sb != nil {
+		lb, hb = int(sb[0].first), int(sb[1].first)
+	}
+	return la, ha, lb, hb
+}
+
+// buildRadix indexes keys, sorted.
+func buildRadix(keys []uint64) radix {
+	r := radix{root: make([]slot, 1<<16+1)}
+	// fill sets s[c].first to the first key in [lo, hi) whose digit at
+	// shift is >= c, and every child to none.
+	fill := func(s []slot, lo, hi int, shift uint) {
+		j, mask := lo, uint64(len(s)-2)
+		for c := range len(s) - 1 {
+			for j < hi && (keys[j]>>shift)&mask < uint64(c) {
+				j++
+			}
+			s[c] = slot{uint32(j), -1}
+		}
+		s[len(s)-1] = slot{uint32(hi), -1}
+	}
+	fill(r.root, 0, len(keys), 48)
+	// Nodes are made breadth first; a node is addressed by number, not
+	// by a slice of r.nodes, which moves as it grows.
+	type todo struct {
+		node  int32 // -1: the root
+		shift uint
+	}
+	queue := []todo{{-1, 48}}
+	for len(queue) > 0 {
+		t := queue[0]
+		queue = queue[1:]
+		if t.shift == 0 {
+			continue
+		}
+		parent := func() []slot {
+			if t.node < 0 {
+				return r.root
+			}
+			return r.nodes[int(t.node)*(fan+1):][:fan+1]
+		}
+		for c := range len(parent()) - 1 {
+			lo, hi := int(parent()[c].first), int(parent()[c+1].first)
+			if hi-lo <= leafMax {
+				continue
+			}
+			n := int32(len(r.nodes) / (fan + 1))
+			r.nodes = append(r.nodes, make([]slot, fan+1)...)
+			fill(r.nodes[int(n)*(fan+1):][:fan+1], lo, hi, t.shift-nodeBits)
+			parent()[c].kid = n
+			queue = append(queue, todo{n, t.shift - nodeBits})
+		}
+	}
+	r.nodes = slices.Clip(r.nodes)
+	return r
 }
 
 // contains6 reports whether the network at (sh, sl)/n holds (xh, xl).
@@ -346,21 +544,6 @@ func contains6(sh, sl uint64, n int, xh, xl uint64) bool {
 		return sl == xl
 	}
 	return (sl^xl)>>(128-n) == 0
-}
-
-// sortSearch is sort.Search without the closure escaping: the smallest
-// k in [0, n) with f(k), or n.
-func sortSearch(n int, f func(int) bool) int {
-	i, j := 0, n
-	for i < j {
-		h := int(uint(i+j) >> 1)
-		if !f(h) {
-			i = h + 1
-		} else {
-			j = h
-		}
-	}
-	return i
 }
 
 type builder4 struct {
@@ -381,17 +564,13 @@ func (b *builder4) table() table4 {
 	if !slices.IsSorted(b.start) {
 		slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(b.start[x], b.start[y]) })
 	}
-	t := table4{start: make([]uint32, len(idx)), bits: make([]uint8, len(idx)), val: make([]uint32, len(idx)), first: make([]uint32, 1<<16+1)}
+	t := table4{start: make([]uint32, len(idx)), ent: make([]entry, len(idx))}
+	keys := make([]uint64, len(idx))
 	for k, i := range idx {
-		t.start[k], t.bits[k], t.val[k] = b.start[i], b.bits[i], b.val[i]
+		t.start[k], t.ent[k] = b.start[i], entry{b.val[i], b.bits[i]}
+		keys[k] = uint64(b.start[i]) << 32
 	}
-	j := 0
-	for bucket := range t.first {
-		for j < len(t.start) && t.start[j]>>16 < uint32(bucket) {
-			j++
-		}
-		t.first[bucket] = uint32(j)
-	}
+	t.rdx = buildRadix(keys)
 	return t
 }
 
@@ -413,16 +592,12 @@ func (b *builder6) table() table6 {
 	slices.SortStableFunc(idx, func(x, y int) int {
 		return cmp.Or(cmp.Compare(b.hi[x], b.hi[y]), cmp.Compare(b.lo[x], b.lo[y]))
 	})
-	t := table6{hi: make([]uint64, len(idx)), lo: make([]uint64, len(idx)), bits: make([]uint8, len(idx)), val: make([]uint32, len(idx)), first: make([]uint32, 1<<16+1)}
+	t := table6{start: make([][2]uint64, len(idx)), ent: make([]entry, len(idx))}
+	keys := make([]uint64, len(idx))
 	for k, i := range idx {
-		t.hi[k], t.lo[k], t.bits[k], t.val[k] = b.hi[i], b.lo[i], b.bits[i], b.val[i]
+		t.start[k], t.ent[k] = [2]uint64{b.hi[i], b.lo[i]}, entry{b.val[i], b.bits[i]}
+		keys[k] = b.hi[i]
 	}
-	j := 0
-	for bucket := range t.first {
-		for j < len(t.hi) && t.hi[j]>>48 < uint64(bucket) {
-			j++
-		}
-		t.first[bucket] = uint32(j)
-	}
+	t.rdx = buildRadix(keys)
 	return t
 }

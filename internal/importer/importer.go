@@ -295,7 +295,7 @@ func (r *Result) placeCountry(m *Mirror, keepCountryless bool) bool {
 		why = fmt.Sprintf("country %s is neither an ISO 3166-1 code nor a country name this importer knows", quote(text))
 	}
 	if keepCountryless {
-		r.note(m, "%s; kept without one: probe places it from its address (write its code in the source to be sure)", why)
+		r.note(m, "%s; kept without one: gen, lookup and dnsd --geoip-city place it from the address probe connects to (write its code in the source to be sure)", why)
 		return true
 	}
 	r.leaveOut(m, "%s, and mirrors.toml needs one; write its ISO 3166-1 code in the source", why)

@@ -3,8 +3,11 @@ package inventory
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mirrorsteer/mirrorsteer/internal/country"
 )
 
 // FuzzParse checks that no input makes Parse panic, that every error is
@@ -25,6 +28,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(edit(`zone = "example.org."`, `zone = "exa mple..org"`)))
 	f.Add([]byte(add("location.city = \"x\"\n[\"a\\nb\".c]\nd = 1\n")))
 	f.Add([]byte("[[mirror]]\nname = \"a\"\nsubnet_files = [\"\"]\n"))
+	f.Add([]byte(add("subdivision = \"de-by\"\n\n[lists]\nsubdivisions = [\"de\", \"US\"]\n")))
+	f.Add([]byte(add("subdivision = \"US-../\"\n")))
 	f.Add([]byte{})
 	hostile, err := filepath.Glob("testdata/hostile/*.toml")
 	if err != nil || len(hostile) == 0 {
@@ -68,6 +73,18 @@ func FuzzParse(f *testing.F) {
 				if !strings.HasPrefix(strings.ToLower(u), string(p)+"://") || !strings.HasSuffix(u, "/") {
 					t.Errorf("accepted mirror %q with %s URL %q", m.Name, p, u)
 				}
+			}
+			// A subdivision names a list file: ISO 3166-2, in the
+			// mirror's country.
+			if s := m.Subdivision; s != "" {
+				if back, err := country.ParseSubdivision(string(s)); err != nil || back != s || s.Country() != m.Country || strings.ContainsAny(string(s), "/\\.") {
+					t.Errorf("accepted mirror %q in %s with subdivision %q (%v)", m.Name, m.Country, s, err)
+				}
+			}
+		}
+		for _, s := range inv.SubdivisionLists() {
+			if !slices.Contains(inv.Lists.Subdivisions, s.Country()) {
+				t.Errorf("a list for %s, whose country [lists] subdivisions does not name", s)
 			}
 		}
 		for _, v := range inv.Variants() {

@@ -32,6 +32,9 @@ type Inventory struct {
 	// Probe is the [probe] table as written; package probe checks it
 	// and gives it its meaning.
 	Probe Probe
+	// Lists says which static lists gen writes beyond the global,
+	// country and ASN ones.
+	Lists Lists
 	// DNS is nil when the file has no [dns] table.
 	DNS     *DNS
 	Repos   []*Repo
@@ -70,6 +73,15 @@ type Policy struct {
 	// Neighbours lists, per client country, the countries tried in order
 	// after the client's own and before its continent.
 	Neighbours map[country.Code][]country.Code
+}
+
+// Lists is the [lists] table: static lists that are off unless asked for.
+type Lists struct {
+	// Subdivisions are the countries whose subdivisions (US states,
+	// Canadian provinces, ...) get lists of their own where the
+	// country's public mirrors stand in two or more of them (see
+	// SubdivisionLists), in file order.
+	Subdivisions []country.Code
 }
 
 // Probe is the [probe] table, the bounds of a probe run, as the file
@@ -161,6 +173,31 @@ type DNS struct {
 	// NegativeTTL is the SOA's MINIMUM: how long a resolver may cache a
 	// "no such name" or "no such type".
 	NegativeTTL uint32
+	// DNSSEC says how dnsd signs the zone; nil when it is not signed.
+	DNSSEC *DNSSEC
+}
+
+// DNSSEC is [dns.dnssec]: the keys dnsd signs the zone with.
+type DNSSEC struct {
+	// Keys are the key pairs of keys and then of publish, in file order.
+	Keys []DNSSECKey
+	// Validity is how long a signature holds from when it is made.
+	Validity time.Duration
+}
+
+// DNSSECKey is one key pair of [dns.dnssec]. Only dnsd reads the files
+// (dnsd.ReadKeys).
+type DNSSECKey struct {
+	// Path is the key pair as dnssec-keygen writes it: Path.key and
+	// Path.private, relative paths taken from mirrors.toml's directory.
+	Path string
+	// Sign says the key signs the zone (listed in keys); else it is only
+	// in the DNSKEY set (publish: a key before it signs, or after it
+	// stopped, in a rollover).
+	Sign bool
+	// At is where the file names it, for Inventory.Errorf
+	// ("dns.dnssec.keys.0").
+	At string
 }
 
 // NameServer is one NS of the zone and its addresses (glue).
@@ -274,11 +311,22 @@ type Mirror struct {
 	Name       string
 	Sponsor    string
 	SponsorURL string
-	Country    country.Code
+	// Country is "" when the file gives none and nothing placed the
+	// mirror from its address (see Placed).
+	Country country.Code
+	// Subdivision is the ISO 3166-2 subdivision the mirror stands in
+	// (US-CA), in Country; "" when the file gives none.
+	Subdivision country.Subdivision
 	// Coord is the declared lat/lon, or the country's representative
-	// point when the file gives none (then HasCoord is false).
+	// point when the file gives none (then HasCoord is false); zero for
+	// a mirror with neither.
 	Coord    country.Coord
 	HasCoord bool
+	// PlacedBy is the address whose GeoIP City record placed the mirror
+	// (its country, where the file gives none, and its Coord, where the
+	// file gives no lat/lon); invalid when no address did. Package
+	// placement sets it, the same way for gen, lookup and dnsd.
+	PlacedBy netip.Addr
 	ASNs     []uint32
 	// Subnets are the networks served first by this mirror: the subnets
 	// key and the ranges read from subnet_files.
@@ -308,7 +356,12 @@ type Mirror struct {
 	MaxLag time.Duration
 }
 
-// Continent returns the continent of the mirror's country.
+// Placed reports whether the mirror has a place: a country, or lat/lon.
+// An unplaced mirror is in no country's or continent's tier and ranks
+// behind every placed one (see package policy).
+func (m *Mirror) Placed() bool { return m.Country != "" || m.HasCoord }
+
+// Continent returns the continent of the mirror's country, "" without one.
 func (m *Mirror) Continent() country.Continent { return m.Country.Continent() }
 
 // URL returns the base URL for p, or "" when the mirror does not declare p.
@@ -373,21 +426,33 @@ func (inv *Inventory) ASNs() []uint32 {
 	return out
 }
 
-// Locate places every mirror the file gives no lat/lon for at where(m),
-// when where knows better than the country's representative point (a
-// GeoIP City database, say: the middle of the United States is far from
-// both coasts). It returns how many mirrors it placed. gen, lookup and
-// dnsd call it the same way, so they rank by the same coordinates.
-func (inv *Inventory) Locate(where func(m *Mirror) (country.Coord, bool)) int {
-	n := 0
-	for _, m := range inv.Mirrors {
-		if m.HasCoord {
-			continue
-		}
-		if c, ok := where(m); ok && c.Valid() {
-			m.Coord = c
-			n++
+// SubdivisionLists returns the subdivisions gen writes lists for, sorted:
+// in each country of [lists] subdivisions whose public mirrors declare two
+// or more subdivisions, each of those subdivisions. A country whose
+// mirrors all stand in one subdivision gets none: such a list would only
+// repeat the country's. A private mirror makes no list: it is only
+// offered to its own networks.
+func (inv *Inventory) SubdivisionLists() []country.Subdivision {
+	var out []country.Subdivision
+	for _, cc := range inv.Lists.Subdivisions {
+		subs := inv.subdivisions(cc)
+		if len(subs) >= 2 {
+			out = append(out, subs...)
 		}
 	}
-	return n
+	slices.Sort(out)
+	return out
+}
+
+// subdivisions returns the distinct subdivisions the public mirrors of cc
+// declare, sorted.
+func (inv *Inventory) subdivisions(cc country.Code) []country.Subdivision {
+	var out []country.Subdivision
+	for _, m := range inv.Mirrors {
+		if m.Public && m.Country == cc && m.Subdivision != "" && !slices.Contains(out, m.Subdivision) {
+			out = append(out, m.Subdivision)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

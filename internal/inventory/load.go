@@ -45,6 +45,7 @@ type rawFile struct {
 	DNS     *rawDNS     `toml:"dns"`
 	Meta    rawMetalink `toml:"metalink"`
 	Probe   Probe       `toml:"probe"`
+	Lists   rawLists    `toml:"lists"`
 	Repo    []rawRepo   `toml:"repo"`
 	Mirror  []rawMirror `toml:"mirror"`
 }
@@ -71,16 +72,27 @@ type rawDNS struct {
 	Names map[string]string   `toml:"names"`
 	// Keys only dnsd reads; checked by validator.dnsd, but for the
 	// zone file's content, which dnsd checks (dnsd.CheckZoneFile).
-	ZoneFile    string   `toml:"zone_file"`
-	Fallback    string   `toml:"fallback"`
-	Whoami      []string `toml:"whoami"`
-	Hostmaster  string   `toml:"hostmaster"`
-	NegativeTTL *int64   `toml:"negative_ttl"`
+	ZoneFile    string     `toml:"zone_file"`
+	Fallback    string     `toml:"fallback"`
+	Whoami      []string   `toml:"whoami"`
+	Hostmaster  string     `toml:"hostmaster"`
+	NegativeTTL *int64     `toml:"negative_ttl"`
+	DNSSEC      *rawDNSSEC `toml:"dnssec"`
+}
+
+type rawDNSSEC struct {
+	Keys     []string `toml:"keys"`
+	Publish  []string `toml:"publish"`
+	Validity string   `toml:"validity"`
 }
 
 type rawMetalink struct {
 	MinSize    any      `toml:"min_size"`
 	OriginOnly []string `toml:"origin_only"`
+}
+
+type rawLists struct {
+	Subdivisions []string `toml:"subdivisions"`
 }
 
 type rawRepo struct {
@@ -96,6 +108,7 @@ type rawMirror struct {
 	Sponsor     string   `toml:"sponsor"`
 	SponsorURL  string   `toml:"sponsor_url"`
 	Country     string   `toml:"country"`
+	Subdivision string   `toml:"subdivision"`
 	Lat         *float64 `toml:"lat"`
 	Lon         *float64 `toml:"lon"`
 	ASN         any      `toml:"asn"`
@@ -496,6 +509,7 @@ func (v *validator) build(raw *rawFile) *Inventory {
 	v.network(inv, &raw.Network)
 	v.policy(inv, &raw.Policy)
 	v.metalink(inv, &raw.Meta)
+	v.lists(inv, &raw.Lists)
 	inv.Probe = raw.Probe
 	if raw.DNS != nil {
 		inv.DNS = v.dns(raw.DNS)
@@ -770,6 +784,23 @@ func (v *validator) policy(inv *Inventory, r *rawPolicy) {
 	}
 }
 
+// lists checks [lists]: the countries whose subdivisions get lists.
+func (v *validator) lists(inv *Inventory, r *rawLists) {
+	for i, s := range r.Subdivisions {
+		path := fmt.Sprintf("lists.subdivisions.%d", i)
+		cc, err := country.Parse(s)
+		if err != nil {
+			v.errorf(path, "[lists] subdivisions: %v; list the countries whose subdivisions get lists of their own, e.g. subdivisions = [\"US\", \"CA\"]", err)
+			continue
+		}
+		if slices.Contains(inv.Lists.Subdivisions, cc) {
+			v.errorf(path, "[lists] subdivisions: %s is listed twice (codes are case-insensitive); remove one", cc)
+			continue
+		}
+		inv.Lists.Subdivisions = append(inv.Lists.Subdivisions, cc)
+	}
+}
+
 // inFileOrder returns the keys of a table decoded into m in the order they
 // stand in the file under path, so that of two keys that clash the later
 // one is reported.
@@ -1014,13 +1045,25 @@ func (v *validator) mirror(inv *Inventory, i int, r *rawMirror, allArchs map[str
 			m.SponsorURL = u
 		}
 	}
-	if r.Country == "" {
-		v.errorf(at, "%s: country is missing; add its ISO 3166-1 alpha-2 code, e.g. country = \"DE\"", what)
-	} else if c, err := country.Parse(r.Country); err != nil {
-		v.errorf(at+".country", "%s: %v", what, err)
-	} else {
-		m.Country = c
-		m.Coord, _ = c.Coord()
+	// A mirror without a country is kept unplaced (see Mirror.Placed):
+	// real inventories have them, and gen, lookup and dnsd place them
+	// from the address probe connected to, given a GeoIP City database.
+	if r.Country != "" {
+		if c, err := country.Parse(r.Country); err != nil {
+			v.errorf(at+".country", "%s: %v", what, err)
+		} else {
+			m.Country = c
+			m.Coord, _ = c.Coord()
+		}
+	}
+	if r.Subdivision != "" {
+		if s, err := country.ParseSubdivision(r.Subdivision); err != nil {
+			v.errorf(at+".subdivision", "%s: %v", what, err)
+		} else if m.Country != "" && s.Country() != m.Country {
+			v.errorf(at+".subdivision", "%s: subdivision %q is not in the mirror's country %s; write the ISO 3166-2 code of the subdivision of %s it stands in (%s-...), or fix country", what, r.Subdivision, m.Country, m.Country, m.Country)
+		} else {
+			m.Subdivision = s
+		}
 	}
 	switch {
 	case r.Lat == nil && r.Lon != nil:
@@ -1311,6 +1354,56 @@ func (v *validator) dnsd(inv *Inventory, r *rawDNS) {
 	if d.Zone != "" { // v.dns accepted it
 		v.derivedNames(d, r)
 	}
+	if r.DNSSEC != nil {
+		d.DNSSEC = v.dnssec(r.DNSSEC)
+	}
+}
+
+// Bounds of [dns.dnssec] validity.
+const (
+	DefaultValidity = 14 * 24 * time.Hour
+	minValidity     = time.Hour
+	maxValidity     = 366 * 24 * time.Hour
+)
+
+// dnssec checks [dns.dnssec]: the key files are named, once each (dnsd
+// reads them, dnsd.ReadKeys), and the validity is in range.
+func (v *validator) dnssec(r *rawDNSSEC) *DNSSEC {
+	s := &DNSSEC{Validity: DefaultValidity}
+	if len(r.Keys) == 0 {
+		v.errorf("dns.dnssec", "[dns.dnssec] keys is missing; name the key files that sign the zone, e.g. keys = [\"Kexample.org.+013+12345\"] (dnssec-keygen -a ECDSAP256SHA256 -f KSK example.org writes one)")
+	}
+	seen := map[string]string{}
+	add := func(key string, paths []string) {
+		for i, p := range paths {
+			at := fmt.Sprintf("dns.dnssec.%s.%d", key, i)
+			base := strings.TrimSuffix(strings.TrimSuffix(p, ".key"), ".private")
+			if base == "" || strings.HasSuffix(base, "/") {
+				v.errorf(at, "[dns.dnssec] %s: %q is not a key file; write the path dnssec-keygen printed, e.g. \"Kexample.org.+013+12345\" (with or without .key)", key, p)
+				continue
+			}
+			if !filepath.IsAbs(base) {
+				base = filepath.Join(v.dir, base)
+			}
+			if prev, ok := seen[base]; ok {
+				v.errorf(at, "[dns.dnssec] %s: %q is already in %s; a key either signs (keys) or is only published (publish), once", key, p, prev)
+				continue
+			}
+			seen[base] = key
+			s.Keys = append(s.Keys, DNSSECKey{Path: base, Sign: key == "keys", At: at})
+		}
+	}
+	add("keys", r.Keys)
+	add("publish", r.Publish)
+	if r.Validity != "" {
+		d, err := time.ParseDuration(r.Validity)
+		if err != nil || d < minValidity || d > maxValidity {
+			v.errorf("dns.dnssec.validity", "[dns.dnssec] validity %q is not a duration from 1h to 8784h (366 days); write e.g. \"336h\" (14 days)", r.Validity)
+		} else {
+			s.Validity = d
+		}
+	}
+	return s
 }
 
 // reason is what went wrong reading a file, without the path the message

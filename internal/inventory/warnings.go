@@ -34,6 +34,12 @@ func (inv *Inventory) Warnings() []string {
 			hasMirror[m.Country] = true
 		}
 		switch {
+		case m.Country == "" && !m.HasCoord:
+			add(at, "[[mirror]] %q is unplaced (no country, no lat/lon): it is in no country's list and ranks behind every placed mirror until gen, lookup and dnsd place it from the address probe connected to (give them -s state.json and --geoip-city), or you add country = \"CC\"", m.Name)
+		case m.Country == "":
+			add(at, "[[mirror]] %q has no country: it is ranked by its lat/lon but in no country's list until gen, lookup and dnsd place it from the address probe connected to (give them -s state.json and --geoip-city), or you add country = \"CC\"", m.Name)
+		}
+		switch {
 		case !m.Public && len(m.ASNs) == 0 && len(m.Subnets) == 0:
 			add(at+".public", "[[mirror]] %q is private (public = false) but has no asn or subnets, so it can never be offered to anyone; add asn or subnets, or remove public = false", m.Name)
 		case !m.Public && len(m.ASNs) == 0:
@@ -61,6 +67,26 @@ func (inv *Inventory) Warnings() []string {
 			if n == 0 {
 				add(fmt.Sprintf("repo.%d", ri), "[[repo]] %q: no public mirror carries %s; its lists will hold the origin only", r.Name, v)
 			}
+		}
+	}
+	listed := map[country.Code]bool{}
+	for _, s := range inv.SubdivisionLists() {
+		listed[s.Country()] = true
+	}
+	for i, cc := range inv.Lists.Subdivisions {
+		if listed[cc] {
+			continue
+		}
+		at := fmt.Sprintf("lists.subdivisions.%d", i)
+		if subs := inv.subdivisions(cc); len(subs) == 1 {
+			add(at, "[lists] subdivisions: every public mirror of %s that declares its subdivision is in %s, so gen writes no subdivision lists for %s (they would repeat its list); give the others their subdivision, or remove %s", cc, subs[0], cc, cc)
+		} else {
+			add(at, "[lists] subdivisions: no public mirror of %s declares its subdivision, so gen writes no subdivision lists for it; give them subdivision = \"%s-...\" (ISO 3166-2), or remove %s", cc, cc, cc)
+		}
+	}
+	for i, m := range inv.Mirrors {
+		if m.Public && m.Subdivision == "" && listed[m.Country] {
+			add(fmt.Sprintf("mirror.%d", i), "[[mirror]] %q has no subdivision, so the subdivision lists of %s give it after every subdivision's own mirrors; add subdivision = \"%s-...\" (ISO 3166-2)", m.Name, m.Country, m.Country)
 		}
 	}
 	for _, from := range sortedCodes(inv.Policy.Neighbours) {

@@ -12,7 +12,7 @@ import (
 // spells back to a name that parses to the same key, and that name is one
 // plain file name: lookup never names a file outside a list directory.
 func FuzzParseKey(f *testing.F) {
-	for _, s := range []string{"global", "DE", "de", "AS", "AS3320-DE", "as3320-de", "AS3320", "AS03320-DE", "AS4294967296-DE", "AS1-XK", "../DE", ""} {
+	for _, s := range []string{"global", "DE", "de", "AS", "AS3320-DE", "as3320-de", "AS3320", "AS03320-DE", "AS4294967296-DE", "AS1-XK", "../DE", "", "US-CA", "us-ca", "GB-ENG", "AS-1", "US-", "US-CALI", "US-../"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -12,10 +12,12 @@
 //	meta4/<path>.meta4                                     an RFC 5854 metalink of an origin file
 //	index.json, api/mirrors.json, api/state.json           the JSON API
 //	edge/nginx-http.conf, edge/nginx.conf                  the nginx snippets
+//	edge/cloudflare-worker.js, edge/wrangler-assets.toml           the Cloudflare worker
 //	index.html, countries.html, country/<CC>.html, mirror/<name>.html
 //
 // <format> is mirrorlist (rpm), apt (deb), pacman (arch) or urls (files);
-// <key> is global, a country (DE) or an ASN in a country (AS3320-DE).
+// <key> is global, a country (DE), an ASN in a country (AS3320-DE) or a
+// subdivision of a country (US-CA).
 package layout
 
 import (
@@ -32,14 +34,27 @@ const (
 	MirrorsJSON = "api/mirrors.json"
 	StateJSON   = "api/state.json"
 	// EdgeHTTP goes in nginx's http {} block, EdgeServer in the server {}
-	// whose root is the tree.
-	EdgeHTTP   = "edge/nginx-http.conf"
-	EdgeServer = "edge/nginx.conf"
+	// whose root is the tree. EdgeHTTPHeaders replaces EdgeHTTP where a
+	// CDN or proxy passes the client's location in headers.
+	EdgeHTTP        = "edge/nginx-http.conf"
+	EdgeHTTPHeaders = "edge/nginx-http-headers.conf"
+	EdgeServer      = "edge/nginx.conf"
+	// EdgeWorker is the Cloudflare worker, EdgeWrangler its wrangler
+	// configuration with the tree as static assets: not named
+	// wrangler.toml, so that wrangler deploying the worker alone (with
+	// ORIGIN) does not find it beside the worker and upload the tree.
+	EdgeWorker   = "edge/cloudflare-worker.js"
+	EdgeWrangler = "edge/wrangler-assets.toml"
+	// EdgeCache is the Cache-Control of every file, as a table for
+	// uploads to object storage.
+	EdgeCache = "edge/cache-control.txt"
 	// Manifest lists every file of the tree; package tree writes it.
 	Manifest = tree.ManifestName
 
 	IndexPage     = "index.html"
 	CountriesPage = "countries.html"
+	// AnswersPage shows dnsd's answer statistics (gen --stats).
+	AnswersPage = "answers.html"
 )
 
 // Extensions of the files per key.
@@ -112,10 +127,11 @@ func EdgeDir(top, repo, release, arch string) string {
 // EdgeTries returns the files an edge tries for one request, in
 // EdgeOrder's order, spelled with the edge's own names for what it learns
 // per request: dir for the list directory (EdgeDir), family for FamilyPrefix's
-// value, asn and cc for the client's AS number and country; ext is ListExt
-// or MetalinkExt.
-func EdgeTries(dir, family, asn, cc, ext string) []string {
-	names := EdgeNames(asn, cc)
+// value, asn, cc and sub for the client's AS number, country and
+// subdivision code (sub "" for an edge that does not look it up: see
+// EdgeNames); ext is ListExt or MetalinkExt.
+func EdgeTries(dir, family, asn, cc, sub, ext string) []string {
+	names := EdgeNames(asn, cc, sub)
 	out := make([]string, len(names))
 	for i, n := range names {
 		out[i] = file(dir, family, n, ext)

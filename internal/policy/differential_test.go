@@ -42,7 +42,12 @@ neighbours = { NZ = ["AU", "SG"], EG = ["IL", "TN"], XK = ["DE"] }
 `, 1+r.IntN(5), 5+r.IntN(8), []int{0, 100, 500, 3000}[r.IntN(4)], []int{200, 500, 2000}[r.IntN(3)])
 	for i := range n {
 		cc := ccs[r.IntN(len(ccs))]
-		fmt.Fprintf(&b, "\n[[mirror]]\nname = \"m%d\"\ncountry = %q\nhttps = \"https://m%d.test/\"\nweight = %d\n", i, cc, i, []int{1, 50, 100, 100, 100, 200, 1000}[r.IntN(7)])
+		fmt.Fprintf(&b, "\n[[mirror]]\nname = \"m%d\"\nhttps = \"https://m%d.test/\"\nweight = %d\n", i, i, []int{1, 50, 100, 100, 100, 200, 1000}[r.IntN(7)])
+		// One mirror in 8 has no country (unplaced, or placed by its
+		// lat/lon alone), as imported inventories have.
+		if r.IntN(8) != 0 {
+			fmt.Fprintf(&b, "country = %q\n", cc)
+		}
 		if r.IntN(2) == 0 {
 			p, _ := country.Code(cc).Coord()
 			fmt.Fprintf(&b, "lat = %.3f\nlon = %.3f\n", p.Lat+r.Float64()*6-3, p.Lon+r.Float64()*6-3)

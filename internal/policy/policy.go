@@ -6,8 +6,9 @@
 // Tiers, in order: the client's address in a mirror's subnet (anywhere);
 // its ASN in the mirror's ASNs, counted only when the mirror is near the
 // client (within ASNMaxKm of its coordinates, or in its country when only
-// the country is known); same country; neighbour countries in their
-// configured order; then every other mirror by distance alone, across
+// the country is known); same country, where a client known by its
+// subdivision (a subdivision's static list) gets the mirrors of its
+// subdivision first; neighbour countries in their configured order; then every other mirror by distance alone, across
 // continent lines. Private mirrors are only offered in the first two
 // tiers. Inside a tier mirrors are ordered nearest first; mirrors within
 // BandKm of the nearest remaining one count as equally near and are
@@ -17,10 +18,17 @@
 // mirrors; it never holds more than Max.
 //
 // A client is located by its coordinates, else its country's point, else
-// its continent's; one located by nothing gets the mirrors by weight. So
+// its continent's; one located by nothing gets the mirrors by weight. A
+// mirror without a country or lat/lon (inventory.Mirror.Placed) is
+// infinitely far from every located client: in no country's tier, never
+// a near ASN match, behind every placed mirror of a tier, so it is
+// offered to a located client only when placed mirrors do not fill the
+// list. So
 // what a client's answer depends on is its subnet match, its ASN match
-// within distance, its country (and so its neighbour list) and its
-// location: the inputs a precomputed table per client class needs.
+// within distance, its country (and so its neighbour list), its
+// subdivision when it is given one, and its location: the inputs a
+// precomputed table per client class needs. ClientOf gives none, so
+// dnsd's classes are what they were.
 package policy
 
 import (
@@ -62,13 +70,20 @@ func (r Reason) String() string {
 
 // Client is what is known of whoever asks. Every field may be unknown.
 type Client struct {
-	Addr      netip.Addr // invalid when unknown
-	Family    inventory.Family
-	ASN       uint32 // 0 when unknown
-	Country   country.Code
-	Continent country.Continent // derived from Country when empty
-	Coord     country.Coord
-	HasCoord  bool
+	Addr    netip.Addr // invalid when unknown
+	Family  inventory.Family
+	ASN     uint32 // 0 when unknown
+	Country country.Code
+	// Subdivision puts the mirrors of this subdivision of Country first
+	// in the same-country tier, each part ordered as the tier is. It is
+	// what an edge knows of a client besides its country, and what a
+	// subdivision's static list is written for; ClientOf leaves it
+	// empty, since a client located by its coordinates is ranked by
+	// distance, which says more.
+	Subdivision country.Subdivision
+	Continent   country.Continent // derived from Country when empty
+	Coord       country.Coord
+	HasCoord    bool
 	// Key identifies the client for the weighted spread: the same key
 	// gets the same order. A static list is keyed by its name
 	// (KeyString("DE"), made by layout.Key.Client for gen and lookup

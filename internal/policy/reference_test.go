@@ -102,7 +102,10 @@ func (s *refSet) appendSelect(dst []Choice, c Client) []Choice {
 		m := cd.m
 		r := refRanked{cand: cd, protos: protos, dist: -1}
 		if located {
-			r.dist = where.DistanceKm(m.Coord)
+			r.dist = math.Inf(1) // an unplaced mirror is behind every placed one
+			if m.Placed() {
+				r.dist = where.DistanceKm(m.Coord)
+			}
 		}
 		r.tier, r.sub = s.refTier(c, cd, r.dist)
 		if r.tier == 0 {
@@ -139,7 +142,11 @@ func (s *refSet) appendSelect(dst []Choice, c Client) []Choice {
 			slices.SortFunc(rs[i:j], refByScore)
 		}
 		for _, r := range rs[i:min(j, i+need)] {
-			dst = append(dst, Choice{Mirror: r.cand.m, Reason: r.tier, DistanceKm: r.dist, protos: r.protos})
+			d := r.dist
+			if math.IsInf(d, 1) {
+				d = -1
+			}
+			dst = append(dst, Choice{Mirror: r.cand.m, Reason: r.tier, DistanceKm: d, protos: r.protos})
 		}
 		if len(dst)-start == s.p.Max {
 			return dst

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
@@ -67,6 +68,20 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 	var members []int32
 	if c.Country != "" {
 		members = without(members[:0], fi.byCountry[c.Country], taken)
+		if c.Subdivision != "" {
+			// The client's subdivision and the rest of its country are
+			// ordered apart, but are one tier: the list does not stop
+			// between them.
+			k := 0
+			for n, i := range members {
+				if s.cands[i].m.Subdivision == c.Subdivision {
+					members[k], members[n] = members[n], members[k]
+					k++
+				}
+			}
+			sel.rank(members[:k], Country)
+			members = members[k:]
+		}
 		if sel.group(members, Country) {
 			return sel.dst
 		}
@@ -165,18 +180,28 @@ func (sel *selection) dist(i int32) float64 {
 	if !sel.located {
 		return -1
 	}
-	return sel.where.DistanceKm(sel.s.cands[i].vec)
+	return sel.s.distKm(sel.where, i)
 }
 
 // group ranks one tier's members, appends as many as the list takes, and
 // reports whether the list is complete: Max entries, or at least Min
 // after a whole tier. tier rest names each member continent or world.
 func (sel *selection) group(members []int32, tier Reason) bool {
+	sel.rank(members, tier)
+	n := len(sel.dst) - sel.start
+	return n > 0 && (n == sel.s.p.Max || n >= sel.s.p.Min)
+}
+
+// rank ranks members and appends as many as the list takes.
+func (sel *selection) rank(members []int32, tier Reason) {
 	if len(members) == 0 {
-		return false
+		return
 	}
 	s, c := sel.s, sel.c
 	need := s.p.Max - (len(sel.dst) - sel.start)
+	if need <= 0 {
+		return
+	}
 	rs := sel.rs[:0]
 	for _, i := range members {
 		rs = append(rs, ranked{i: i, dist: sel.dist(i)})
@@ -226,13 +251,15 @@ func (sel *selection) group(members []int32, tier Reason) bool {
 	for _, r := range rs[:min(len(rs), need)] {
 		sel.dst = append(sel.dst, s.choice(r, c.Family))
 	}
-	n := len(sel.dst) - sel.start
-	return n == s.p.Max || n >= s.p.Min
 }
 
 func (s *Set) choice(r ranked, f inventory.Family) Choice {
 	cd := &s.cands[r.i]
-	return Choice{Mirror: cd.m, Reason: r.tier, DistanceKm: r.dist, protos: cd.up[f]}
+	d := r.dist
+	if math.IsInf(d, 1) { // an unplaced mirror: how far is not known
+		d = -1
+	}
+	return Choice{Mirror: cd.m, Reason: r.tier, DistanceKm: d, protos: cd.up[f]}
 }
 
 // score is candidate i's rendezvous score for key.

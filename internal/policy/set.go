@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math"
 	"slices"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
@@ -42,7 +43,8 @@ type Set struct {
 type candidate struct {
 	m         *inventory.Mirror
 	continent country.Continent
-	vec       country.Vec // where the mirror stands
+	vec       country.Vec // where the mirror stands, when placed
+	placed    bool        // it has a country or lat/lon (see distKm)
 	nameHash  uint64
 	mixed     uint64                       // mix64(nameHash): what rendezvous mixes the key with
 	weight    float64                      // the mirror's weight
@@ -74,7 +76,7 @@ func NewSet(inv *inventory.Inventory, snap *state.Snapshot, w Want) *Set {
 			continue
 		}
 		h := hashString(m.Name)
-		c := candidate{m: m, continent: m.Continent(), vec: m.Coord.Vec(), nameHash: h, mixed: mix64(h), weight: float64(m.Weight)}
+		c := candidate{m: m, continent: m.Continent(), vec: m.Coord.Vec(), placed: m.Placed(), nameHash: h, mixed: mix64(h), weight: float64(m.Weight)}
 		for _, p := range protos {
 			if m.URL(p) == "" {
 				continue
@@ -113,11 +115,26 @@ func (s *Set) index() {
 			}
 			if cd.m.Public {
 				fi.pub = append(fi.pub, int32(i))
-				fi.byCountry[cd.m.Country] = append(fi.byCountry[cd.m.Country], int32(i))
+				if cd.m.Country != "" {
+					fi.byCountry[cd.m.Country] = append(fi.byCountry[cd.m.Country], int32(i))
+				}
 			}
 		}
 	}
 	s.subnets = newSubnetTable(s.cands)
+}
+
+// distKm is how far candidate i is from where, in km. A mirror with no
+// country and no lat/lon (inventory.Mirror.Placed) is infinitely far
+// from everyone: it ranks behind every placed mirror of its tier, is
+// never near enough for an ASN match of a located client, and is
+// offered to one only when no placed mirror fills the list.
+func (s *Set) distKm(where country.Vec, i int32) float64 {
+	cd := &s.cands[i]
+	if !cd.placed {
+		return math.Inf(1)
+	}
+	return where.DistanceKm(cd.vec)
 }
 
 // Same reports whether s and t, built from the same inventory, offer the

@@ -119,11 +119,21 @@ func (t *Table) band(c *Client, where country.Vec, located bool, buf []ranked) (
 		// chord is too close to the edge's to tell.
 		nearest := math.Inf(1)
 		for _, i := range members {
-			nearest = min(nearest, where.Chord2(s.cands[i].vec))
+			if s.cands[i].placed {
+				nearest = min(nearest, where.Chord2(s.cands[i].vec))
+			}
 		}
 		edgeKm := country.ChordKm(nearest) + s.p.BandKm
 		edge := country.KmChord2(edgeKm)
 		for _, i := range members {
+			if math.IsInf(nearest, 1) {
+				// Only unplaced mirrors: equally (infinitely) far, one band.
+				buf = append(buf, ranked{i: i})
+				continue
+			}
+			if !s.cands[i].placed {
+				continue
+			}
 			c2 := where.Chord2(s.cands[i].vec)
 			switch {
 			case c2 < edge*(1-1e-9):
@@ -211,7 +221,7 @@ func (t *Table) best(members []int32, c *Client, pl tablePlace, asn bool) (int32
 		}
 		d := -1.0
 		if pl.located {
-			d = pl.vec.DistanceKm(s.cands[i].vec)
+			d = s.distKm(pl.vec, i)
 		}
 		if asn && !s.asnNear(c, i, d) {
 			return 0, false
@@ -284,11 +294,11 @@ func (t *Table) Offers(c *Client, loc int32, i int32) bool {
 	}
 	d := -1.0
 	if loc >= 0 && t.places[loc].located {
-		d = t.places[loc].vec.DistanceKm(cd.vec)
+		d = s.distKm(t.places[loc].vec, i)
 	} else if c.HasCoord || c.Country != "" || c.Continent != "" {
 		// A place the table does not know: as Select locates it.
 		if v, ok := place(*c); ok {
-			d = v.DistanceKm(cd.vec)
+			d = s.distKm(v, i)
 		}
 	}
 	return s.asnNear(c, i, d)

@@ -165,10 +165,13 @@ var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 // locate finds the first unknown field, duplicate key or badly typed value
 // in data, which is syntactically valid JSON, by walking it against the
 // Snapshot type.
-func locate(data []byte) *located {
+func locate(data []byte) *located { return locateAs(data, reflect.TypeFor[Snapshot]()) }
+
+// locateAs is locate against the document type t.
+func locateAs(data []byte, t reflect.Type) *located {
 	w := &walker{data: data, dec: json.NewDecoder(bytes.NewReader(data)), structs: make(map[reflect.Type]*structInfo)}
 	w.dec.UseNumber()
-	return w.value(reflect.TypeFor[Snapshot]())
+	return w.value(t)
 }
 
 type walker struct {

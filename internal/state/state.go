@@ -19,6 +19,70 @@
 // arch), origin metadata by (repo, release, arch, path) and newest first,
 // empty lists are nil, unknown durations are the zero Duration and Mirrors
 // is not nil.
+//
+// # Several vantages
+//
+// A mirror looks different from different networks, so probe can run in
+// several places, each writing its own snapshot and naming the place
+// (probe --vantage fra1 sets [Snapshot.Vantage]). [Merge] combines them
+// into one snapshot of the same form: Mirrors holds the verdicts, which
+// is all gen, lookup and dnsd read, and [Snapshot.Merged] keeps each
+// vantage's own results for the status site ([Snapshot.Sightings]: which
+// vantage sees what). The rule, and why:
+//
+//   - An endpoint (mirror, protocol, family) is out when a strict
+//     majority of the vantages that count for it say it is not healthy,
+//     each by its own verdict after its own hysteresis and freshness
+//     check. A tie, possible with an even number, keeps it: one place
+//     that cannot reach a mirror another place reaches is more likely a
+//     path than a mirror problem, and taking a mirror out moves its load
+//     onto the others; dnf and apt also skip a mirror that fails them.
+//   - Recently means within a max age (default [DefaultMaxAge], 45
+//     minutes: three refresh intervals at their longest) before the
+//     newest snapshot, not before the wall clock: merging old files
+//     gives what merging them at the time would have given. A vantage
+//     whose snapshot is older is stale; an endpoint its run did not reach
+//     in that time (the run's deadline passed) does not count either.
+//     The clock is injected ([MergeOptions.Now]) only to refuse the
+//     future: a snapshot taken more than [ClockSkew] after it comes from
+//     a vantage with a wrong clock, and would make every other one look
+//     stale if it were the reference.
+//   - A vantage is cut off over a family when it saw most of that
+//     family's endpoints down (not up this run), and most of those that
+//     other counted vantages checked too were up for a strict majority
+//     of them. A real outage that every vantage sees contradicts no one,
+//     so it still takes the mirrors out; a majority of vantages cut off
+//     at once looks like one too, as no quorum outlasts losing a
+//     majority. The test is per family because a vantage that lost its
+//     IPv6 route still sees IPv4 well. A minority of cut-off vantages is
+//     outvoted anyway; discounting them decides ties and endpoints few
+//     vantages checked.
+//   - When no vantage counts for an endpoint, the cut-off vantages that
+//     checked it recently decide (a discounted view beats none), else the
+//     newest check any vantage has of it, as a single probe keeps the
+//     last verdict of an endpoint its run did not reach.
+//   - The lag and stamp are the median vantage's (with an even number the
+//     lower of the two middle ones, in the mirror's favour as a tie is):
+//     one vantage that reaches an out-of-date server behind the mirror's
+//     name (another address, a cache) moves nothing. Each
+//     repository is fresh unless a strict majority of those that checked
+//     it found it not. Every other field (up, class, error, counts,
+//     latency, address) is one vantage's that agrees with the verdict,
+//     the first by name of those that saw the most common (up, class), so
+//     that what the site shows of an endpoint is something a vantage saw.
+//   - The merged snapshot's Taken, which dnsd uses as its SOA serial, is
+//     the newest counted snapshot's: it grows as long as any vantage
+//     keeps probing, and merging the same files again gives the same
+//     bytes. Its origin is that snapshot's too, the most recent look at
+//     the one origin.
+//   - Vantage names are 1 to 64 ASCII letters, digits, '.', '-' and '_'
+//     ([CheckVantage]): they are shown on the site and in logs and name
+//     files, so they need no escaping anywhere (the site escapes them
+//     all the same). Merge refuses, naming the file, a snapshot without
+//     a vantage, two with one name (ignoring case), a merge of merges,
+//     snapshots of two networks, and any file [Parse] refuses, such as a
+//     newer schema. A snapshot written before vantages existed (schema
+//     1) still loads; it merges once probed with --vantage.
 package state
 
 import (
@@ -35,22 +99,35 @@ import (
 // writes. It is bumped on any change that an older reader could misread,
 // including added fields: readers reject unknown fields and newer versions
 // rather than silently dropping data.
-const Schema = 1
+//
+// Version 2 added the vantage a snapshot was taken from ("vantage") and
+// the per-vantage results of a merged snapshot ("merged"). Version 1
+// files still load: they have neither.
+const Schema = 2
 
 // Snapshot is the whole state file: the result of one probe run.
 type Snapshot struct {
 	// Schema is the file format version; Write always writes [Schema].
 	Schema int `json:"schema"`
-	// Taken is when the probe run started (UTC, RFC 3339). Required.
+	// Taken is when the probe run started (UTC, RFC 3339); in a merged
+	// snapshot the newest counted vantage's. Required.
 	Taken time.Time `json:"taken"`
 	// Network is the [network] name from the configuration the snapshot was
 	// taken for. Informational only.
 	Network string `json:"network"`
+	// Vantage names where the probe ran (probe --vantage), so that
+	// snapshots from several places can be merged; see [Merge]. Empty
+	// for a probe run without a name and for a merged snapshot.
+	Vantage string `json:"vantage,omitempty"`
 	// Origin describes the origin (master) the mirrors copy from.
 	Origin Origin `json:"origin"`
 	// Mirrors holds the per-mirror results, keyed by the mirror name as in
-	// mirrors.toml.
+	// mirrors.toml. In a merged snapshot they are the quorum's verdicts,
+	// which is all gen, lookup and dnsd read.
 	Mirrors map[string]*Mirror `json:"mirrors"`
+	// Merged is set on a snapshot made by [Merge]: the rule's parameters
+	// and what each vantage saw. Nil for a single probe run.
+	Merged *Merged `json:"merged,omitempty"`
 }
 
 // Origin is what the probe saw at the origin, the reference that mirror
@@ -177,9 +254,11 @@ type Endpoint struct {
 	// CertExpiry is when the TLS certificate expires (https only); zero if
 	// unknown.
 	CertExpiry time.Time `json:"cert_expiry,omitzero"`
-	// Addr is the address the endpoint was checked at, of the endpoint's
-	// family; invalid when the host did not resolve. gen --geoip-city
-	// locates mirrors without lat/lon by it.
+	// Addr is the address of the mirror's own host (never a redirect's)
+	// the check connected to, of the endpoint's family; a run that
+	// connects nowhere keeps the previous one. Invalid when no run has
+	// connected. gen, lookup and dnsd --geoip-city place a mirror
+	// without a country or lat/lon by it (package placement).
 	Addr netip.Addr `json:"addr,omitzero"`
 	// Repos is the freshness of each repo/release/arch as checked at this
 	// endpoint, sorted by (repo, release, arch), at most one entry each.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +100,68 @@ func docMeta(overrides ...string) string { return doc(ep(), meta(overrides...)) 
 
 const where = `mirrors["mirror.example.de"].endpoints[2]`
 
+// vantageJSON is a valid vantage of a merge, with overrides.
+func vantageJSON(overrides ...string) string {
+	return object([][2]string{
+		{"name", `"fra1"`},
+		{"taken", `"2025-06-02T13:59:00Z"`},
+		{"status", `"counted"`},
+		{"cut_off", `["ipv6"]`},
+		{"note", `"cut off over IPv6"`},
+		{"mirrors", `{"mirror.example.de": {"endpoints": [` + ep() + `]}}`},
+	}, overrides...)
+}
+
+// docMerged is a valid state file with "merged" holding the given
+// vantages, or its overrides of a merge.
+func docMerged(vantages string, overrides ...string) string {
+	m := object([][2]string{{"max_age", `"45m0s"`}, {"vantages", "[" + vantages + "]"}}, overrides...)
+	return strings.Replace(docEP(), "\n  }\n}\n", "\n  },\n  \"merged\": "+m+"\n}\n", 1)
+}
+
+// TestParseVantages: a snapshot without a vantage (schema 1, an older
+// probe) still loads; one with a vantage, and a merge with what each
+// vantage saw, load and write back the same.
+func TestParseVantages(t *testing.T) {
+	old, err := Parse("state.json", []byte(docEP()))
+	if err != nil || old.Schema != 1 || old.Vantage != "" || old.Merged != nil {
+		t.Fatalf("schema 1 snapshot: %v %+v", err, old)
+	}
+	named, err := Parse("state.json", []byte(strings.Replace(docEP(), `"schema": 1,`, `"schema": 2, "vantage": "fra1",`, 1)))
+	if err != nil || named.Vantage != "fra1" {
+		t.Fatalf("snapshot with a vantage: %v %+v", err, named)
+	}
+	merged, err := Parse("state.json", []byte(docMerged(vantageJSON()+", "+vantageJSON("name", `"ams-2"`, "status", `"stale"`, "cut_off", ""))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := merged.Merged
+	if m == nil || m.MaxAge != DurationOf(45*time.Minute) || len(m.Vantages) != 2 {
+		t.Fatalf("merged: %+v", m)
+	}
+	// Canonical: sorted by name.
+	if v := m.Vantages[0]; v.Name != "ams-2" || v.Status != VantageStale || v.CutOff != nil {
+		t.Errorf("vantages[0]: %+v", v)
+	}
+	if v := m.Vantages[1]; v.Name != "fra1" || !slices.Equal(v.CutOff, []Family{IPv6}) || v.Mirrors["mirror.example.de"].Endpoint(HTTPS, IPv4) == nil {
+		t.Errorf("vantages[1]: %+v", v)
+	}
+	for _, s := range []*Snapshot{named, merged} {
+		data, err := s.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse("state.json", data)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, data)
+		}
+		s.Schema = Schema
+		if !reflect.DeepEqual(back, s) {
+			t.Errorf("round trip changed it:\n%s", data)
+		}
+	}
+}
+
 func TestParseValid(t *testing.T) {
 	s, err := Parse("state.json", []byte(docEP()))
 	if err != nil {
@@ -147,7 +211,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Schema version.
 		{"schema missing", `{"taken": "2025-06-02T14:00:00Z", "mirrors": {}}`,
-			[]string{`state.json: no "schema" field: not a mirrorsteer state file?`, `"schema": 1`}},
+			[]string{`state.json: no "schema" field: not a mirrorsteer state file?`, `"schema": 2`}},
 		{"other json file", `{"name": "mirrorsteer", "version": "1.0"}`,
 			[]string{`state.json: no "schema" field: not a mirrorsteer state file?`}},
 		{"schema null", strings.Replace(valid, `"schema": 1`, `"schema": null`, 1),
@@ -157,13 +221,13 @@ func TestParseErrors(t *testing.T) {
 		{"schema negative", strings.Replace(valid, `"schema": 1`, `"schema": -1`, 1),
 			[]string{"state.json: schema version -1: not a mirrorsteer state file?"}},
 		{"schema string", strings.Replace(valid, `"schema": 1`, `"schema": "1"`, 1),
-			[]string{`state.json: schema: want a whole version number like 1, found the string "1"`}},
+			[]string{`state.json: schema: want a whole version number like 2, found the string "1"`}},
 		{"schema fraction", strings.Replace(valid, `"schema": 1`, `"schema": 1.5`, 1),
-			[]string{`state.json: schema: want a whole version number like 1, found the number 1.5`}},
+			[]string{`state.json: schema: want a whole version number like 2, found the number 1.5`}},
 		{"schema newer", strings.Replace(valid, `"schema": 1`, `"schema": 3`, 1),
-			[]string{"state.json: schema version 3 is newer than this mirrorsteer understands (1); upgrade mirrorsteer"}},
-		{"schema newer with new fields", strings.Replace(valid, `"schema": 1`, `"schema": 2, "weights": {}`, 1),
-			[]string{"state.json: schema version 2 is newer than this mirrorsteer understands (1); upgrade mirrorsteer"}},
+			[]string{"state.json: schema version 3 is newer than this mirrorsteer understands (2); upgrade mirrorsteer"}},
+		{"schema newer with new fields", strings.Replace(valid, `"schema": 1`, `"schema": 3, "weights": {}`, 1),
+			[]string{"state.json: schema version 3 is newer than this mirrorsteer understands (2); upgrade mirrorsteer"}},
 
 		// Snapshot level.
 		{"taken missing", strings.Replace(valid, `"taken": "2025-06-02T14:00:00Z",`, ``, 1),
@@ -252,6 +316,34 @@ func TestParseErrors(t *testing.T) {
 			[]string{where + `.repos[1]: duplicate entry for "BaseOS" release "9" (also repos[0]); keep one entry per repo, release and arch`}},
 		{"unknown repo field", docEP("repos", `[{"repo": "BaseOS", "frsh": true}]`),
 			[]string{where + `.repos[0]: unknown field "frsh" (did you mean "fresh"?)`}},
+
+		// Vantages.
+		{"vantage with an escape sequence", strings.Replace(valid, `"network": "example"`, `"network": "example", "vantage": "a\u001b[2J"`, 1),
+			[]string{`state.json: vantage: vantage name "a\x1b[2J" has "\x1b" at byte 2; use 1 to 64 ASCII letters`}},
+		{"vantage a number", strings.Replace(valid, `"network": "example"`, `"network": "example", "vantage": 3`, 1),
+			[]string{`state.json:4:36: vantage: want a string, found the number 3`}},
+		{"a merge with a vantage of its own", strings.Replace(docMerged(vantageJSON()), `"network": "example"`, `"network": "example", "vantage": "x"`, 1),
+			[]string{`state.json: vantage: a merged snapshot has no vantage of its own (it has "x")`}},
+		{"merge without max_age", docMerged(vantageJSON(), "max_age", ""),
+			[]string{`state.json: merged.max_age: unknown; give how recent a check must be to count`}},
+		{"merge without vantages", docMerged(""),
+			[]string{`state.json: merged.vantages: empty; a merge has at least one vantage`}},
+		{"merged vantage status unknown", docMerged(vantageJSON("status", `"cut"`)),
+			[]string{`state.json: merged.vantages[0].status: unknown status "cut"; use "counted", "stale" or "future"`}},
+		{"merged vantage twice, ignoring case", docMerged(vantageJSON() + ", " + vantageJSON("name", `"FRA1"`)),
+			[]string{`state.json: merged.vantages[1].name: vantage "FRA1" is also vantages[0]`}},
+		{"merged vantage name hostile", docMerged(vantageJSON("name", `"<script>"`)),
+			[]string{`state.json: merged.vantages[0].name: vantage name "<script>" has "<" at byte 1`}},
+		{"merged vantage taken missing", docMerged(vantageJSON("taken", "")),
+			[]string{`state.json: merged.vantages[0]: taken time is missing`}},
+		{"merged vantage cut off over an unknown family", docMerged(vantageJSON("cut_off", `["ipv5"]`)),
+			[]string{`merged.vantages[0].cut_off[0]: unknown family "ipv5"; use "ipv4" or "ipv6"`}},
+		{"merged vantage cut off twice over one family", docMerged(vantageJSON("cut_off", `["ipv4", "ipv4"]`)),
+			[]string{`state.json: merged.vantages[0].cut_off[1]: ipv4 is listed twice`}},
+		{"merged vantage with a bad endpoint", docMerged(vantageJSON("mirrors", `{"m": {"endpoints": [`+ep("failures", "-1", "successes", "0")+`]}}`)),
+			[]string{`state.json: merged.vantages[0].mirrors["m"].endpoints[0]: failures is -1`}},
+		{"merged vantage unknown field", docMerged(vantageJSON("stauts", `"counted"`)),
+			[]string{`merged.vantages[0]: unknown field "stauts" (did you mean "status"?)`}},
 
 		// Origin metadata.
 		{"bad sha256", docMeta("sha256", `"CA97"`),

@@ -16,7 +16,9 @@ import (
 // time, unknown protocols, families or classes, two endpoints for the same (protocol,
 // family), a missing endpoint check time, negative counts, lags or
 // latencies, both consecutive-run counters non-zero, duplicate repo
-// entries, malformed origin metadata and times that cannot be written. It
+// entries, malformed origin metadata, times that cannot be written, a
+// vantage name [CheckVantage] refuses and, in a merge, vantages that are
+// missing, twice or unknown in status or family. It
 // does not second-guess the probe's policy (hysteresis, freshness): an
 // endpoint may well be healthy while down, or unhealthy while up.
 //
@@ -44,12 +46,76 @@ func (s *Snapshot) validate() error {
 			return err
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(s.Mirrors)) {
-		where := fmt.Sprintf("mirrors[%s]", strconv.Quote(name))
+	if s.Vantage != "" {
+		if err := CheckVantage(s.Vantage); err != nil {
+			return fmt.Errorf("vantage: %w", err)
+		}
+		if s.Merged != nil {
+			return fmt.Errorf("vantage: a merged snapshot has no vantage of its own (it has %s); remove one of \"vantage\" and \"merged\"", strconv.QuoteToASCII(s.Vantage))
+		}
+	}
+	if err := validateMirrors("", s.Mirrors); err != nil {
+		return err
+	}
+	if s.Merged != nil {
+		return s.Merged.validate()
+	}
+	return nil
+}
+
+func (m *Merged) validate() error {
+	if !m.MaxAge.Known || m.MaxAge.Duration <= 0 {
+		return fmt.Errorf(`merged.max_age: %v; give how recent a check must be to count, a positive duration like "45m0s"`, m.MaxAge)
+	}
+	if len(m.Vantages) == 0 {
+		return fmt.Errorf("merged.vantages: empty; a merge has at least one vantage")
+	}
+	seen := make(map[string]int)
+	for i := range m.Vantages {
+		v := &m.Vantages[i]
+		where := fmt.Sprintf("merged.vantages[%d]", i)
+		if err := CheckVantage(v.Name); err != nil {
+			return fmt.Errorf("%s.name: %w", where, err)
+		}
+		if j, dup := seen[strings.ToLower(v.Name)]; dup {
+			return fmt.Errorf("%s.name: vantage %q is also vantages[%d] (names are compared ignoring case); keep one", where, v.Name, j)
+		}
+		seen[strings.ToLower(v.Name)] = i
+		if v.Taken.IsZero() {
+			return fmt.Errorf(`%s: taken time is missing; set "taken" to when the vantage's probe run started`, where)
+		}
+		if err := checkTimes(where, namedTime{"taken", v.Taken}); err != nil {
+			return err
+		}
+		switch v.Status {
+		case VantageCounted, VantageStale, VantageFuture:
+		default:
+			return fmt.Errorf("%s.status: unknown status %s; use %q, %q or %q", where, short(strconv.Quote(string(v.Status))), VantageCounted, VantageStale, VantageFuture)
+		}
+		for j, f := range v.CutOff {
+			if !f.Valid() {
+				return fmt.Errorf(`%s.cut_off[%d]: unknown family %d; use "ipv4" or "ipv6"`, where, j, f)
+			}
+			if slices.Index(v.CutOff, f) != j {
+				return fmt.Errorf("%s.cut_off[%d]: %s is listed twice; list each family once", where, j, f)
+			}
+		}
+		if err := validateMirrors(where+".", v.Mirrors); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateMirrors checks the mirrors of a snapshot or of a vantage in a
+// merge, whose place in the file prefix names.
+func validateMirrors(prefix string, mirrors map[string]*Mirror) error {
+	for _, name := range slices.Sorted(maps.Keys(mirrors)) {
+		where := fmt.Sprintf("%smirrors[%s]", prefix, strconv.Quote(name))
 		if name == "" || !utf8.ValidString(name) {
 			return fmt.Errorf("%s: mirror name is empty or not UTF-8; use the mirror's name from mirrors.toml", where)
 		}
-		m := s.Mirrors[name]
+		m := mirrors[name]
 		if m == nil {
 			return fmt.Errorf(`%s: mirror is null; give it an object like {"endpoints": []} or remove the entry`, where)
 		}

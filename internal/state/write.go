@@ -23,14 +23,10 @@ func (s *Snapshot) Encode() ([]byte, error) {
 	c.canonicalize()
 	c.Schema = Schema
 	// On the wire, empty lists are [] rather than null.
-	for _, m := range c.Mirrors {
-		if m.Endpoints == nil {
-			m.Endpoints = []Endpoint{}
-		}
-		for i := range m.Endpoints {
-			if m.Endpoints[i].Repos == nil {
-				m.Endpoints[i].Repos = []Repo{}
-			}
+	emptyLists(c.Mirrors)
+	if c.Merged != nil {
+		for i := range c.Merged.Vantages {
+			emptyLists(c.Merged.Vantages[i].Mirrors)
 		}
 	}
 	var buf bytes.Buffer
@@ -61,25 +57,54 @@ func (s *Snapshot) Write(path string) error {
 	return nil
 }
 
+// emptyLists makes the empty lists of mirrors [] rather than null.
+func emptyLists(mirrors map[string]*Mirror) {
+	for _, m := range mirrors {
+		if m.Endpoints == nil {
+			m.Endpoints = []Endpoint{}
+		}
+		for i := range m.Endpoints {
+			if m.Endpoints[i].Repos == nil {
+				m.Endpoints[i].Repos = []Repo{}
+			}
+		}
+	}
+}
+
 // clone returns a deep copy of s.
 func (s *Snapshot) clone() *Snapshot {
 	c := *s
 	c.Origin.Metadata = slices.Clone(s.Origin.Metadata)
-	if s.Mirrors != nil {
-		c.Mirrors = make(map[string]*Mirror, len(s.Mirrors))
-		for name, m := range s.Mirrors {
-			if m == nil {
-				c.Mirrors[name] = nil
-				continue
-			}
-			cm := &Mirror{Endpoints: slices.Clone(m.Endpoints)}
-			for i := range cm.Endpoints {
-				cm.Endpoints[i].Repos = slices.Clone(cm.Endpoints[i].Repos)
-			}
-			c.Mirrors[name] = cm
+	c.Mirrors = cloneMirrors(s.Mirrors)
+	if s.Merged != nil {
+		m := *s.Merged
+		m.Vantages = slices.Clone(m.Vantages)
+		for i := range m.Vantages {
+			m.Vantages[i].CutOff = slices.Clone(m.Vantages[i].CutOff)
+			m.Vantages[i].Mirrors = cloneMirrors(m.Vantages[i].Mirrors)
 		}
+		c.Merged = &m
 	}
 	return &c
+}
+
+func cloneMirrors(mirrors map[string]*Mirror) map[string]*Mirror {
+	if mirrors == nil {
+		return nil
+	}
+	c := make(map[string]*Mirror, len(mirrors))
+	for name, m := range mirrors {
+		if m == nil {
+			c[name] = nil
+			continue
+		}
+		cm := &Mirror{Endpoints: slices.Clone(m.Endpoints)}
+		for i := range cm.Endpoints {
+			cm.Endpoints[i].Repos = slices.Clone(cm.Endpoints[i].Repos)
+		}
+		c[name] = cm
+	}
+	return c
 }
 
 // canonicalize puts a valid snapshot in canonical form, in place: times in
@@ -108,7 +133,25 @@ func (s *Snapshot) canonicalize() {
 	if s.Mirrors == nil {
 		s.Mirrors = make(map[string]*Mirror)
 	}
-	for _, m := range s.Mirrors {
+	canonicalMirrors(s.Mirrors)
+	if s.Merged != nil {
+		for i := range s.Merged.Vantages {
+			v := &s.Merged.Vantages[i]
+			utc(&v.Taken)
+			if v.Mirrors == nil {
+				v.Mirrors = make(map[string]*Mirror)
+			}
+			canonicalMirrors(v.Mirrors)
+			v.CutOff = nilIfEmpty(v.CutOff)
+			slices.Sort(v.CutOff)
+		}
+		slices.SortFunc(s.Merged.Vantages, func(a, b Vantage) int { return cmp.Compare(a.Name, b.Name) })
+	}
+}
+
+// canonicalMirrors puts valid mirrors in canonical form, in place.
+func canonicalMirrors(mirrors map[string]*Mirror) {
+	for _, m := range mirrors {
 		m.Endpoints = nilIfEmpty(m.Endpoints)
 		for i := range m.Endpoints {
 			e := &m.Endpoints[i]

@@ -102,7 +102,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	if !bytes.Equal(first, second) {
 		t.Errorf("second Write differs:\n%s\n---\n%s", first, second)
 	}
-	if !bytes.HasSuffix(first, []byte("}\n")) || !bytes.HasPrefix(first, []byte("{\n  \"schema\": 1,\n")) {
+	if !bytes.HasSuffix(first, []byte("}\n")) || !bytes.HasPrefix(first, []byte("{\n  \"schema\": 2,\n")) {
 		t.Errorf("unexpected layout:\n%s", first)
 	}
 	if !bytes.Contains(first, []byte(`"ftp.example.edu & co <b>"`)) {

@@ -4,7 +4,8 @@ import "net/netip"
 
 // Demo returns a small fixed set of networks for tests and the demo: two or
 // more countries on every inhabited continent plus Antarctica, IPv4 and
-// IPv6, several ASNs, loopback (127.0.0.0/8 and ::1, so a resolver or
+// IPv6, several ASNs, subdivisions in the United States, Canada and
+// Australia, loopback (127.0.0.0/8 and ::1, so a resolver or
 // browser on the same machine is located), the demo mirrors' own addresses,
 // and a few odd records real databases have. Each call returns a new slice.
 //
@@ -27,9 +28,9 @@ func Demo() []Net {
 		{Prefix: pfx("86.128.0.0/16"), Country: "GB", Continent: "EU", Lat: 51.51, Lon: -0.13, HasCoord: true, ASN: 2856, Org: "British Telecommunications PLC"},
 
 		// North America.
-		{Prefix: pfx("73.2.0.0/16"), Country: "US", Continent: "NA", Lat: 37.77, Lon: -122.42, HasCoord: true, ASN: 7922, Org: "Comcast Cable Communications, LLC"},
-		{Prefix: pfx("2600:db8:2::/48"), Country: "US", Continent: "NA", Lat: 37.77, Lon: -122.42, HasCoord: true, ASN: 7922, Org: "Comcast Cable Communications, LLC"},
-		{Prefix: pfx("24.48.0.0/16"), Country: "CA", Continent: "NA", Lat: 43.65, Lon: -79.38, HasCoord: true, ASN: 812, Org: "Rogers Communications Canada Inc."},
+		{Prefix: pfx("73.2.0.0/16"), Country: "US", Subdivisions: []string{"CA", "075"}, Continent: "NA", Lat: 37.77, Lon: -122.42, HasCoord: true, ASN: 7922, Org: "Comcast Cable Communications, LLC"},
+		{Prefix: pfx("2600:db8:2::/48"), Country: "US", Subdivisions: []string{"CA", "075"}, Continent: "NA", Lat: 37.77, Lon: -122.42, HasCoord: true, ASN: 7922, Org: "Comcast Cable Communications, LLC"},
+		{Prefix: pfx("24.48.0.0/16"), Country: "CA", Subdivisions: []string{"ON"}, Continent: "NA", Lat: 43.65, Lon: -79.38, HasCoord: true, ASN: 812, Org: "Rogers Communications Canada Inc."},
 		{Prefix: pfx("187.188.0.0/16"), Country: "MX", Continent: "NA", Lat: 19.43, Lon: -99.13, HasCoord: true, ASN: 8151, Org: "Uninet S.A. de C.V."},
 
 		// Asia. 106.3.0.0/16 is the peer benchmark's ECS client subnet.
@@ -45,8 +46,8 @@ func Demo() []Net {
 		{Prefix: pfx("190.160.0.0/16"), Country: "CL", Continent: "SA", Lat: -33.45, Lon: -70.67, HasCoord: true, ASN: 22047, Org: "VTR BANDA ANCHA S.A."},
 
 		// Oceania.
-		{Prefix: pfx("1.5.0.0/16"), Country: "AU", Continent: "OC", Lat: -33.87, Lon: 151.21, HasCoord: true, ASN: 1221, Org: "Telstra Limited"},
-		{Prefix: pfx("2001:db8:84::/48"), Country: "AU", Continent: "OC", Lat: -33.87, Lon: 151.21, HasCoord: true, ASN: 1221, Org: "Telstra Limited"},
+		{Prefix: pfx("1.5.0.0/16"), Country: "AU", Subdivisions: []string{"NSW"}, Continent: "OC", Lat: -33.87, Lon: 151.21, HasCoord: true, ASN: 1221, Org: "Telstra Limited"},
+		{Prefix: pfx("2001:db8:84::/48"), Country: "AU", Subdivisions: []string{"NSW"}, Continent: "OC", Lat: -33.87, Lon: 151.21, HasCoord: true, ASN: 1221, Org: "Telstra Limited"},
 		{Prefix: pfx("125.236.0.0/16"), Country: "NZ", Continent: "OC", Lat: -36.85, Lon: 174.76, HasCoord: true, ASN: 4771, Org: "Spark New Zealand Trading Ltd."},
 
 		// Africa.

@@ -41,6 +41,11 @@ type Net struct {
 	// registered, which real databases fill even when Country is unknown);
 	// "" = no registered_country object.
 	Registered string
+	// Subdivisions are subdivisions.N.iso_code, largest first, written
+	// as given ("CA" for California: the part of the ISO 3166-2 code
+	// after the hyphen; "" = a subdivision without iso_code); nil = no
+	// subdivisions array.
+	Subdivisions []string
 	// Continent is continent.code; "" = no continent object.
 	Continent string
 	// Lat and Lon are location.latitude and location.longitude, written
@@ -61,7 +66,7 @@ type Net struct {
 
 // hasCity reports whether n has anything for the City database.
 func (n Net) hasCity() bool {
-	return n.Country != "" || n.Registered != "" || n.Continent != "" || n.HasCoord
+	return n.Country != "" || n.Registered != "" || n.Continent != "" || n.HasCoord || n.Subdivisions != nil
 }
 
 // cityRecord is n in the GeoIP2-City layout, names maps included so that
@@ -85,6 +90,17 @@ func (n Net) cityRecord() mmdbtype.Map {
 			"iso_code": mmdbtype.String(n.Registered),
 			"names":    names(n.Registered),
 		}
+	}
+	if n.Subdivisions != nil {
+		subs := mmdbtype.Slice{}
+		for _, code := range n.Subdivisions {
+			sub := mmdbtype.Map{"names": names("subdivision " + code)}
+			if code != "" {
+				sub["iso_code"] = mmdbtype.String(code)
+			}
+			subs = append(subs, sub)
+		}
+		rec["subdivisions"] = subs
 	}
 	if n.HasCoord {
 		radius := n.Radius
@@ -115,6 +131,9 @@ func names(s string) mmdbtype.Map {
 
 // Write writes GeoIP2-City and GeoLite2-ASN style databases for nets into
 // dir (which must exist), as CityFile and ASNFile, and returns their paths.
+//
+// The City records have MaxMind's layout: continent, country,
+// registered_country, subdivisions and location, with names.
 //
 // Both are IPv6 trees with IPv4 at ::/96 (aliased from ::ffff:0:0/96 and
 // 2002::/16, as MaxMind does), reserved networks allowed, so loopback and
