@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -29,8 +30,9 @@ type Inputs struct {
 	// command line's flags and the working directory their paths are
 	// relative to, say.
 	Settings []string
-	// Reads are the files read whole, by the digest of the bytes read
-	// (see fileio.Log): the inventory, the files it names, the snapshot.
+	// Reads are the files read whole, by the digest of the bytes read,
+	// and those found missing (see fileio.Log): the inventory, the files
+	// it names, the snapshot, the signing key, the answer statistics.
 	Reads []fileio.Read
 	// Opened are the files read in place (GeoIP databases) by path, each
 	// with its fileio.ID taken before it was opened.
@@ -53,6 +55,10 @@ func (in *Inputs) note(program string, st *Stats) []byte {
 		fmt.Fprintf(&b, "setting %s\n", strconv.Quote(s))
 	}
 	for _, r := range in.Reads {
+		if r.Missing {
+			fmt.Fprintf(&b, "missing %s\n", strconv.Quote(r.Path))
+			continue
+		}
 		fmt.Fprintf(&b, "read %x %s\n", r.SHA256, strconv.Quote(r.Path))
 	}
 	for _, p := range slices.Sorted(maps.Keys(in.Opened)) {
@@ -124,6 +130,14 @@ func sameInputs(note []byte, program string, settings []string) (st Stats, said 
 			sum, q, _ := strings.Cut(rest, " ")
 			p, err := strconv.Unquote(q)
 			if err != nil || !sameRead(p, sum) {
+				return Stats{}, nil, false
+			}
+		case "missing":
+			p, err := strconv.Unquote(rest)
+			if err != nil {
+				return Stats{}, nil, false
+			}
+			if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
 				return Stats{}, nil, false
 			}
 		case "opened":

@@ -64,6 +64,7 @@ func (f *inputsFixture) run(t *testing.T, settings []string, edit func(*gen.Opti
 		t.Fatal(err)
 	}
 	log := fileio.StartLog()
+	fileio.ReadFile(filepath.Join(f.dir, "stats.json"), 1<<20) // optional, and missing
 	inv, err := inventory.Load(f.config)
 	if err != nil {
 		log.Stop()
@@ -119,6 +120,10 @@ func TestUnchanged(t *testing.T) {
 		{"the snapshot changed", func(t *testing.T, f *inputsFixture) []string {
 			b, _ := os.ReadFile(f.state)
 			write(t, f.state, strings.Replace(string(b), "2026-11-23T08:00:00Z", "2026-11-23T08:00:01Z", 1))
+			return f.settings
+		}, false},
+		{"a file that was missing is there", func(t *testing.T, f *inputsFixture) []string {
+			write(t, filepath.Join(f.dir, "stats.json"), "{}")
 			return f.settings
 		}, false},
 		{"a file read in place was written", func(t *testing.T, f *inputsFixture) []string {

@@ -58,6 +58,9 @@ func size(n int64) string {
 func ReadFile(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
+		if l := started.Load(); l != nil && errors.Is(err, fs.ErrNotExist) {
+			l.add(path, nil, true)
+		}
 		return nil, err
 	}
 	defer f.Close()
@@ -66,12 +69,13 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if l := started.Load(); l != nil {
-		l.add(path, data)
+		l.add(path, data, false)
 	}
 	return data, nil
 }
 
-// A Log records the files ReadFile reads while it is started: what a
+// A Log records the files ReadFile reads, and those it finds missing,
+// while it is started: what a
 // command was made from, so that it can tell later whether any of them
 // changed (go test learns the inputs of a test the same way, through
 // internal/testlog). The files a program reads are decided deep in the
@@ -82,12 +86,16 @@ type Log struct {
 	reads []Read
 }
 
-// Read is a file ReadFile read whole.
+// Read is a file ReadFile read whole, or found missing: a program that
+// goes on without a file (gen --stats before dnsd wrote it) makes
+// something else than with it.
 type Read struct {
 	// Path is the file's absolute path.
 	Path string
 	// SHA256 is the digest of the bytes read.
 	SHA256 [sha256.Size]byte
+	// Missing reports that the file did not exist; SHA256 is zero.
+	Missing bool
 }
 
 var started atomic.Pointer[Log]
@@ -111,11 +119,14 @@ func (l *Log) Stop() []Read {
 	return slices.Clone(l.reads)
 }
 
-func (l *Log) add(path string, data []byte) {
+func (l *Log) add(path string, data []byte, missing bool) {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	r := Read{Path: path, SHA256: sha256.Sum256(data)}
+	r := Read{Path: path, Missing: missing}
+	if !missing {
+		r.SHA256 = sha256.Sum256(data)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.reads = append(l.reads, r)

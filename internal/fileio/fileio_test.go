@@ -112,8 +112,8 @@ func TestWriteFile(t *testing.T) {
 
 // TestLog checks that a started Log records, by absolute path and the
 // digest of the bytes read, every file ReadFile reads whole, from any
-// goroutine, and nothing before it starts, after it stops, or that
-// failed.
+// goroutine, and every file it finds missing, and nothing before it
+// starts, after it stops, or that could not be read for another reason.
 func TestLog(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -133,6 +133,7 @@ func TestLog(t *testing.T) {
 	want := []Read{
 		{Path: filepath.Join(dir, "b"), SHA256: sha256.Sum256([]byte("content of b"))},
 		{Path: filepath.Join(dir, "c"), SHA256: sha256.Sum256([]byte("content of c"))},
+		{Path: filepath.Join(dir, "missing"), Missing: true},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Log recorded %v, want %v", got, want)
