@@ -5,11 +5,11 @@ package gen
 // and $arch variables, which pacman expands per repository.
 func appendArch(dst []byte, l *list) []byte {
 	dst = append(dst, "## pacman mirrorlist "...)
-	dst = append(dst, l.describe()...)
+	dst = l.appendDescription(dst)
 	dst = append(dst, '\n')
-	for _, u := range l.urls() {
+	for i := range l.urls() {
 		dst = append(dst, "Server = "...)
-		dst = append(dst, u...)
+		dst = l.appendURL(dst, i)
 		dst = append(dst, '\n')
 	}
 	return dst

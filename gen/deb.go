@@ -8,10 +8,10 @@ import "strconv"
 // shuffles equal ones, so distinct priorities keep the policy's order.
 func appendDeb(dst []byte, l *list) []byte {
 	dst = append(dst, "# apt mirror list "...)
-	dst = append(dst, l.describe()...)
+	dst = l.appendDescription(dst)
 	dst = append(dst, '\n')
-	for i, u := range l.urls() {
-		dst = append(dst, u...)
+	for i := range l.urls() {
+		dst = l.appendURL(dst, i)
 		dst = append(dst, "\tpriority:"...)
 		dst = strconv.AppendInt(dst, int64(i+1), 10)
 		dst = append(dst, '\n')

@@ -39,6 +39,15 @@
 // CDN sync given "$(readlink -f out)". A slow sync holds a shared flock
 // on the generation it reads; internal/tree/README.md shows how.
 //
+// A run is recorded with what it was made from (Options.Inputs: the
+// program's build ID, the command line, the SHA-256 of every file read
+// through fileio and the identity of the GeoIP database). Unchanged tells
+// the next run, before it reads the inventory, that all of these and the
+// published tree are as they were: then it writes nothing, not even a new
+// generation, and says again what the first run said. Anything gen's
+// output depends on must be among the Inputs; a run with an origin copy
+// (whose files are not) is never skipped.
+//
 // # Edges
 //
 // Every edge answers /mirrorlist?repo=R&release=V&arch=A and /metalink?...

@@ -4,7 +4,10 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
@@ -42,6 +45,11 @@ type Options struct {
 	// AnswersNote says why there are none when they were asked for.
 	Answers     *answerstats.Summary
 	AnswersNote string
+	// Inputs, when set, describes everything the other options were made
+	// from, and is recorded with the tree so that a rerun from the same
+	// inputs can leave it as it is (see Unchanged). Ignored with an
+	// OriginDir.
+	Inputs *Inputs
 }
 
 // Stats reports what a run did.
@@ -59,6 +67,11 @@ type Stats struct {
 }
 
 // Run writes the tree. On any error the previous tree is left as it was.
+//
+// The files are rendered and written on every CPU at once: the lists of
+// each variant and family, the site, and the rest are separate jobs, and
+// the answers behind the lists are computed in parallel first. The bytes
+// written do not depend on the order.
 func Run(o Options) (Stats, error) {
 	inv := o.Inventory
 	w, err := tree.Begin(o.Out)
@@ -77,63 +90,133 @@ func Run(o Options) (Stats, error) {
 			progressbar.OptionShowCount(),
 			progressbar.OptionClearOnFinish())
 	}
-	var st Stats
-	var buf []byte
 	// Most variants have the same healthy set (every mirror carries every
 	// arch), so their lists differ only in the path: compute the answers
 	// of each distinct set once. Memory grows with distinct sets, not
 	// with variants.
+	sets := make([]*policy.Set, len(variants))
+	parallel(len(variants), func(i int) error {
+		sets[i] = policy.NewSet(inv, o.Snapshot, policy.Want{Variant: &variants[i]})
+		return nil
+	})
 	var seen []*answers
-	for i := range variants {
-		v := &variants[i]
-		set := policy.NewSet(inv, o.Snapshot, policy.Want{Variant: v})
-		var ans *answers
+	of := make([]*answers, len(variants)) // each variant's answers
+	for i, set := range sets {
 		for _, a := range seen {
 			if a.set.Same(set) {
-				ans = a
+				of[i] = a
 				break
 			}
 		}
-		if ans == nil {
-			ans = &answers{set: set}
-			for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
-				ans.lists[fam] = make([][]policy.Choice, len(keys))
-				for j, k := range keys {
-					ans.lists[fam][j] = set.Select(k.Client(fam))
-				}
-			}
-			seen = append(seen, ans)
+		if of[i] == nil {
+			of[i] = &answers{set: set}
+			seen = append(seen, of[i])
 		}
-		var rmd *repomd
-		if o.OriginDir != "" && v.Repo.Format == inventory.FormatRPM {
-			if rmd, err = readRepomd(o.OriginDir, v, o.Snapshot, inv.Network.MaxLag); err != nil {
-				return st, err
-			}
-		}
+	}
+	for _, a := range seen {
 		for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
-			for j, k := range keys {
-				l := list{inv: inv, v: v, family: fam, who: k.Describe(), choices: ans.lists[fam][j]}
-				buf = formats[v.Repo.Format](buf[:0], &l)
-				if err := w.WriteFile(layout.ListPath(v, fam, k), buf); err != nil {
-					return st, err
-				}
-				st.Lists++
-				if rmd != nil {
-					buf = appendMetalink(buf[:0], &l, rmd, taken(o.Snapshot))
-					if err := w.WriteFile(layout.MetalinkPath(v, fam, k), buf); err != nil {
-						return st, err
-					}
-					st.Metalinks++
-				}
-			}
-			if bar != nil {
-				bar.Add(1)
-			}
+			a.lists[fam] = make([][]policy.Choice, len(keys))
 		}
+		parallel(len(keys), func(j int) error {
+			for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
+				a.lists[fam][j] = a.set.Select(keys[j].Client(fam))
+			}
+			return nil
+		})
+	}
+
+	var st Stats
+	var mu sync.Mutex // guards st in the jobs
+	// The longest job, the site, goes first so that it is not the last
+	// one running.
+	jobs := []func() error{
+		func() error { return writeSite(w, o, keys, seen, of) },
+		func() error {
+			other, err := writeOther(w, o, keys)
+			mu.Lock()
+			defer mu.Unlock()
+			st.Meta4, st.Hashed, st.Reused = other.Meta4, other.Hashed, other.Reused
+			st.Warnings = append(st.Warnings, other.Warnings...)
+			return err
+		},
+	}
+	for i := range variants {
+		v := &variants[i]
+		var rmd *repomd // read by the variant's first job
+		var rmdOnce sync.Once
+		var rmdErr error
+		for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
+			jobs = append(jobs, func() error {
+				if o.OriginDir != "" && v.Repo.Format == inventory.FormatRPM {
+					rmdOnce.Do(func() { rmd, rmdErr = readRepomd(o.OriginDir, v, o.Snapshot, inv.Network.MaxLag) })
+					if rmdErr != nil {
+						return rmdErr
+					}
+				}
+				lists, metalinks, err := writeLists(w, inv, v, fam, keys, of[i].lists[fam], rmd, taken(o.Snapshot))
+				mu.Lock()
+				st.Lists += lists
+				st.Metalinks += metalinks
+				mu.Unlock()
+				if bar != nil {
+					bar.Add(1)
+				}
+				return err
+			})
+		}
+	}
+	if err := parallel(len(jobs), func(i int) error { return jobs[i]() }); err != nil {
+		return st, err
 	}
 	if bar != nil {
 		bar.Finish()
 	}
+	// What the tree is made from, for a rerun to tell that it would
+	// write the same (Unchanged). Not with an origin copy: its files are
+	// not among the inputs.
+	if o.Inputs != nil && o.OriginDir == "" && programID() != "" {
+		w.SetNote(o.Inputs.note(programID(), &st))
+	}
+	st.Stats, err = w.Commit()
+	return st, err
+}
+
+// writeLists writes the lists of one variant and family, and their dnf
+// metalinks when rmd is set, and counts them.
+func writeLists(w *tree.Writer, inv *inventory.Inventory, v *inventory.Variant, fam inventory.Family, keys []layout.Key, choices [][]policy.Choice, rmd *repomd, taken time.Time) (lists, metalinks int, err error) {
+	bp := listBufs.Get().(*[]byte)
+	defer listBufs.Put(bp)
+	buf := *bp
+	defer func() { *bp = buf }()
+	path := v.Path()
+	for j, k := range keys {
+		l := list{inv: inv, v: v, path: path, family: fam, who: k.Describe(), choices: choices[j]}
+		buf = formats[v.Repo.Format](buf[:0], &l)
+		if err := w.WriteFile(layout.ListPath(v, fam, k), buf); err != nil {
+			return lists, metalinks, err
+		}
+		lists++
+		if rmd != nil {
+			buf = appendMetalink(buf[:0], &l, rmd, taken)
+			if err := w.WriteFile(layout.MetalinkPath(v, fam, k), buf); err != nil {
+				return lists, metalinks, err
+			}
+			metalinks++
+		}
+	}
+	return lists, metalinks, nil
+}
+
+// listBufs holds the buffers lists are rendered into, grown to the
+// largest list (the global one), for the next job.
+var listBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeOther writes what is neither a list nor the site: the RFC 5854
+// metalinks (with an origin copy), the edge snippets, the JSON documents
+// and the signature of api/state.json. The Stats it returns count only the metalinks and hashes.
+func writeOther(w *tree.Writer, o Options, keys []layout.Key) (Stats, error) {
+	inv := o.Inventory
+	var st Stats
 	var meta4 []string
 	if o.OriginDir != "" {
 		cachePath := o.HashCache
@@ -177,11 +260,33 @@ func Run(o Options) (Stats, error) {
 	if err := writeStateSignature(w, inv, o.Snapshot, o.SignKey); err != nil {
 		return st, err
 	}
-	if err := writeSite(w, o, keys, seen); err != nil {
-		return st, err
+	return st, nil
+}
+
+// parallel calls f(0)…f(n-1) on one goroutine per CPU and returns the
+// first error; after an error no further call starts.
+func parallel(n int, f func(i int) error) error {
+	var next atomic.Int64
+	var first atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for first.Load() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					first.CompareAndSwap(nil, &err)
+				}
+			}
+		})
 	}
-	st.Stats, err = w.Commit()
-	return st, err
+	wg.Wait()
+	if p := first.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // taken is the snapshot's time, or zero: the only time gen writes.

@@ -9,6 +9,7 @@ import (
 type list struct {
 	inv     *inventory.Inventory
 	v       *inventory.Variant
+	path    string // v.Path(), the repository's path below a base URL
 	family  inventory.Family
 	who     string
 	choices []policy.Choice
@@ -23,33 +24,45 @@ var formats = map[inventory.Format]func(dst []byte, l *list) []byte{
 	inventory.FormatFiles: appendFiles,
 }
 
-// urls returns the repository URL of every entry (policy.Choice.URL:
-// https where it is healthy, else http). An empty list gets the origin: a client with no list
-// at all fails, and the origin is always there, if slower.
-func (l *list) urls() []string {
-	p := l.v.Path()
-	out := make([]string, 0, len(l.choices))
-	for _, c := range l.choices {
-		out = append(out, c.URL()+p)
+// urls returns how many repository URLs the list has: one an entry, or
+// the origin alone for an empty list. A client with no list at all fails,
+// and the origin is always there, if slower.
+func (l *list) urls() int { return max(len(l.choices), 1) }
+
+// appendURL appends the i-th repository URL, i < l.urls(): the base URL
+// of the entry (policy.Choice.URL: https where it is healthy, else http)
+// or of the origin, and the repository's path.
+func (l *list) appendURL(dst []byte, i int) []byte {
+	if len(l.choices) == 0 {
+		dst = append(dst, l.inv.Network.Origin...)
+	} else {
+		dst = append(dst, l.choices[i].URL()...)
 	}
-	if len(out) == 0 {
-		out = append(out, l.inv.Network.Origin+p)
-	}
-	return out
+	return append(dst, l.path...)
 }
 
-// describe is the one-line description in a list's comment header.
-func (l *list) describe() string {
-	s := "repo=" + l.v.Repo.Name
+// appendDescription appends the one-line description in a list's
+// comment header.
+func (l *list) appendDescription(dst []byte) []byte {
+	dst = append(dst, "repo="...)
+	dst = append(dst, l.v.Repo.Name...)
 	if l.v.Release != "" {
-		s += " release=" + l.v.Release
+		dst = append(dst, " release="...)
+		dst = append(dst, l.v.Release...)
 	}
 	if l.v.Arch != "" {
-		s += " arch=" + l.v.Arch
+		dst = append(dst, " arch="...)
+		dst = append(dst, l.v.Arch...)
 	}
-	s += " family=" + l.family.String() + " for " + l.who + " (" + l.inv.Network.Name + ")"
+	dst = append(dst, " family="...)
+	dst = append(dst, l.family.String()...)
+	dst = append(dst, " for "...)
+	dst = append(dst, l.who...)
+	dst = append(dst, " ("...)
+	dst = append(dst, l.inv.Network.Name...)
+	dst = append(dst, ')')
 	if len(l.choices) == 0 {
-		s += "; no healthy mirror, the origin only"
+		dst = append(dst, "; no healthy mirror, the origin only"...)
 	}
-	return s
+	return dst
 }

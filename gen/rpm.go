@@ -5,10 +5,10 @@ package gen
 // repository base URL a line. dnf tries them in order.
 func appendRPM(dst []byte, l *list) []byte {
 	dst = append(dst, "# mirrorlist "...)
-	dst = append(dst, l.describe()...)
+	dst = l.appendDescription(dst)
 	dst = append(dst, '\n')
-	for _, u := range l.urls() {
-		dst = append(dst, u...)
+	for i := range l.urls() {
+		dst = l.appendURL(dst, i)
 		dst = append(dst, '\n')
 	}
 	return dst

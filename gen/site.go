@@ -1,6 +1,8 @@
 package gen
 
 import (
+	"slices"
+
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/layout"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
@@ -10,10 +12,10 @@ import (
 
 // writeSite renders the status site (package site) into the tree beside
 // the lists. Its "which mirror will I get" pages show the answers the list
-// files were written from, not a second computation: each variant is
-// matched to the distinct set of answers Run computed for it. origin
-// reports that metalinks were written (gen had --origin-dir).
-func writeSite(w *tree.Writer, o Options, keys []layout.Key, seen []*answers) error {
+// files were written from, not a second computation: seen are the
+// distinct sets of answers Run computed, and of[i] is variant i's.
+// origin reports that metalinks were written (gen had --origin-dir).
+func writeSite(w *tree.Writer, o Options, keys []layout.Key, seen, of []*answers) error {
 	inv, snap, origin := o.Inventory, o.Snapshot, o.OriginDir != ""
 	groups := make([]site.Lists, len(seen))
 	for i, a := range seen {
@@ -24,15 +26,8 @@ func writeSite(w *tree.Writer, o Options, keys []layout.Key, seen []*answers) er
 	}
 	variants := inv.Variants()
 	for i := range variants {
-		v := &variants[i]
-		set := policy.NewSet(inv, snap, policy.Want{Variant: v})
-		for k, a := range seen {
-			if !a.set.Same(set) {
-				continue
-			}
-			groups[k].Files = append(groups[k].Files, site.ListFiles{Variant: *v, Metalink: origin && v.Repo.Format == inventory.FormatRPM})
-			break
-		}
+		k := slices.Index(seen, of[i])
+		groups[k].Files = append(groups[k].Files, site.ListFiles{Variant: variants[i], Metalink: origin && variants[i].Repo.Format == inventory.FormatRPM})
 	}
 	return site.Render(site.Data{Inventory: inv, Snapshot: snap, Lists: groups, Meta4: origin, Answers: o.Answers, AnswersNote: o.AnswersNote}, w.WriteFile)
 }

@@ -86,6 +86,15 @@ type view struct {
 
 type mirrorView struct {
 	*inventory.Mirror
+	// The mirror's fields the pages show, again: a template finds a
+	// field of the view's own at once, one of the embedded Mirror only by
+	// a search that allocates, for each of them in each row and page.
+	Name, Sponsor, SponsorURL string
+	Country                   country.Code
+	Public                    bool
+	Weight                    int
+	DNS                       []string
+
 	Order       int
 	Href        string // from the root
 	CountryName string
@@ -243,7 +252,8 @@ func (v *view) endpoints(m *inventory.Mirror) []*state.Endpoint {
 }
 
 func (v *view) mirror(m *inventory.Mirror) *mirrorView {
-	mv := &mirrorView{Mirror: m, Href: MirrorPath(m.Name)}
+	mv := &mirrorView{Mirror: m, Href: MirrorPath(m.Name),
+		Name: m.Name, Sponsor: m.Sponsor, SponsorURL: m.SponsorURL, Country: m.Country, Public: m.Public, Weight: m.Weight, DNS: m.DNS}
 	if info, ok := country.Lookup(m.Country); ok {
 		mv.CountryName = info.Name
 	}

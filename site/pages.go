@@ -28,6 +28,12 @@ type page struct {
 	Answers bool
 }
 
+// Layout is what the layout template renders from, and what a page's
+// frame is rendered from (see framer). It has page's fields as fields of
+// its own: a template finds a field of a struct embedded in the page's
+// only by a search that allocates, where a method is found at once.
+func (p page) Layout() page { return p }
+
 func (v *view) page(title, root, current string) page {
 	return page{
 		Title: title, Root: root, Current: current,

@@ -7,7 +7,10 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
@@ -76,8 +79,10 @@ type ListFiles struct {
 func MirrorPath(name string) string { return layout.MirrorPage(name) }
 
 // Render renders every page and asset and hands each to write with its
-// path relative to the tree's root, in a fixed order. The bytes depend only
-// on d: the only time on the pages is the snapshot's.
+// path relative to the tree's root. The pages are rendered on every CPU at
+// once, so write is called from several goroutines, in no fixed order,
+// and must be safe for that; the bytes depend only on d: the only time on
+// the pages is the snapshot's.
 func Render(d Data, write func(path string, data []byte) error) error {
 	if d.Inventory == nil {
 		return fmt.Errorf("site: no inventory")
@@ -92,34 +97,56 @@ func Render(d Data, write func(path string, data []byte) error) error {
 		return err
 	}
 	v := build(d)
-	var buf bytes.Buffer
-	page := func(name, p string, data any) error {
-		buf.Reset()
-		if err := t[name].ExecuteTemplate(&buf, "layout", data); err != nil {
-			return fmt.Errorf("site: %s: %w", p, err)
-		}
-		return write(p, buf.Bytes())
+	// A page is a template and the function that makes its data; the
+	// functions only read v.
+	type job struct {
+		name, path string
+		data       func() interface{ Layout() page }
 	}
-	if err := page("index", layout.IndexPage, v.index()); err != nil {
-		return err
-	}
-	if err := page("countries", layout.CountriesPage, v.countries()); err != nil {
-		return err
+	pages := []job{
+		{"index", layout.IndexPage, func() interface{ Layout() page } { return v.index() }},
+		{"countries", layout.CountriesPage, func() interface{ Layout() page } { return v.countries() }},
 	}
 	for _, m := range v.mirrors {
-		if err := page("mirror", MirrorPath(m.Name), v.mirrorPage(m)); err != nil {
-			return err
-		}
+		pages = append(pages, job{"mirror", MirrorPath(m.Name), func() interface{ Layout() page } { return v.mirrorPage(m) }})
 	}
 	for _, info := range country.All() {
-		if err := page("country", layout.CountryPage(info.Code), v.countryPage(info)); err != nil {
-			return err
-		}
+		pages = append(pages, job{"country", layout.CountryPage(info.Code), func() interface{ Layout() page } { return v.countryPage(info) }})
 	}
 	if v.answers != nil {
-		if err := page("answers", layout.AnswersPage, v.answersPage()); err != nil {
-			return err
-		}
+		pages = append(pages, job{"answers", layout.AnswersPage, func() interface{ Layout() page } { return v.answersPage() }})
+	}
+	f := &framer{t: t, frames: map[page]*frame{}}
+	// The templates are what the site costs, not the writes: one
+	// goroutine a CPU, each with its buffer, takes the next page.
+	var next atomic.Int64
+	var first atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range min(len(pages), runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			var buf bytes.Buffer
+			for first.Load() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(pages) {
+					return
+				}
+				p := pages[i]
+				buf.Reset()
+				err := f.render(&buf, p.name, p.data())
+				if err != nil {
+					err = fmt.Errorf("site: %s: %w", p.path, err)
+				} else {
+					err = write(p.path, buf.Bytes())
+				}
+				if err != nil {
+					first.CompareAndSwap(nil, &err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := first.Load(); err != nil {
+		return *err
 	}
 	return fs.WalkDir(assetFS, "assets", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
@@ -160,7 +187,11 @@ func parse() (map[string]*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*template.Template{}
+	frame, err := template.Must(layout.Clone()).Parse(frameContent)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{"frame": frame}
 	for _, name := range []string{"index", "countries", "mirror", "country", "answers"} {
 		files := []string{"templates/" + name + ".html"}
 		if name == "mirror" {

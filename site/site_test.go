@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,13 +78,14 @@ func lists(inv *inventory.Inventory, snap *state.Snapshot) []site.Lists {
 func render(t *testing.T, d site.Data) map[string]string {
 	t.Helper()
 	files := map[string]string{}
-	var order []string
+	var mu sync.Mutex // Render writes from several goroutines
 	err := site.Render(d, func(p string, data []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
 		if _, dup := files[p]; dup {
 			t.Errorf("%s written twice", p)
 		}
 		files[p] = string(data)
-		order = append(order, p)
 		return nil
 	})
 	if err != nil {

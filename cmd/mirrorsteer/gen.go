@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"flag"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mirrorsteer/mirrorsteer/gen"
 	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
+	"github.com/mirrorsteer/mirrorsteer/internal/fileio"
 	"github.com/mirrorsteer/mirrorsteer/internal/signature"
 	"golang.org/x/term"
 )
@@ -61,6 +63,34 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
+	settings, err := genSettings(args)
+	if err != nil {
+		return err
+	}
+	// The same inputs as the run that wrote the tree, and the tree as it
+	// left it: nothing to do (not even to read the inventory).
+	if *originDir == "" {
+		if st, said, ok := gen.Unchanged(*out, settings); ok {
+			stderr.Write(said)
+			reportGen(stdout, stderr, *out, *originDir, st, start)
+			return nil
+		}
+	}
+	// Everything read from here on is an input of the tree; what is said
+	// about the inputs is said again by a rerun that finds them unchanged.
+	in := &gen.Inputs{Settings: settings}
+	if *cityDB != "" {
+		id, err := fileio.Identify(*cityDB)
+		if err != nil {
+			in = nil // locateMirrors says what is wrong with it
+		} else {
+			in.Opened = map[string]fileio.ID{*cityDB: id}
+		}
+	}
+	log := fileio.StartLog()
+	defer log.Stop()
+	var said bytes.Buffer
+	warn := io.MultiWriter(stderr, &said)
 	var key ed25519.PrivateKey
 	if *signKey != "" {
 		var err error
@@ -68,20 +98,24 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--sign-key: %w", err)
 		}
 	}
-	inv, snap, err := loadInputs(*config, *statePath, stderr)
+	inv, snap, err := loadInputs(*config, *statePath, warn)
 	if err != nil {
 		return err
 	}
-	if err := locateMirrors(inv, snap, *cityDB, stderr); err != nil {
+	if err := locateMirrors(inv, snap, *cityDB, warn); err != nil {
 		return err
 	}
 	if snap == nil {
-		fmt.Fprintln(stderr, "WARNING: no state snapshot (-s): NOTHING WAS VERIFIED. Every declared mirror is listed as healthy and in sync; run 'mirrorsteer probe' and pass its state.json.")
+		fmt.Fprintln(warn, "WARNING: no state snapshot (-s): NOTHING WAS VERIFIED. Every declared mirror is listed as healthy and in sync; run 'mirrorsteer probe' and pass its state.json.")
 	}
 	o := gen.Options{Inventory: inv, Snapshot: snap, Out: *out, OriginDir: *originDir, HashCache: *hashCache,
 		Edge: gen.Edge{City: absPath(*cityDB), ASN: absPath(*asnDB), Source: *edgeSource, Trust: edgeTrust}, SignKey: key}
-	if o.Answers, o.AnswersNote, err = loadAnswers(*statsPath, stderr); err != nil {
+	if o.Answers, o.AnswersNote, err = loadAnswers(*statsPath, warn); err != nil {
 		return err
+	}
+	if in != nil {
+		in.Reads, in.Said = log.Stop(), said.Bytes()
+		o.Inputs = in
 	}
 	if *originDir != "" {
 		if fi, err := os.Stat(*originDir); err != nil || !fi.IsDir() {
@@ -95,16 +129,32 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reportGen(stdout, stderr, *out, *originDir, st, start)
+	return nil
+}
+
+// reportGen prints a run's warnings and its summary.
+func reportGen(stdout, stderr io.Writer, out, originDir string, st gen.Stats, start time.Time) {
 	for _, w := range st.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	extra := ""
-	if *originDir != "" {
+	if originDir != "" {
 		extra = fmt.Sprintf(", %d metalinks, %d meta4 (%d files hashed, %d from cache)", st.Metalinks, st.Meta4, st.Hashed, st.Reused)
 	}
 	fmt.Fprintf(stdout, "gen: %s: %d files, %d lists%s: %d written, %d unchanged, %d removed in %v\n",
-		*out, st.Files, st.Lists, extra, st.Written, st.Unchanged, st.Removed, time.Since(start).Round(time.Millisecond))
-	return nil
+		out, st.Files, st.Lists, extra, st.Written, st.Unchanged, st.Removed, time.Since(start).Round(time.Millisecond))
+}
+
+// genSettings returns gen's command line for gen.Inputs: its arguments as
+// given (a flag's value as text may not show it: --edge-trust), and the
+// working directory the paths among them are relative to.
+func genSettings(args []string) ([]string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{"wd=" + wd}, args...), nil
 }
 
 // loadAnswers reads gen --stats. A file that does not exist (yet: dnsd

@@ -2,9 +2,11 @@ package fileio
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -105,5 +107,77 @@ func TestWriteFile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLog checks that a started Log records, by absolute path and the
+// digest of the bytes read, every file ReadFile reads whole, from any
+// goroutine, and every file it finds missing, and nothing before it
+// starts, after it stops, or that could not be read for another reason.
+func TestLog(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, name := range []string{"a", "b", "c", "big"} {
+		os.WriteFile(name, []byte("content of "+name), 0o644)
+	}
+	ReadFile("a", 100) // before the Log
+	l := StartLog()
+	ReadFile("b", 100)
+	done := make(chan struct{})
+	go func() { ReadFile(filepath.Join(dir, "c"), 100); close(done) }()
+	<-done
+	ReadFile("missing", 100)
+	ReadFile("big", 3) // over its limit: not read
+	got := l.Stop()
+	ReadFile("a", 100) // after
+	want := []Read{
+		{Path: filepath.Join(dir, "b"), SHA256: sha256.Sum256([]byte("content of b"))},
+		{Path: filepath.Join(dir, "c"), SHA256: sha256.Sum256([]byte("content of c"))},
+		{Path: filepath.Join(dir, "missing"), Missing: true},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Log recorded %v, want %v", got, want)
+	}
+	if again := l.Stop(); !slices.Equal(again, want) {
+		t.Errorf("a second Stop returned %v", again)
+	}
+	// A new Log may start once the first has stopped.
+	StartLog().Stop()
+}
+
+// TestIdentify checks that a file's ID changes with any write, even one
+// that keeps its size and puts its mtime back, and with its replacement,
+// and stays with reads.
+func TestIdentify(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "City.mmdb")
+	os.WriteFile(p, []byte("database"), 0o644)
+	id := func() ID {
+		t.Helper()
+		v, err := Identify(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	first := id()
+	os.ReadFile(p)
+	if id() != first {
+		t.Error("reading the file changed its ID")
+	}
+	fi, _ := os.Stat(p)
+	os.WriteFile(p, []byte("DATABASE"), 0o644)
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	edited := id()
+	if edited == first {
+		t.Error("a write of the same size with the mtime put back kept the ID")
+	}
+	tmp := p + ".new"
+	os.WriteFile(tmp, []byte("DATABASE"), 0o644)
+	os.Rename(tmp, p)
+	if id() == edited {
+		t.Error("replacing the file kept the ID")
+	}
+	if _, err := Identify(p + ".missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Identify of a missing file: %v", err)
 	}
 }

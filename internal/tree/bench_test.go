@@ -66,3 +66,31 @@ func BenchmarkWrite20k(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/file")
 	})
 }
+
+// BenchmarkUnchanged20k checks a generation of 20,000 files with
+// Unchanged: an lstat a file.
+func BenchmarkUnchanged20k(b *testing.B) {
+	const n = 20000
+	paths, data := benchFiles(n)
+	dir := filepath.Join(b.TempDir(), "out")
+	w, err := Begin(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, p := range paths {
+		if err := w.WriteFile(p, data[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	w.SetNote([]byte("inputs"))
+	if _, err := w.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := Unchanged(dir, func([]byte) bool { return true }); !ok {
+			b.Fatal("not unchanged")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/file")
+}

@@ -23,6 +23,12 @@
 // the same size and SHA-256 and the file is a regular 0644 file of this
 // user holding exactly those bytes.
 //
+// A generation committed with a note (SetNote: what a generator made it
+// from) is recorded in the store with a digest of every file's and
+// directory's lstat(2); Unchanged tells a generator whose note is the
+// same, without reading the tree, that the generation is still exactly
+// as published, so there is nothing to write.
+//
 // Every generation has a manifest.json at its root listing each file's
 // path, size and SHA-256 in a fixed format: the same files give the same
 // bytes. A directory at "out" (a tree written by an earlier version of this
@@ -121,14 +127,26 @@ type Writer struct {
 	hasManifest bool                // the current generation has a valid manifest
 	oldDirs     map[string]int      // its directories, opened beneath it once each: an O_PATH fd, or noDir
 
-	mu       sync.Mutex
-	state    int   // stateOpen, stateClosing, stateDone
-	err      error // first I/O error; the Writer then only aborts
-	files    map[string]struct{}
-	dirs     map[string]struct{}
-	entries  []fileEntry
-	matched  int // entries whose path is also in old
-	inflight sync.WaitGroup
+	mu      sync.Mutex
+	state   int   // stateOpen, stateClosing, stateDone
+	err     error // first I/O error; the Writer then only aborts
+	files   map[string]struct{}
+	dirs    map[string]struct{}
+	entries []fileEntry
+	matched int    // entries whose path is also in old
+	note    []byte // recorded with the generation, for Unchanged
+	// digest is the generation's walkDigest, which Commit takes for the
+	// record when there is a note.
+	digest    [sha256.Size]byte
+	digestErr error
+
+	// Files are written back to disk in the background as they come, a
+	// syncfs after every writeBackEvery new files, so that Commit's sync
+	// has little left to wait for.
+	unsynced    int  // files written since the last write-back started
+	writingBack bool // a write-back is running
+	wroteBack   sync.WaitGroup
+	inflight    sync.WaitGroup
 }
 
 const (
@@ -458,6 +476,14 @@ func (w *Writer) cleanStale() error {
 			if err := w.removeUnlocked(name, false); err != nil {
 				return err
 			}
+		case strings.HasPrefix(name, recordPrefix):
+			// A record a crashed run did not rename into place.
+			var st unix.Stat_t
+			if unix.Fstatat(w.storeFD, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+				if err := unix.Unlinkat(w.storeFD, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+					return fmt.Errorf("removing %s: %w", filepath.Join(w.store, name), err)
+				}
+			}
 		case strings.HasPrefix(name, linkPrefix):
 			var st unix.Stat_t
 			if unix.Fstatat(w.storeFD, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
@@ -683,8 +709,35 @@ func (w *Writer) WriteFile(rel string, data []byte) error {
 	if inOld {
 		w.matched++
 	}
+	if written {
+		w.unsynced++
+		if w.unsynced >= writeBackEvery && !w.writingBack && syncfsReportsErrors() {
+			w.unsynced, w.writingBack = 0, true
+			w.wroteBack.Go(w.writeBack)
+		}
+	}
 	return nil
 }
+
+// writeBackEvery is how many new files start a write-back; a variable for
+// tests.
+var writeBackEvery = 4096
+
+// writeBack writes back what the filesystem has dirty, while the caller
+// goes on rendering: the disk works while the CPUs do. An error fails the
+// Writer (syncfs reports a write error once).
+func (w *Writer) writeBack() {
+	err := retry(func() error { return syncfs(w.stagingFD) })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writingBack = false
+	if err != nil {
+		w.fail(fmt.Errorf("syncfs %s: %w", w.staging, err))
+	}
+}
+
+// syncfs is unix.Syncfs; a variable for tests.
+var syncfs = unix.Syncfs
 
 // claim checks that rel can be added now. w.mu is held.
 func (w *Writer) claim(rel string) error {
@@ -955,11 +1008,13 @@ func (w *Writer) createAt(dirfd int, rel string, fill func(fd int) error) error 
 }
 
 // Commit finishes the new generation and publishes it: it writes
-// manifest.json (or links it, if unchanged), fsyncs the files written and
-// every directory once, names the generation, and points the link at it
-// with one rename(2). Then it fsyncs the store and the parent and waits
-// for the removal Begin started. After Commit, successful or not, the
-// Writer is done. An error that
+// manifest.json (or links it, if unchanged), makes the generation durable
+// (one syncfs(2), or an fsync of each file written and each directory),
+// names the generation, and points the link at it with one rename(2).
+// Then it fsyncs the store and the parent, waits for the removal Begin
+// started, and records the generation for Unchanged if it has a note
+// (SetNote). After Commit, successful or not, the Writer is done. An
+// error that
 // does not wrap ErrAfterSwap means nothing was published: the tree is as
 // it was and the staging directory is removed.
 //
@@ -982,9 +1037,12 @@ func (w *Writer) Commit() (Stats, error) {
 		return Stats{}, errors.New("Commit called after Commit or Abort")
 	}
 	w.state = stateClosing
-	err := w.err
 	w.mu.Unlock()
 	w.inflight.Wait()
+	w.wroteBack.Wait()
+	w.mu.Lock()
+	err := w.err
+	w.mu.Unlock()
 	if err != nil {
 		w.abort()
 		return Stats{}, fmt.Errorf("not committing %s: %w", w.dir, err)
@@ -1009,6 +1067,7 @@ func (w *Writer) Commit() (Stats, error) {
 	if w.removeErr != nil {
 		errs = append(errs, w.removeErr)
 	}
+	w.record(w.stagingName, st)
 	w.closeDirs()
 	if len(errs) > 0 {
 		return st, fmt.Errorf("%w: %w", ErrAfterSwap, errors.Join(errs...))
@@ -1067,23 +1126,22 @@ func (w *Writer) commit() (st Stats, errs []error, err error) {
 			st.Unchanged++
 		}
 	}
-
-	// Make the new tree durable before it becomes visible: file data
-	// first, then the directories, each once.
-	err = parallel(len(toSync), func(i int) error { return w.syncAt(toSync[i], unix.O_RDONLY) })
+	// The record's digest is taken beside the sync, which changes no
+	// lstat. Removing older generations changes the ctime of the files
+	// they share with this one, so it must be done; the swap renames the
+	// generation's root, whose times the digest leaves out.
+	var digest <-chan digestResult
+	if w.note != nil {
+		w.removing.Wait()
+		digest = startDigest(w.stagingFD)
+	}
+	err = w.sync(toSync)
+	if digest != nil {
+		d := <-digest
+		w.digest, w.digestErr = d.sum, d.err
+	}
 	if err != nil {
 		return Stats{}, nil, err
-	}
-	dirs := make([]string, 0, len(w.dirs))
-	for d := range w.dirs {
-		dirs = append(dirs, d)
-	}
-	err = parallel(len(dirs), func(i int) error { return w.syncAt(dirs[i], unix.O_RDONLY|unix.O_DIRECTORY) })
-	if err != nil {
-		return Stats{}, nil, err
-	}
-	if err := fsync(w.stagingFD); err != nil {
-		return Stats{}, nil, fmt.Errorf("fsync %s: %w", w.staging, err)
 	}
 
 	runHook("preswap")
@@ -1096,6 +1154,81 @@ func (w *Writer) commit() (st Stats, errs []error, err error) {
 		return Stats{}, nil, err
 	}
 	return st, errs, nil
+}
+
+// sync makes the new generation durable before it becomes visible: the
+// data of the files written (the rest are links to files already
+// durable), the directories and their entries.
+//
+// One syncfs(2) of the filesystem does it all at once: the journal is
+// committed once, where an fsync(2) of each file costs a commit each
+// (three times the time for 16,000 small files). It also writes back
+// what others left dirty on the filesystem, which a dedicated output
+// filesystem does not have. Before Linux 5.8 syncfs does not report write
+// errors, so there, and for a generation of a few files, each written
+// file and then each directory is fsynced instead.
+func (w *Writer) sync(written []string) error {
+	if len(written) > syncfsOver && syncfsReportsErrors() {
+		if err := retry(func() error { return syncfs(w.stagingFD) }); err != nil {
+			return fmt.Errorf("syncfs %s: %w", w.staging, err)
+		}
+		return nil
+	}
+	err := parallel(len(written), func(i int) error { return w.syncAt(written[i], unix.O_RDONLY) })
+	if err != nil {
+		return err
+	}
+	dirs := make([]string, 0, len(w.dirs))
+	for d := range w.dirs {
+		dirs = append(dirs, d)
+	}
+	err = parallel(len(dirs), func(i int) error { return w.syncAt(dirs[i], unix.O_RDONLY|unix.O_DIRECTORY) })
+	if err != nil {
+		return err
+	}
+	if err := fsync(w.stagingFD); err != nil {
+		return fmt.Errorf("fsync %s: %w", w.staging, err)
+	}
+	return nil
+}
+
+// syncfsOver is the number of written files above which sync uses one
+// syncfs rather than an fsync of each; a variable for tests.
+var syncfsOver = 64
+
+// syncfsReportsErrors reports whether the kernel is Linux 5.8 or later,
+// whose syncfs(2) returns the write errors of the filesystem since the
+// file descriptor was opened; earlier ones return 0 whatever happened.
+var syncfsReportsErrors = sync.OnceValue(func() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	return kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 5, 8)
+})
+
+// kernelAtLeast reports whether the release string of uname(2), such as
+// "6.1.0-18-amd64", is of version major.minor or later.
+func kernelAtLeast(release string, major, minor int) bool {
+	var v [2]int
+	for i := range v {
+		n := 0
+		for n < len(release) && release[n] >= '0' && release[n] <= '9' {
+			n++
+		}
+		if n == 0 {
+			return false
+		}
+		v[i], _ = strconv.Atoi(release[:n])
+		release = release[n:]
+		if i == 0 {
+			if !strings.HasPrefix(release, ".") {
+				return false
+			}
+			release = release[1:]
+		}
+	}
+	return v[0] > major || v[0] == major && v[1] >= minor
 }
 
 func (w *Writer) syncAt(rel string, flags int) error {
@@ -1293,6 +1426,7 @@ func (w *Writer) Abort() error {
 	w.state = stateClosing
 	w.mu.Unlock()
 	w.inflight.Wait()
+	w.wroteBack.Wait()
 	return w.abort()
 }
 
