@@ -339,15 +339,20 @@ func TestBadInputExits1(t *testing.T) {
 
 func TestHelpDocumentsEveryFlag(t *testing.T) {
 	r := mirrorsteer(t, "help")
-	for _, c := range []string{"check", "gen", "lookup", "help"} {
+	for _, c := range []string{"check", "gen", "probe", "merge", "import", "lookup", "dnsd", "keygen", "sign", "help"} {
 		if !strings.Contains(r.stdout, "  "+c+" ") {
 			t.Errorf("help does not list %s:\n%s", c, r.stdout)
 		}
 	}
 	for cmd, flags := range map[string][]string{
-		"gen":    {"-c", "-s", "-o", "-geoip-city"},
-		"lookup": {"-c", "-s", "-geoip-city", "-geoip-asn", "-ip", "-country", "-asn", "-v6", "-repo", "-release", "-arch", "-json"},
+		"gen":    {"-c", "-s", "-o", "-geoip-city", "-sign-key", "-stats", "-edge-trust"},
+		"lookup": {"-c", "-s", "-geoip-city", "-geoip-asn", "-ip", "-list", "-country", "-subdivision", "-asn", "-v6", "-repo", "-release", "-arch", "-json"},
 		"check":  {"-c"},
+		"probe":  {"-c", "-o", "-vantage"},
+		"merge":  {"-o", "-max-age"},
+		"dnsd":   {"-c", "-s", "-l", "-verify-key", "-poll", "-fetch-timeout", "-stats-file", "-stats-interval", "-print-ds", "-rrl", "-cookie-secret"},
+		"keygen": {"-o"},
+		"sign":   {"-key"},
 	} {
 		r := mirrorsteer(t, cmd, "-h")
 		if r.code != 0 {
