@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 
 	"github.com/oschwald/maxminddb-golang/v2"
@@ -21,10 +22,11 @@ import (
 // closed once the Index is built.
 type Index struct {
 	locs                []Location
-	city4, asn4         table4
+	v4                  space4
 	city6, asn6         table6
 	hasCity, hasAS      bool
 	cityAlias, asnAlias aliases
+	networks            int
 }
 
 // Hit is what an Index says of an address.
@@ -46,6 +48,13 @@ type Hit struct {
 // on the DB keeps working meanwhile.
 func (db *DB) Index() (*Index, error) {
 	ix := &Index{}
+	var city4, asn4 []net4
+	defer func() {
+		ix.v4 = newSpace4(sortNets4(city4), sortNets4(asn4))
+		// Freed when the Index is: nothing outside it points there
+		// (lookups copy what they read).
+		runtime.AddCleanup(ix, func(free func()) { free() }, ix.v4.moveOut())
+	}()
 	if db == nil {
 		return ix, nil
 	}
@@ -54,7 +63,6 @@ func (db *DB) Index() (*Index, error) {
 		ids := map[uintptr]int32{}    // record offset -> location
 		byLoc := map[Location]int32{} // the same place in several records
 		var rec cityRecord
-		var b4 builder4
 		var b6 builder6
 		var probe aliasProbe
 		for res := range db.city.Networks() {
@@ -74,18 +82,18 @@ func (db *DB) Index() (*Index, error) {
 				ids[res.Offset()] = id
 			}
 			if id >= 0 {
-				addNetwork(&b4, &b6, res.Prefix(), uint32(id))
+				addNetwork(&city4, &b6, res.Prefix(), uint32(id))
 				probe.note(res)
 			}
 		}
-		ix.city4, ix.city6 = b4.table(), b6.table()
+		ix.city6 = b6.table()
+		ix.networks += len(city4) + len(b6.hi)
 		ix.cityAlias = probe.aliases(db.city)
 	}
 	if db.asn != nil {
 		ix.hasAS = true
 		asns := map[uintptr]uint32{}
 		var rec asnRecord
-		var b4 builder4
 		var b6 builder6
 		var probe aliasProbe
 		for res := range db.asn.Networks() {
@@ -102,22 +110,23 @@ func (db *DB) Index() (*Index, error) {
 			}
 			// A record without a number still marks the network as
 			// known to the database: DB.Lookup gives its prefix.
-			addNetwork(&b4, &b6, res.Prefix(), asn)
+			addNetwork(&asn4, &b6, res.Prefix(), asn)
 			probe.note(res)
 		}
-		ix.asn4, ix.asn6 = b4.table(), b6.table()
+		ix.asn6 = b6.table()
+		ix.networks += len(asn4) + len(b6.hi)
 		ix.asnAlias = probe.aliases(db.asn)
 	}
 	return ix, nil
 }
 
-func addNetwork(b4 *builder4, b6 *builder6, p netip.Prefix, v uint32) {
+func addNetwork(b4 *[]net4, b6 *builder6, p netip.Prefix, v uint32) {
 	a := p.Addr()
 	if a.Is4In6() && p.Bits() >= 96 {
 		a, p = a.Unmap(), netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 	}
 	if a.Is4() {
-		b4.add(binary.BigEndian.Uint32(a.AsSlice()), uint8(p.Bits()), v)
+		*b4 = append(*b4, net4{binary.BigEndian.Uint32(a.AsSlice()), uint8(p.Bits()), v})
 		return
 	}
 	b := a.As16()
@@ -151,13 +160,13 @@ func (ix *Index) Lookup(a netip.Addr) Hit {
 	}
 	a = a.Unmap()
 	if a.Is4() {
-		i, j := findPair4(&ix.city4, &ix.asn4, binary.BigEndian.Uint32(a.AsSlice()))
-		if i >= 0 {
-			v, p := ix.city4.at(i)
-			h.Loc, h.CityPrefix = int32(v), p
+		x := binary.BigEndian.Uint32(a.AsSlice())
+		sg := ix.v4.find(x)
+		if sg.cityBits != noNet {
+			h.Loc, h.CityPrefix = int32(sg.loc), prefix4(x, sg.cityBits)
 		}
-		if j >= 0 {
-			h.ASN, h.ASNPrefix = ix.asn4.at(j)
+		if sg.asnBits != noNet {
+			h.ASN, h.ASNPrefix = sg.asn, prefix4(x, sg.asnBits)
 		}
 		return h
 	}
@@ -165,14 +174,12 @@ func (ix *Index) Lookup(a netip.Addr) Hit {
 	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 	if hi == 0 && lo>>32 == 0 {
 		// ::/96 is where a MaxMind tree keeps its IPv4 networks.
-		i, j := findPair4(&ix.city4, &ix.asn4, uint32(lo))
-		if i >= 0 {
-			v, p := ix.city4.at(i)
-			h.Loc, h.CityPrefix = int32(v), aliasPrefix(a, p, 96)
+		sg := ix.v4.find(uint32(lo))
+		if sg.cityBits != noNet {
+			h.Loc, h.CityPrefix = int32(sg.loc), aliasPrefix(a, sg.cityBits, 96)
 		}
-		if j >= 0 {
-			v, p := ix.asn4.at(j)
-			h.ASN, h.ASNPrefix = v, aliasPrefix(a, p, 96)
+		if sg.asnBits != noNet {
+			h.ASN, h.ASNPrefix = sg.asn, aliasPrefix(a, sg.asnBits, 96)
 		}
 		return h
 	}
@@ -180,19 +187,37 @@ func (ix *Index) Lookup(a netip.Addr) Hit {
 	if i >= 0 {
 		v, p := ix.city6.at(i)
 		h.Loc, h.CityPrefix = int32(v), p
-	} else if x, bits, ok := ix.cityAlias.v4(hi, lo); ok {
-		if v, p, ok := ix.city4.find(x); ok {
-			h.Loc, h.CityPrefix = int32(v), aliasPrefix(a, p, bits)
+	} else if x, off, ok := ix.cityAlias.v4(hi, lo); ok {
+		if sg := ix.v4.find(x); sg.cityBits != noNet {
+			h.Loc, h.CityPrefix = int32(sg.loc), aliasPrefix(a, sg.cityBits, off)
 		}
 	}
 	if j >= 0 {
 		h.ASN, h.ASNPrefix = ix.asn6.at(j)
-	} else if x, bits, ok := ix.asnAlias.v4(hi, lo); ok {
-		if v, p, ok := ix.asn4.find(x); ok {
-			h.ASN, h.ASNPrefix = v, aliasPrefix(a, p, bits)
+	} else if x, off, ok := ix.asnAlias.v4(hi, lo); ok {
+		if sg := ix.v4.find(x); sg.asnBits != noNet {
+			h.ASN, h.ASNPrefix = sg.asn, aliasPrefix(a, sg.asnBits, off)
 		}
 	}
 	return h
+}
+
+// Prefetch reads into the CPU's cache what looking up the IPv4
+// addresses among as will read, for all of them at once, and returns a
+// value to keep (so that the reads stay). A server that has a batch of
+// queries calls it before answering them: the cache misses of the batch
+// overlap instead of coming one after the other. buf is scratch space.
+func (ix *Index) Prefetch(as []netip.Addr, buf []uint32) ([]uint32, uint32) {
+	buf = buf[:0]
+	if ix == nil {
+		return buf, 0
+	}
+	for _, a := range as {
+		if a = a.Unmap(); a.Is4() {
+			buf = append(buf, binary.BigEndian.Uint32(a.AsSlice()))
+		}
+	}
+	return buf, ix.v4.touch(buf)
 }
 
 // aliases says which IPv6 ranges a database maps onto its IPv4 networks,
@@ -212,10 +237,10 @@ func (al aliases) v4(hi, lo uint64) (uint32, int, bool) {
 	return 0, 0, false
 }
 
-// aliasPrefix is the IPv6 network that holds a and stands for the IPv4
-// network p, whose address starts at bit off of a.
-func aliasPrefix(a netip.Addr, p netip.Prefix, off int) netip.Prefix {
-	q, _ := a.Prefix(off + p.Bits())
+// aliasPrefix is the IPv6 network that holds a and stands for an IPv4
+// network bits long, whose address starts at bit off of a.
+func aliasPrefix(a netip.Addr, bits uint8, off int) netip.Prefix {
+	q, _ := a.Prefix(off + int(bits))
 	return q
 }
 
@@ -273,21 +298,21 @@ func (ix *Index) Where(a netip.Addr) (Info, int32) {
 
 // Networks returns how many networks the Index holds, for logs.
 func (ix *Index) Networks() int {
-	return len(ix.city4.start) + len(ix.city6.start) + len(ix.asn4.start) + len(ix.asn6.start)
+	return ix.networks
 }
 
-// table4 holds IPv4 networks sorted by their first address, and a radix
-// over the top bits of the address that narrows a lookup to the few
-// networks starting in its own part of the space (and the one before
-// them, which may reach into it). Networks are disjoint, as the leaves of
-// a MaxMind tree are, so the one that holds x is the last one starting at
-// or before x, if it reaches x.
+// table6 holds one database's IPv6 networks sorted by their first
+// address, and a radix over the first 64 bits of the address that
+// narrows a lookup to the few networks starting in its own part of the
+// space (and the one before them, which may reach into it). Networks are
+// disjoint, as the leaves of a MaxMind tree are, so the one that holds x
+// is the last one starting at or before x, if it reaches x.
 //
-// A lookup of a database of millions of networks is a few cache misses:
-// the radix's nodes, two lines of starts, one entry. The networks' value
-// and length sit together so the last step is one miss, not two.
-type table4 struct {
-	start []uint32
+// IPv6 networks are too sparse for space4's direct index; a lookup is the
+// radix's nodes, a line or two of starts and one entry, whose value and
+// length sit together.
+type table6 struct {
+	start [][2]uint64 // an address's high and low half, together
 	ent   []entry
 	rdx   radix
 }
@@ -296,66 +321,6 @@ type table4 struct {
 type entry struct {
 	val  uint32
 	bits uint8
-}
-
-func (t *table4) find(x uint32) (uint32, netip.Prefix, bool) {
-	i, _ := findPair4(t, &table4{}, x)
-	if i < 0 {
-		return 0, netip.Prefix{}, false
-	}
-	v, p := t.at(i)
-	return v, p, true
-}
-
-// at returns the value and the network of entry i.
-func (t *table4) at(i int) (uint32, netip.Prefix) {
-	var a [4]byte
-	binary.BigEndian.PutUint32(a[:], t.start[i])
-	return t.ent[i].val, netip.PrefixFrom(netip.AddrFrom4(a), int(t.ent[i].bits))
-}
-
-// findPair4 returns the entries of a and of b that hold x (-1 for none).
-// It searches both tables in lockstep, so that the cache misses of the
-// two (the City and the ASN table, each far bigger than the cache)
-// overlap instead of adding up.
-func findPair4(a, b *table4, x uint32) (int, int) {
-	la, ha, lb, hb := narrowPair(&a.rdx, &b.rdx, uint64(x)<<32)
-	i, j := la, lb // the first start > x is in [i, ha) and [j, hb)
-	for i < ha || j < hb {
-		if i < ha {
-			if m := int(uint(i+ha) >> 1); a.start[m] > x {
-				ha = m
-			} else {
-				i = m + 1
-			}
-		}
-		if j < hb {
-			if m := int(uint(j+hb) >> 1); b.start[m] > x {
-				hb = m
-			} else {
-				j = m + 1
-			}
-		}
-	}
-	i, j = i-1, j-1 // the last start <= x
-	if i >= 0 {
-		if n := a.ent[i].bits; n > 0 && (x^a.start[i])>>(32-n) != 0 {
-			i = -1
-		}
-	}
-	if j >= 0 {
-		if n := b.ent[j].bits; n > 0 && (x^b.start[j])>>(32-n) != 0 {
-			j = -1
-		}
-	}
-	return i, j
-}
-
-// table6 is table4 for IPv6; the radix covers the first 64 bits.
-type table6 struct {
-	start [][2]uint64 // an address's high and low half, together
-	ent   []entry
-	rdx   radix
 }
 
 func (t *table6) find(xh, xl uint64) (uint32, netip.Prefix, bool) {
@@ -375,7 +340,9 @@ func (t *table6) at(i int) (uint32, netip.Prefix) {
 	return t.ent[i].val, netip.PrefixFrom(netip.AddrFrom16(a), int(t.ent[i].bits))
 }
 
-// findPair6 is findPair4 for IPv6.
+// findPair6 returns the entries of a and of b that hold (xh, xl), -1 for
+// none. It searches both tables in lockstep, so that the cache misses of
+// the two (the City and the ASN table) overlap instead of adding up.
 func findPair6(a, b *table6, xh, xl uint64) (int, int) {
 	la, ha, lb, hb := narrowPair(&a.rdx, &b.rdx, xh)
 	after := func(s *[2]uint64) bool { return s[0] > xh || s[0] == xh && s[1] > xl }
@@ -440,7 +407,7 @@ const leafMax = 32
 
 // narrowPair returns the ranges of keys of a and of b that start in the
 // smallest part of the space each resolves around x, walking both in
-// lockstep (see findPair4). An empty radix gives an empty range.
+// lockstep (see findPair6). An empty radix gives an empty range.
 func narrowPair(a, b *radix, x uint64) (int, int, int, int) {
 	var sa, sb []slot
 	if a.root != nil {
@@ -544,34 +511,6 @@ func contains6(sh, sl uint64, n int, xh, xl uint64) bool {
 		return sl == xl
 	}
 	return (sl^xl)>>(128-n) == 0
-}
-
-type builder4 struct {
-	start []uint32
-	bits  []uint8
-	val   []uint32
-}
-
-func (b *builder4) add(start uint32, bits uint8, v uint32) {
-	b.start, b.bits, b.val = append(b.start, start), append(b.bits, bits), append(b.val, v)
-}
-
-func (b *builder4) table() table4 {
-	idx := make([]int, len(b.start))
-	for i := range idx {
-		idx[i] = i
-	}
-	if !slices.IsSorted(b.start) {
-		slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(b.start[x], b.start[y]) })
-	}
-	t := table4{start: make([]uint32, len(idx)), ent: make([]entry, len(idx))}
-	keys := make([]uint64, len(idx))
-	for k, i := range idx {
-		t.start[k], t.ent[k] = b.start[i], entry{b.val[i], b.bits[i]}
-		keys[k] = uint64(b.start[i]) << 32
-	}
-	t.rdx = buildRadix(keys)
-	return t
 }
 
 type builder6 struct {

@@ -33,7 +33,7 @@ func denseNets4(r *rand.Rand, dense int) []netip.Prefix {
 		case x < dense*4:
 			out = append(out, pfx4(hi, 16))
 		case x < dense*5:
-			out = append(out, pfx4(hi|uint32(r.IntN(256))<<8, 22))
+			out = append(out, pfx4(hi|uint32(r.IntN(64))<<10, 22))
 		}
 	}
 	return out
@@ -72,60 +72,84 @@ func denseNets6(r *rand.Rand, n int) []netip.Prefix {
 	return out
 }
 
-func buildTables(nets []netip.Prefix) (table4, table6) {
-	var b4 builder4
+// buildTables indexes nets as one database would: the IPv4 ones in a
+// space4 as its City networks (over asn4 as the ASN ones), the IPv6 ones
+// in a table6. A network's value is its index in nets.
+func buildTables(nets []netip.Prefix, asn4 []net4) (space4, table6) {
+	var b4 []net4
 	var b6 builder6
 	for i, p := range nets {
 		addNetwork(&b4, &b6, p, uint32(i))
 	}
-	return b4.table(), b6.table()
+	return newSpace4(sortNets4(b4), sortNets4(asn4)), b6.table()
+}
+
+// holder returns a function that finds the network of sorted that holds
+// an address by a plain search over them all.
+func holder(sorted []netip.Prefix) func(netip.Addr) (int, bool) {
+	return func(a netip.Addr) (int, bool) {
+		i := sort.Search(len(sorted), func(i int) bool { return sorted[i].Addr().Compare(a) > 0 }) - 1
+		if i >= 0 && sorted[i].Addr().Is4() == a.Is4() && sorted[i].Contains(a) {
+			return i, true
+		}
+		return -1, false
+	}
 }
 
 // TestTableFind: the tables find, for every address near a network's
 // edges and for random addresses, the one network that holds it, as a
-// plain search over every network does.
+// plain search over every network does; in IPv4, the City and the ASN
+// network at once, also where adjacent networks have the same value
+// (their segments merge) and where they leave gaps.
 func TestTableFind(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	nets := append(denseNets4(r, 400), denseNets6(r, 20000)...)
 	nets = append(nets, pfx4(0, 32), pfx4(0xffffffff, 32), netip.MustParsePrefix("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"), netip.MustParsePrefix("::1:0:0:0/96"))
-	t4, t6 := buildTables(nets)
+	// The ASN networks: others, the same value for runs of neighbours.
+	asnNets := denseNets4(r, 300)
+	slices.SortFunc(asnNets, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	var asn4 []net4
+	for i, p := range asnNets {
+		asn4 = append(asn4, net4{binary.BigEndian.Uint32(p.Addr().AsSlice()), uint8(p.Bits()), uint32(i / 4)})
+	}
+	s4, t6 := buildTables(nets, asn4)
 	sorted := slices.Clone(nets)
 	slices.SortFunc(sorted, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
-	want := func(a netip.Addr) (netip.Prefix, bool) {
-		i := sort.Search(len(sorted), func(i int) bool { return sorted[i].Addr().Compare(a) > 0 }) - 1
-		if i >= 0 && sorted[i].Addr().Is4() == a.Is4() && sorted[i].Contains(a) {
-			return sorted[i], true
-		}
-		return netip.Prefix{}, false
-	}
+	cityOf, asnOf := holder(sorted), holder(asnNets)
 	check := func(a netip.Addr) {
 		t.Helper()
 		var got netip.Prefix
 		var ok bool
 		var v uint32
 		if a.Is4() {
-			v, got, ok = t4.find(binary.BigEndian.Uint32(a.AsSlice()))
+			x := binary.BigEndian.Uint32(a.AsSlice())
+			sg := s4.find(x)
+			if ok = sg.cityBits != noNet; ok {
+				v, got = sg.loc, prefix4(x, sg.cityBits)
+			}
+			j, jok := asnOf(a)
+			if gotOK := sg.asnBits != noNet; gotOK != jok || jok && (prefix4(x, sg.asnBits) != asnNets[j] || sg.asn != uint32(j/4)) {
+				t.Fatalf("ASN of %v = %v %d (%v), want %v %d (%v)", a, prefix4(x, sg.asnBits), sg.asn, gotOK, asnNets[max(j, 0)], j/4, jok)
+			}
 		} else {
 			b := a.As16()
 			v, got, ok = t6.find(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
 		}
-		w, wok := want(a)
+		i, wok := cityOf(a)
+		var w netip.Prefix
+		if wok {
+			w = sorted[i]
+		}
 		if ok != wok || got != w || ok && nets[v] != w {
 			t.Fatalf("find(%v) = %v %v (value %d), want %v %v", a, got, ok, v, w, wok)
 		}
 	}
-	// The lockstep search of two tables finds what two searches find.
-	o4, o6 := buildTables(append(denseNets4(r, 300), denseNets6(r, 5000)...))
+	// The lockstep search of two IPv6 tables finds what two searches
+	// find.
+	_, o6 := buildTables(denseNets6(r, 5000), nil)
 	pair := func(a netip.Addr) {
 		t.Helper()
 		if a.Is4() {
-			x := binary.BigEndian.Uint32(a.AsSlice())
-			i, j := findPair4(&t4, &o4, x)
-			i1, _ := findPair4(&t4, &table4{}, x)
-			_, j1 := findPair4(&table4{}, &o4, x)
-			if i != i1 || j != j1 {
-				t.Fatalf("findPair4(%v) = %d, %d; alone %d, %d", a, i, j, i1, j1)
-			}
 			return
 		}
 		b := a.As16()
@@ -137,7 +161,7 @@ func TestTableFind(t *testing.T) {
 			t.Fatalf("findPair6(%v) = %d, %d; alone %d, %d", a, i, j, i1, j1)
 		}
 	}
-	for _, p := range nets {
+	for _, p := range append(nets, asnNets...) {
 		first := p.Addr()
 		last := lastAddr(p)
 		check(first)
@@ -178,7 +202,12 @@ func BenchmarkTableFind(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	n4 := denseNets4(r, 4096)
 	n6 := denseNets6(r, 500000)
-	t4, t6 := buildTables(append(n4, n6...))
+	a4 := denseNets4(r, 2048)
+	var asn4 []net4
+	for i, p := range a4 {
+		asn4 = append(asn4, net4{binary.BigEndian.Uint32(p.Addr().AsSlice()), uint8(p.Bits()), uint32(i)})
+	}
+	s4, t6 := buildTables(append(n4, n6...), asn4)
 	q4 := make([]uint32, 1<<16)
 	for i := range q4 {
 		p := n4[r.IntN(len(n4))]
@@ -190,26 +219,13 @@ func BenchmarkTableFind(b *testing.B) {
 		q6[i] = [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
 	}
 	b.Logf("%d IPv4 and %d IPv6 networks", len(n4), len(n6))
+	b.Logf("IPv4: %d segments, %d /16 blocks (%d KiB)", len(s4.segs), len(s4.blocks)>>8, (len(s4.root)+len(s4.blocks))*4/1024+len(s4.segs)*16/1024)
+	// The City and the ASN network at once.
 	b.Run("v4", func(b *testing.B) {
 		for i := range b.N {
-			if _, _, ok := t4.find(q4[i&(1<<16-1)]); !ok {
+			if sg := s4.find(q4[i&(1<<16-1)]); sg.cityBits == noNet {
 				b.Fatal("not found")
 			}
-		}
-	})
-	// A second table, as the ASN database is beside the City one: two
-	// searches one after the other, and in lockstep.
-	a4, _ := buildTables(denseNets4(r, 2048))
-	b.Run("v4 two tables", func(b *testing.B) {
-		for i := range b.N {
-			x := q4[i&(1<<16-1)]
-			t4.find(x)
-			a4.find(x)
-		}
-	})
-	b.Run("v4 two tables in lockstep", func(b *testing.B) {
-		for i := range b.N {
-			findPair4(&t4, &a4, q4[i&(1<<16-1)])
 		}
 	})
 	b.Run("v6", func(b *testing.B) {
@@ -220,4 +236,28 @@ func BenchmarkTableFind(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSpaceMovedOut: a space4 big enough to leave the heap (see bigCopy)
+// finds what it found before, and the copy is not the heap's.
+func TestSpaceMovedOut(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	nets := denseNets4(r, 4096)
+	s, _ := buildTables(nets, nil)
+	if size := len(s.blocks) * 4; size < 4<<21 {
+		t.Fatalf("blocks of %d bytes: too few to leave the heap", size)
+	}
+	heapBlocks, heapSegs := s.blocks, s.segs
+	moved := s
+	free := moved.moveOut()
+	if &moved.blocks[0] == &heapBlocks[0] || &moved.segs[0] == &heapSegs[0] {
+		t.Fatal("the tables were not copied out of the heap")
+	}
+	for range 100000 {
+		x := r.Uint32()
+		if got, want := moved.find(x), s.find(x); got != want {
+			t.Fatalf("find(%08x) = %+v after moving out, %+v before", x, got, want)
+		}
+	}
+	free()
 }
