@@ -17,11 +17,14 @@
 # Usage: bench/dnsd-load.sh [seconds] (default 10). ROUNDS=n runs of each
 # server in turn for 1. and 2. (default 3; the medians are compared). R=dir
 # keeps the world and the tools between runs (default /tmp/mirrorsteer-load).
+# SECTIONS="1 3" runs only those parts (default all four).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$PWD
 DUR=${1:-10}
 ROUNDS=${ROUNDS:-3}
+SECTIONS=${SECTIONS:-1 2 3 4}
+section() { [[ " $SECTIONS " == *" $1 "* ]]; }
 R=${R:-/tmp/mirrorsteer-load}
 SHARED=${SHARED:-$here/../shared}
 [ -d "$SHARED/bench/ecsload" ] || SHARED=/work/shared
@@ -126,16 +129,21 @@ versus() {
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
+if section 1; then
 echo "== 1. a different ECS per query (200,000 /24s and /48s)"
 start_dnsd world -c "$R/world/mirrors.toml" -s "$R/world/state.json" --geoip-city "$city" --geoip-asn "$asn"
 versus "449 mirrors" "$R/prefixes.txt"
 kill $DPID; wait $DPID 2>/dev/null || true
+fi
 
+if section 2; then
 echo "== 2. one fixed ECS, the peer zone"
 start_dnsd peer -c bench/dnsd-peer/mirrors.toml --geoip-city "$city" --geoip-asn "$asn"
 versus "peer zone" "$R/one-prefix.txt"
 kill $DPID; wait $DPID 2>/dev/null || true
+fi
 
+if section 3; then
 echo "== 3. reloads under random-ECS load"
 cp "$R/world/state.json" "$R/state.json"
 cp "$city" "$R/city.mmdb"
@@ -148,13 +156,17 @@ start_dnsd reload -c "$R/world/mirrors.toml" -s "$R/state.json" --geoip-city "$R
 	-names download.example.org:A -prefixes "$R/prefixes.txt" 2> "$R/persec.txt" >/dev/null
 wait $! 2>/dev/null || true
 grep -i reload "$R/reload.log" | sed 's/^/  dnsd: /' | cut -c1-160
-q=$(grep -v -e warm -e drain "$R/persec.txt" | sed -n 's/^t=[0-9]*s qps=\([0-9]*\)$/\1/p')
+# The seconds of the measured run only: not the warm-up, not a last
+# partial second while the generator drains.
+q=$(grep -v -e warm -e drain "$R/persec.txt" | sed -n 's/^t=\([0-9]*\)s qps=\([0-9]*\)$/\1 \2/p' | awk -v last=$((DUR + 4)) '$1 <= last {print $2}')
 echo "  per second: $(echo $q)"
 med=$(echo "$q" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
 low=$(echo "$q" | sort -n | head -1)
 echo "  steady (median) $med, lowest second $low = $(awk -v a=$low -v b=$med 'BEGIN{printf "%.0f", 100*a/b}')% of steady"
 kill $DPID; wait $DPID 2>/dev/null || true
+fi
 
+section 4 || exit 0
 echo "== 4. memory: ~4,300 mirrors, the million-network City database"
 start_dnsd mem -c "$R/world4k/mirrors.toml" --geoip-city "$city" --geoip-asn "$asn"
 load "dnsd, ~4,300 mirrors" $DPORT "$R/prefixes.txt"

@@ -205,6 +205,6 @@ func (h *Handler) cookie(s *Scratch, src netip.Addr) {
 	case s.status == parseBadCookie:
 		h.metrics.cookies[cookieMalformed].Add(1)
 	case s.q.cookie:
-		h.metrics.cookies[h.cookies.check(&s.q, src, uint32(h.now(s).Unix()))].Add(1)
+		h.metrics.cookies[h.cookies.check(s.q, src, uint32(h.now(s).Unix()))].Add(1)
 	}
 }

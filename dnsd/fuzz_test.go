@@ -1,9 +1,11 @@
 package dnsd
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -54,6 +56,12 @@ func FuzzServe(f *testing.F) {
 		}
 		f.Add(b, false)
 	}
+	// A batch answers the input as Serve does, among other queries.
+	fx.h.clock = func() time.Time { return signedAt }
+	var around [][]byte
+	for _, m := range []*dns.Msg{question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24")), question("download.example.org.", dns.TypeAAAA, ecs("2001:db8:82::/56"))} {
+		around = append(around, mustPack(f, m))
+	}
 	f.Fuzz(func(t *testing.T, msg []byte, tcp bool) {
 		tr := UDP
 		if tcp {
@@ -61,6 +69,15 @@ func FuzzServe(f *testing.F) {
 		}
 		for _, h := range []*Handler{fx.h, slipping.h} {
 			check(t, h.Serve(NewScratch(), nil, msg, netip.MustParseAddr("127.0.0.1"), tr), msg, tr)
+		}
+		batch := [][]byte{around[0], msg, around[1]}
+		srcs := []netip.Addr{netip.MustParseAddr("81.1.200.7"), netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}
+		replies := make([][]byte, len(batch))
+		fx.h.ServeBatch(NewScratch(), replies, batch, srcs, tr)
+		for i, m := range batch {
+			if want := fx.h.Serve(NewScratch(), nil, m, srcs[i], tr); !bytes.Equal(replies[i], want) {
+				t.Fatalf("ServeBatch's reply %d differs from Serve's:\n% x\nwant\n% x", i, replies[i], want)
+			}
 		}
 		out := signed.h.Serve(NewScratch(), nil, msg, netip.MustParseAddr("127.0.0.1"), tr)
 		// Every RRset of a reply with DO comes with its signatures, but

@@ -1,6 +1,7 @@
 package dnsd
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -470,4 +472,49 @@ func withRecord(name string, owner func(at int) []byte) []byte {
 	binary.BigEndian.PutUint16(b[6:], 1)
 	b = append(b, owner(len(b))...)
 	return append(b, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1)
+}
+
+// TestServeBatch: a batch is answered byte for byte as Serve answers each
+// of its queries alone, whatever the mix (steered names from IPv4 and
+// IPv6 subnets and sources, static names, errors, what is not a query)
+// and however large the batch.
+func TestServeBatch(t *testing.T) {
+	f := newFixture(t, nil)
+	f.h.clock = func() time.Time { return time.Unix(1_800_000_000, 0) }
+	kinds := []*dns.Msg{
+		question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24")),
+		question("download.example.org.", dns.TypeAAAA, ecs("2001:db8:82::/48")),
+		question("download.example.org.", dns.TypeA, edns(1232)),
+		question("download.example.org.", dns.TypeA, ecs("10.1.0.0/16")), // not global: the source
+		question("de2-fr.download.example.org.", dns.TypeA, ecs("81.1.2.0/24")),
+		question("mail.example.org.", dns.TypeA, edns(1232)),
+		question("nope.example.org.", dns.TypeA),
+		question("www.example.net.", dns.TypeA),
+		question("example.org.", dns.TypeSOA, withCookie("2464c4abcf10c957")),
+	}
+	var msgs [][]byte
+	for _, m := range kinds {
+		msgs = append(msgs, mustPack(t, m))
+	}
+	reply := mustPack(t, question("download.example.org.", dns.TypeA))
+	reply[2] |= 0x80 // a response: dropped
+	msgs = append(msgs, reply, []byte{1, 2, 3})
+	srcs := []netip.Addr{netip.MustParseAddr("81.1.200.7"), netip.MustParseAddr("2001:db8:82::7"), netip.MustParseAddr("127.0.0.1")}
+	for _, n := range []int{1, 7, 64, 100} {
+		batch, from := make([][]byte, n), make([]netip.Addr, n)
+		for i := range n {
+			batch[i], from[i] = msgs[(i*5+n)%len(msgs)], srcs[(i+n)%len(srcs)]
+		}
+		replies := make([][]byte, n)
+		s := NewScratch()
+		for round := range 2 { // the Scratch reused
+			f.h.ServeBatch(s, replies, batch, from, UDP)
+			for i := range n {
+				want := f.h.Serve(NewScratch(), nil, batch[i], from[i], UDP)
+				if !bytes.Equal(replies[i], want) {
+					t.Fatalf("batch of %d, round %d, query %d from %v: ServeBatch replied\n% x\nServe\n% x", n, round, i, from[i], replies[i], want)
+				}
+			}
+		}
+	}
 }

@@ -230,7 +230,7 @@ func replyKind(st parseStatus, b []byte) rrlKind {
 // client asks again at once and is not limited, as BIND does; for
 // others TC, so that the client asks again over TCP.
 func (h *Handler) slip(s *Scratch) []byte {
-	q, w := &s.q, &s.w
+	q, w := s.q, &s.w
 	rcode := int(w.b[3] & 0xf)
 	if s.status == parseBadVers {
 		rcode = dns.RcodeBadVers

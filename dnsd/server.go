@@ -257,10 +257,14 @@ func (s *Server) serveUDP(fd int) {
 	m := s.h.Metrics()
 	b := newUDPBatch(fd, udpBatchSize, udpQueryMax)
 	sc := NewScratch()
-	replies := make([][]byte, udpBatchSize)
-	for i := range replies {
-		replies[i] = make([]byte, 0, udpQueryMax)
+	bufs := make([][]byte, udpBatchSize)
+	for i := range bufs {
+		bufs[i] = make([]byte, 0, udpQueryMax)
 	}
+	// The batch's datagrams that are not empty, their sources and
+	// where they are in b; replies[j] is msgs[j]'s.
+	msgs, replies := make([][]byte, 0, udpBatchSize), make([][]byte, udpBatchSize)
+	srcs, at := make([]netip.Addr, 0, udpBatchSize), make([]int, 0, udpBatchSize)
 	for {
 		// A shut-down socket reads as empty datagrams, not as an error,
 		// so the reader looks for Close before every batch.
@@ -277,17 +281,20 @@ func (s *Server) serveUDP(fd int) {
 			m.Error("udp_read")
 			continue
 		}
-		k := 0
+		msgs, srcs, at = msgs[:0], srcs[:0], at[:0]
 		for i := range n {
-			l := b.len(i)
-			if l == 0 {
-				continue
+			if l := b.len(i); l > 0 {
+				msgs, srcs, at = append(msgs, b.bufs[i][:l]), append(srcs, b.source(i)), append(at, i)
+				replies[len(at)-1] = bufs[i]
 			}
-			reply := s.h.Serve(sc, replies[i][:0], b.bufs[i][:l], b.source(i), UDP)
+		}
+		s.h.ServeBatch(sc, replies[:len(msgs)], msgs, srcs, UDP)
+		k := 0
+		for j, reply := range replies[:len(msgs)] {
 			if len(reply) == 0 {
 				continue
 			}
-			b.reply(k, i, reply)
+			b.reply(k, at[j], reply)
 			k++
 		}
 		dropped, err := b.write(k)
