@@ -2,6 +2,7 @@ package policy
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math"
 	"slices"
 
@@ -26,15 +27,20 @@ type Table struct {
 	bands  [inventory.NumFamilies][]span // per place
 	// unplaced is the band of a client the databases do not place.
 	unplaced [inventory.NumFamilies]span
-	pool     []member // band members, grouped by weight within a band
+	// pool holds the bands' members, grouped by weight within a band;
+	// places whose bands hold the same members share them. With a
+	// different asker in every query, the pool is read at random: it is
+	// kept small (4 bytes a member) so that it stays in the cache, and
+	// what rendezvous reads of a member is in mem, one entry a
+	// candidate.
+	pool []int32
+	mem  []member
 }
 
-// member is a band member with what rendezvous reads of it, side by side
-// in memory: a band is scanned in one pass.
+// member is what rendezvous reads of a candidate.
 type member struct {
 	mixed  uint64
 	weight float64
-	i      int32
 }
 
 type tablePlace struct {
@@ -53,7 +59,11 @@ type span struct {
 // Compile works out the first band of every place in locs (geo.Index's
 // Locations, indexed as Hit.Loc).
 func (s *Set) Compile(locs []geo.Location) *Table {
-	t := &Table{s: s, places: make([]tablePlace, len(locs))}
+	t := &Table{s: s, places: make([]tablePlace, len(locs)), mem: make([]member, len(s.cands))}
+	for i := range s.cands {
+		t.mem[i] = member{mixed: s.cands[i].mixed, weight: s.cands[i].weight}
+	}
+	bands := map[string]span{} // a band's kind and members -> where the pool has them
 	var buf []ranked
 	for f := range inventory.NumFamilies {
 		t.bands[f] = make([]span, len(locs))
@@ -74,19 +84,19 @@ func (s *Set) Compile(locs []geo.Location) *Table {
 			k := key{loc.Country, vec, located}
 			sp, ok := seen[k]
 			if !ok {
-				sp, buf = t.band(&c, vec, located, buf)
+				sp, buf = t.band(&c, vec, located, buf, bands)
 				seen[k] = sp
 			}
 			t.bands[f][p] = sp
 		}
-		t.unplaced[f], buf = t.band(&Client{Family: f}, country.Vec{}, false, buf)
+		t.unplaced[f], buf = t.band(&Client{Family: f}, country.Vec{}, false, buf, bands)
 	}
 	return t
 }
 
 // band works out the first band of the first tier Select gives c when no
-// network matches, and stores it in the pool.
-func (t *Table) band(c *Client, where country.Vec, located bool, buf []ranked) (span, []ranked) {
+// network matches, and stores it in the pool unless bands has it.
+func (t *Table) band(c *Client, where country.Vec, located bool, buf []ranked, bands map[string]span) (span, []ranked) {
 	s := t.s
 	fi := &s.fam[c.Family]
 	var members []int32
@@ -154,11 +164,19 @@ func (t *Table) band(c *Client, where country.Vec, located bool, buf []ranked) (
 	slices.SortFunc(buf, func(a, b ranked) int {
 		return cmp.Or(cmp.Compare(s.cands[b.i].weight, s.cands[a.i].weight), cmp.Compare(a.i, b.i))
 	})
+	key := make([]byte, 0, 1+4*len(buf))
+	key = append(key, byte(kind))
+	for _, r := range buf {
+		key = binary.LittleEndian.AppendUint32(key, uint32(r.i))
+	}
+	if sp, ok := bands[string(key)]; ok {
+		return sp, buf
+	}
 	sp := span{off: uint32(len(t.pool)), n: uint32(len(buf)), kind: kind}
 	for _, r := range buf {
-		cd := &s.cands[r.i]
-		t.pool = append(t.pool, member{mixed: cd.mixed, weight: cd.weight, i: r.i})
+		t.pool = append(t.pool, r.i)
 	}
+	bands[string(key)] = sp
 	return sp, buf
 }
 
@@ -254,17 +272,18 @@ func (t *Table) best(members []int32, c *Client, pl tablePlace, asn bool) (int32
 // rendezvous returns the member with the highest rendezvous score for key
 // (ties by name), members grouped by weight: among equal weights the
 // highest hash wins, so only one logarithm is taken per weight.
-func (t *Table) rendezvous(members []member, key uint64) int32 {
-	s := t.s
+func (t *Table) rendezvous(members []int32, key uint64) int32 {
+	s, mem := t.s, t.mem
 	best, bestScore := int32(-1), 0.0
 	for k := 0; k < len(members); {
-		w := members[k].weight
-		top, topH := members[k].i, mix64(key^members[k].mixed)>>11
+		top := members[k]
+		w, topH := mem[top].weight, mix64(key^mem[top].mixed)>>11
 		k++
-		for ; k < len(members) && members[k].weight == w; k++ {
-			h := mix64(key^members[k].mixed) >> 11
-			if h > topH || h == topH && s.cands[members[k].i].m.Name < s.cands[top].m.Name {
-				top, topH = members[k].i, h
+		for ; k < len(members) && mem[members[k]].weight == w; k++ {
+			i := members[k]
+			h := mix64(key^mem[i].mixed) >> 11
+			if h > topH || h == topH && s.cands[i].m.Name < s.cands[top].m.Name {
+				top, topH = i, h
 			}
 		}
 		sc := w / -math.Log((float64(topH)+0.5)/(1<<53))
