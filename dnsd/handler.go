@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mirrorsteer/mirrorsteer/internal/geo"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 )
 
@@ -69,13 +70,11 @@ type Scratch struct {
 	now    time.Time // the query's time, read once when needed
 	stripe uint32    // which stripe of the answer statistics it adds to
 
-	// ServeBatch's: the queries of a batch, decoded, their askers and
-	// the askers' addresses as numbers, and what reading the GeoIP
-	// index for them added up to.
+	// ServeBatch's: the queries of a batch, decoded, their askers, and
+	// the scratch space of reading the GeoIP index for them.
 	batch  []parsed
 	askers []netip.Addr
-	xs     []uint32
-	sink   uint32
+	pf     geo.Prefetcher
 }
 
 // parsed is a query of a batch, decoded.
@@ -132,9 +131,7 @@ func (h *Handler) ServeBatch(s *Scratch, replies, msgs [][]byte, srcs []netip.Ad
 			s.askers = append(s.askers, srcs[i])
 		}
 	}
-	var sum uint32
-	s.xs, sum = h.zone.Load().z.in.GeoIndex.Prefetch(s.askers, s.xs)
-	s.sink += sum
+	h.zone.Load().z.in.GeoIndex.Prefetch(s.askers, &s.pf)
 	for i := range msgs {
 		s.q = &s.batch[i].q
 		replies[i] = h.answer(s, s.batch[i].status, replies[i][:0], msgs[i], srcs[i], tr)

@@ -49,13 +49,8 @@ type Hit struct {
 func (db *DB) Index() (*Index, error) {
 	ix := &Index{}
 	var city4, asn4 []net4
-	defer func() {
-		ix.v4 = newSpace4(sortNets4(city4), sortNets4(asn4))
-		// Freed when the Index is: nothing outside it points there
-		// (lookups copy what they read).
-		runtime.AddCleanup(ix, func(free func()) { free() }, ix.v4.moveOut())
-	}()
 	if db == nil {
+		ix.finish(nil, nil)
 		return ix, nil
 	}
 	if db.city != nil {
@@ -117,7 +112,22 @@ func (db *DB) Index() (*Index, error) {
 		ix.networks += len(asn4) + len(b6.hi)
 		ix.asnAlias = probe.aliases(db.asn)
 	}
+	ix.finish(city4, asn4)
 	return ix, nil
+}
+
+// finish builds the IPv4 space from both databases' networks and moves
+// the big tables out of the heap (see bigCopy), to be freed when the
+// Index is: nothing outside it points there (lookups copy what they
+// read).
+func (ix *Index) finish(city4, asn4 []net4) {
+	ix.v4 = newSpace4(sortNets4(city4), sortNets4(asn4))
+	frees := []func(){ix.v4.moveOut(), ix.city6.moveOut(), ix.asn6.moveOut()}
+	runtime.AddCleanup(ix, func(frees []func()) {
+		for _, free := range frees {
+			free()
+		}
+	}, frees)
 }
 
 func addNetwork(b4 *[]net4, b6 *builder6, p netip.Prefix, v uint32) {
@@ -202,22 +212,33 @@ func (ix *Index) Lookup(a netip.Addr) Hit {
 	return h
 }
 
-// Prefetch reads into the CPU's cache what looking up the IPv4
-// addresses among as will read, for all of them at once, and returns a
-// value to keep (so that the reads stay). A server that has a batch of
-// queries calls it before answering them: the cache misses of the batch
-// overlap instead of coming one after the other. buf is scratch space.
-func (ix *Index) Prefetch(as []netip.Addr, buf []uint32) ([]uint32, uint32) {
-	buf = buf[:0]
+// Prefetcher is the scratch space of Prefetch, kept by its caller (one
+// per goroutine) so that a prefetch allocates nothing. The zero value is
+// ready.
+type Prefetcher struct {
+	xs  []uint32
+	sum uint32
+}
+
+// Prefetch reads into the CPU's cache what looking up the IPv4 addresses
+// of as will read, for all of them at once, pass by pass: each pass's
+// reads are independent of each other, so the CPU has many in flight and
+// a batch waits about once a pass, not once an address. A server that
+// has a batch of queries calls it before answering them. (IPv6 lookups
+// walk a radix: prefetching its levels pass by pass, tried, saved nothing
+// measurable.)
+func (ix *Index) Prefetch(as []netip.Addr, p *Prefetcher) {
 	if ix == nil {
-		return buf, 0
+		return
 	}
+	p.xs = p.xs[:0]
 	for _, a := range as {
 		if a = a.Unmap(); a.Is4() {
-			buf = append(buf, binary.BigEndian.Uint32(a.AsSlice()))
+			p.xs = append(p.xs, binary.BigEndian.Uint32(a.AsSlice()))
 		}
 	}
-	return buf, ix.v4.touch(buf)
+	// The sum of what was read is kept, so that the reads stay.
+	p.sum += ix.v4.touch(p.xs)
 }
 
 // aliases says which IPv6 ranges a database maps onto its IPv4 networks,
@@ -330,6 +351,17 @@ func (t *table6) find(xh, xl uint64) (uint32, netip.Prefix, bool) {
 	}
 	v, p := t.at(i)
 	return v, p, true
+}
+
+// moveOut moves t's tables out of the heap (see bigCopy) and returns
+// the function that frees them.
+func (t *table6) moveOut() func() {
+	var f1, f2, f3, f4 func()
+	t.start, f1 = bigCopy(t.start)
+	t.ent, f2 = bigCopy(t.ent)
+	t.rdx.root, f3 = bigCopy(t.rdx.root)
+	t.rdx.nodes, f4 = bigCopy(t.rdx.nodes)
+	return func() { f1(); f2(); f3(); f4() }
 }
 
 // at returns the value and the network of entry i.
