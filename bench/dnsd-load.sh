@@ -74,7 +74,8 @@ ns1      A   127.0.0.1
 download 60 DYNC geoip!dl
 EOF
 gdnsd -c "$G/etc" -f start > "$G/gdnsd.log" 2>&1 &
-pids+=($!)
+GPID=$!
+pids+=($GPID)
 
 # start_dnsd NAME ARGS...: starts dnsd on a free port, sets DPORT and DPID.
 start_dnsd() {
@@ -97,17 +98,26 @@ wait_gdnsd() {
 	cat "$G/gdnsd.log"; exit 1
 }
 
-# load NAME PORT PREFIXES [extra]: one ecsload run; prints its line with
-# the generator's CPU share, sets QPS.
+# load NAME PORT PID PREFIXES [extra]: one ecsload run against the server
+# PID listening on PORT; prints its line with the generator's CPU share
+# and the server's own CPU per query, in user space and in the kernel
+# (from /proc/PID/stat: where two servers differ), sets QPS.
 load() {
-	local name=$1 port=$2 prefixes=$3; shift 3
-	local out
+	local name=$1 port=$2 pid=$3 prefixes=$4; shift 4
+	local out before after
+	before=$(awk '{print $14, $15}' /proc/$pid/stat)
 	out=$( { /usr/bin/time -f "cpu %U %S" "$R/ecsload" -s 127.0.0.1:$port -d ${DUR}s -c 4 -q 100 -warm 2 \
 		-names download.example.org:A -prefixes "$prefixes" "$@"; } 2>&1 )
+	after=$(awk '{print $14, $15}' /proc/$pid/stat)
 	QPS=$(echo "$out" | sed -n 's/.*qps=\([0-9]*\).*/\1/p')
 	local cpu
 	cpu=$(echo "$out" | awk '/^cpu /{printf "%.0f", 100*($2+$3)/('"$DUR"'+2)/'"$(nproc)"'}')
-	printf '%-34s qps=%-8s generator cpu=%s%% of the machine  %s\n' "$name" "$QPS" "$cpu" \
+	# Ticks over the whole run, warm-up included, over as many queries
+	# at the measured rate.
+	local per
+	per=$(echo "$before $after" | awk -v n="$(( ${QPS:-1} * (DUR + 2) ))" -v hz="$(getconf CLK_TCK)" \
+		'{printf "user %.2f sys %.2f us/query", ($3-$1)*1e6/hz/n, ($4-$2)*1e6/hz/n}')
+	printf '%-34s qps=%-8s generator cpu=%s%%  server %s  %s\n' "$name" "$QPS" "$cpu" "$per" \
 		"$(echo "$out" | grep -o 'lost=[0-9]* .*avg_ms=[0-9.]* p99_ms=[0-9.]*' | sed 's/noerror.*avg/avg/')"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
@@ -120,8 +130,8 @@ echo "== $(nproc) cores shared with the generator; ${DUR}s each after 2s of warm
 versus() {
 	local title=$1 prefixes=$2 g=() d=()
 	for r in $(seq "$ROUNDS"); do
-		load "gdnsd, 4 datacenters ($r)" $GPORT "$prefixes"; g+=("$QPS")
-		load "dnsd, $title ($r)" $DPORT "$prefixes"; d+=("$QPS")
+		load "gdnsd, 4 datacenters ($r)" $GPORT $GPID "$prefixes"; g+=("$QPS")
+		load "dnsd, $title ($r)" $DPORT $DPID "$prefixes"; d+=("$QPS")
 	done
 	local gm dm
 	gm=$(median "${g[@]}"); dm=$(median "${d[@]}")
@@ -169,5 +179,5 @@ fi
 section 4 || exit 0
 echo "== 4. memory: ~4,300 mirrors, the million-network City database"
 start_dnsd mem -c "$R/world4k/mirrors.toml" --geoip-city "$city" --geoip-asn "$asn"
-load "dnsd, ~4,300 mirrors" $DPORT "$R/prefixes.txt"
+load "dnsd, ~4,300 mirrors" $DPORT $DPID "$R/prefixes.txt"
 echo "  dnsd peak RSS: $(awk '/VmHWM/{printf "%.0f MiB", $2/1024}' /proc/$DPID/status)"

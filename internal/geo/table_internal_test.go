@@ -104,6 +104,17 @@ func holder(sorted []netip.Prefix) func(netip.Addr) (int, bool) {
 func TestTableFind(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	nets := append(denseNets4(r, 400), denseNets6(r, 20000)...)
+	// A crowded /32 and a crowded /48 in it: the radix's deep levels.
+	for i := range 600 {
+		var a [16]byte
+		binary.BigEndian.PutUint64(a[:], 0x2a0012340000<<16|uint64(i+1)<<16)
+		nets = append(nets, netip.PrefixFrom(netip.AddrFrom16(a), 48))
+	}
+	for i := range 300 {
+		var a [16]byte
+		binary.BigEndian.PutUint64(a[:], 0x2a00123400000000|uint64(i))
+		nets = append(nets, netip.PrefixFrom(netip.AddrFrom16(a), 64))
+	}
 	nets = append(nets, pfx4(0, 32), pfx4(0xffffffff, 32), netip.MustParsePrefix("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"), netip.MustParsePrefix("::1:0:0:0/96"))
 	// The ASN networks: others, the same value for runs of neighbours.
 	asnNets := denseNets4(r, 300)
@@ -113,6 +124,9 @@ func TestTableFind(t *testing.T) {
 		asn4 = append(asn4, net4{binary.BigEndian.Uint32(p.Addr().AsSlice()), uint8(p.Bits()), uint32(i / 4)})
 	}
 	s4, t6 := buildTables(nets, asn4)
+	if len(t6.rdx.nodes) < 4*(fan+1) {
+		t.Fatalf("the IPv6 radix has %d node slots: the test misses its deeper levels", len(t6.rdx.nodes))
+	}
 	sorted := slices.Clone(nets)
 	slices.SortFunc(sorted, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 	cityOf, asnOf := holder(sorted), holder(asnNets)
