@@ -93,8 +93,6 @@ func newSpace4(city, asn []net4) space4 {
 		}
 		pos = next
 	}
-	s.segs = slices.Clip(s.segs)
-
 	s.root = make([]uint32, 1<<16)
 	i := 0 // the segment that holds the address at hand
 	at := func(x uint32) {
@@ -104,13 +102,26 @@ func newSpace4(city, asn []net4) space4 {
 	}
 	// startsBy reports whether a segment after i starts at or before x.
 	startsBy := func(x uint32) bool { return i+1 < len(s.segs) && s.segs[i+1].start <= x }
+	// The root first, counting the /16s that need a block, so that the
+	// blocks are allocated once: a reload builds a space while queries
+	// are answered, and garbage is the collector's work at their
+	// expense.
+	nblocks := 0
 	for r := range uint32(1 << 16) {
 		at(r << 16)
 		if !startsBy(r<<16 | 0xffff) {
 			s.root[r] = uint32(i)
 			continue
 		}
-		s.root[r] = blockBit | uint32(len(s.blocks)>>8)
+		s.root[r] = blockBit | uint32(nblocks)
+		nblocks++
+	}
+	s.blocks = make([]uint32, 0, nblocks<<8)
+	i = 0
+	for r := range uint32(1 << 16) {
+		if s.root[r]&blockBit == 0 {
+			continue
+		}
 		for c := range uint32(256) {
 			x := r<<16 | c<<8
 			at(x)
