@@ -8,16 +8,17 @@
 #   1. random ECS: dnsd serving the synthetic world's 449 mirrors, gdnsd
 #      its peer zone of 4 datacenters (peerbench's bycountry map);
 #   2. one fixed ECS, both serving the peer zone (bench/dnsd-peer);
-#   3. random ECS with a reload in the middle: dnsd's queries/s in the
-#      second after a new state.json and after a new GeoIP database,
-#      against its steady state;
+#   3. random ECS with six reloads (a new state.json and a new GeoIP
+#      database in turn): dnsd's queries/s in the second after each,
+#      against the seconds just before it;
 # and dnsd's peak memory with ~4,300 mirrors and the million-network
 # database. The generator's own CPU share is printed with each figure:
 # on 2 cores it shares the machine with the server.
 # Usage: bench/dnsd-load.sh [seconds] (default 10). ROUNDS=n runs of each
 # server in turn for 1. and 2. (default 3; the medians are compared). R=dir
 # keeps the world and the tools between runs (default /tmp/mirrorsteer-load).
-# SECTIONS="1 3" runs only those parts (default all four).
+# SECTIONS="1 3" runs only those parts (default all four). MIRRORSTEER=path
+# measures that build instead of the tree's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$PWD
@@ -32,7 +33,7 @@ mkdir -p "$R"
 export DEBIAN_FRONTEND=noninteractive
 command -v gdnsd >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gdnsd >/dev/null; }
 
-go build -o "$R/mirrorsteer" ./cmd/mirrorsteer
+if [ -n "${MIRRORSTEER:-}" ]; then cp "$MIRRORSTEER" "$R/mirrorsteer"; else go build -o "$R/mirrorsteer" ./cmd/mirrorsteer; fi
 (cd "$SHARED/bench/ecsload" && go build -o "$R/ecsload" .)
 if [ ! -s "$R/world/GeoIP2-City.mmdb" ]; then
 	echo "writing the synthetic world (a million networks; about a minute)..." >&2
@@ -154,25 +155,43 @@ kill $DPID; wait $DPID 2>/dev/null || true
 fi
 
 if section 3; then
-echo "== 3. reloads under random-ECS load"
+# Six reloads, three seconds apart, a new state.json and a new GeoIP
+# database in turn. Each is judged against the seconds just before it,
+# not against the run's median: on a shared machine the steady rate
+# drifts more over a run than a reload moves it.
+echo "== 3. reloads under random-ECS load (6, every 3 s: new state.json, new GeoIP database, in turn)"
 cp "$R/world/state.json" "$R/state.json"
 cp "$city" "$R/city.mmdb"
 start_dnsd reload -c "$R/world/mirrors.toml" -s "$R/state.json" --geoip-city "$R/city.mmdb" --geoip-asn "$asn"
-(
-	sleep $((DUR / 3 + 2)); touch "$R/state.json"; kill -HUP $DPID
-	sleep $((DUR / 3)); cp "$city" "$R/city.mmdb.new" && mv "$R/city.mmdb.new" "$R/city.mmdb"; kill -HUP $DPID
-) &
-"$R/ecsload" -s 127.0.0.1:$DPORT -d $((DUR + 2))s -c 4 -q 100 -warm 2 -v \
-	-names download.example.org:A -prefixes "$R/prefixes.txt" 2> "$R/persec.txt" >/dev/null
-wait $! 2>/dev/null || true
-grep -i reload "$R/reload.log" | sed 's/^/  dnsd: /' | cut -c1-160
-# The seconds of the measured run only: not the warm-up, not a last
-# partial second while the generator drains.
-q=$(grep -v -e warm -e drain "$R/persec.txt" | sed -n 's/^t=\([0-9]*\)s qps=\([0-9]*\)$/\1 \2/p' | awk -v last=$((DUR + 4)) '$1 <= last {print $2}')
-echo "  per second: $(echo $q)"
-med=$(echo "$q" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-low=$(echo "$q" | sort -n | head -1)
-echo "  steady (median) $med, lowest second $low = $(awk -v a=$low -v b=$med 'BEGIN{printf "%.0f", 100*a/b}')% of steady"
+: > "$R/reloads.txt"
+t0=$(date +%s.%N)
+"$R/ecsload" -s 127.0.0.1:$DPORT -d 21s -c 4 -q 100 -warm 2 -v \
+	-names download.example.org:A -prefixes "$R/prefixes.txt" 2> "$R/persec.txt" >/dev/null &
+lp=$!
+sleep 4.5
+for k in 1 2 3 4 5 6; do
+	if ((k % 2)); then
+		touch "$R/state.json"
+	else
+		cp "$city" "$R/city.mmdb.new" && mv "$R/city.mmdb.new" "$R/city.mmdb"
+	fi
+	echo "$(date +%s.%N) $((k % 2))" >> "$R/reloads.txt"
+	kill -HUP $DPID
+	sleep 3
+done
+wait $lp 2>/dev/null || true
+echo "  dnsd: $(grep -c 'msg=reloaded' "$R/reload.log") reloads; the last: $(grep 'msg=reloaded' "$R/reload.log" | tail -1 | cut -c1-100)"
+# Second k of the generator covers [t0+k-1, t0+k). For each reload in
+# second k: the lower of seconds k and k+1 against the mean of k-2 and
+# k-1.
+grep -v -e warm -e drain "$R/persec.txt" | sed -n 's/^t=\([0-9]*\)s qps=\([0-9]*\)$/\1 \2/p' > "$R/qps.txt"
+echo "  per second: $(awk '{printf "%s ", $2}' "$R/qps.txt")"
+awk -v t0="$t0" 'NR == FNR {q[$1] = $2; next}
+	{k = int($1 - t0) + 1; after = (q[k] < q[k+1]) ? q[k] : q[k+1]; before = (q[k-2] + q[k-1]) / 2
+	 r = 100 * after / before; what = $2 ? "state.json" : "GeoIP database"
+	 printf "  reload %d (%s) in second %d: %.0f%% of the two seconds before\n", ++n, what, k, r > "/dev/stderr"
+	 print r}' "$R/qps.txt" "$R/reloads.txt" 2>&1 >"$R/ratios.txt"
+sort -n "$R/ratios.txt" | awk '{a[NR] = $1} END {printf "  lowest %.0f%%, median %.0f%% of the seconds before a reload\n", a[1], (a[3] + a[4]) / 2}'
 kill $DPID; wait $DPID 2>/dev/null || true
 fi
 
