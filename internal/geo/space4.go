@@ -67,27 +67,15 @@ func newSpace4(city, asn []net4) space4 {
 	var ci, ai int
 	for pos := uint64(0); pos < 1<<32; {
 		sg := seg4{start: uint32(pos), cityBits: noNet, asnBits: noNet}
-		next := uint64(1 << 32)
-		for ci < len(city) && city[ci].end() <= pos {
-			ci++
+		c, cend := holder4(city, &ci, pos)
+		if c != nil {
+			sg.loc, sg.cityBits = c.val, c.bits
 		}
-		if ci < len(city) {
-			if n := &city[ci]; uint64(n.start) <= pos {
-				sg.loc, sg.cityBits, next = n.val, n.bits, min(next, n.end())
-			} else {
-				next = min(next, uint64(n.start))
-			}
+		a, aend := holder4(asn, &ai, pos)
+		if a != nil {
+			sg.asn, sg.asnBits = a.val, a.bits
 		}
-		for ai < len(asn) && asn[ai].end() <= pos {
-			ai++
-		}
-		if ai < len(asn) {
-			if n := &asn[ai]; uint64(n.start) <= pos {
-				sg.asn, sg.asnBits, next = n.val, n.bits, min(next, n.end())
-			} else {
-				next = min(next, uint64(n.start))
-			}
-		}
+		next := min(cend, aend)
 		if k := len(s.segs) - 1; k < 0 || !s.segs[k].same(&sg) {
 			s.segs = append(s.segs, sg)
 		}
@@ -143,6 +131,22 @@ func (s *space4) moveOut() func() {
 	s.blocks, f2 = bigCopy(s.blocks)
 	s.segs, f3 = bigCopy(s.segs)
 	return func() { f1(); f2(); f3() }
+}
+
+// holder4 returns the network of ns (sorted, from *i on, which it
+// advances) that holds pos, or nil, and where what ns says of pos ends:
+// at that network's end, or at the next one's start.
+func holder4(ns []net4, i *int, pos uint64) (*net4, uint64) {
+	for *i < len(ns) && ns[*i].end() <= pos {
+		*i++
+	}
+	if *i == len(ns) {
+		return nil, 1 << 32
+	}
+	if n := &ns[*i]; uint64(n.start) <= pos {
+		return n, n.end()
+	}
+	return nil, uint64(ns[*i].start)
 }
 
 // same reports whether s and t say the same of their addresses (an
