@@ -21,6 +21,9 @@ import (
 // network's edges). An Index holds no reference to the DB: the DB may be
 // closed once the Index is built.
 type Index struct {
+	// An Index must not be copied: its tables live outside the heap and
+	// are freed when the Index is (go vet reports a copy).
+	_                   noCopy
 	locs                []Location
 	v4                  space4
 	city6, asn6         table6
@@ -112,9 +115,20 @@ func (db *DB) Index() (*Index, error) {
 		ix.networks += len(asn4) + len(b6.hi)
 		ix.asnAlias = probe.aliases(db.asn)
 	}
+	// An entry of space4's blocks has 31 bits for a segment, and there
+	// are at most two segments a network.
+	if n := len(city4) + len(asn4); n >= 1<<29 {
+		return nil, fmt.Errorf("%s, %s: %d IPv4 networks, more than dnsd can index (%d); is this a GeoIP database?", db.cityPath, db.asnPath, n, 1<<29)
+	}
 	ix.finish(city4, asn4)
 	return ix, nil
 }
+
+// noCopy makes go vet's copylocks check report a copy of what holds it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
 
 // finish builds the IPv4 space from both databases' networks and moves
 // the big tables out of the heap (see bigCopy), to be freed when the
