@@ -42,6 +42,7 @@ type Set struct {
 
 type candidate struct {
 	m         *inventory.Mirror
+	country   country.Code // m.Country, beside what a tier is ranked by
 	continent country.Continent
 	vec       country.Vec // where the mirror stands, when placed
 	placed    bool        // it has a country or lat/lon (see distKm)
@@ -76,7 +77,7 @@ func NewSet(inv *inventory.Inventory, snap *state.Snapshot, w Want) *Set {
 			continue
 		}
 		h := hashString(m.Name)
-		c := candidate{m: m, continent: m.Continent(), vec: m.Coord.Vec(), placed: m.Placed(), nameHash: h, mixed: mix64(h), weight: float64(m.Weight)}
+		c := candidate{m: m, country: m.Country, continent: m.Continent(), vec: m.Coord.Vec(), placed: m.Placed(), nameHash: h, mixed: mix64(h), weight: float64(m.Weight)}
 		for _, p := range protos {
 			if m.URL(p) == "" {
 				continue
