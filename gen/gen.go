@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,37 +93,41 @@ func Run(o Options) (Stats, error) {
 	}
 	// Most variants have the same healthy set (every mirror carries every
 	// arch), so their lists differ only in the path: compute the answers
-	// of each distinct set once. Memory grows with distinct sets, not
-	// with variants.
-	sets := make([]*policy.Set, len(variants))
-	parallel(len(variants), func(i int) error {
-		sets[i] = policy.NewSet(inv, o.Snapshot, policy.Want{Variant: &variants[i]})
-		return nil
-	})
+	// of each distinct set once (policy.NewSets gives them one Set).
+	// Memory grows with distinct sets, not with variants.
+	wants := make([]policy.Want, len(variants))
+	for i := range variants {
+		wants[i] = policy.Want{Variant: &variants[i]}
+	}
 	var seen []*answers
 	of := make([]*answers, len(variants)) // each variant's answers
-	for i, set := range sets {
-		for _, a := range seen {
-			if a.set.Same(set) {
-				of[i] = a
-				break
-			}
+	for i, set := range policy.NewSets(inv, o.Snapshot, wants) {
+		k := slices.IndexFunc(seen, func(a *answers) bool { return a.set == set })
+		if k < 0 {
+			seen, k = append(seen, &answers{set: set}), len(seen)
 		}
-		if of[i] == nil {
-			of[i] = &answers{set: set}
-			seen = append(seen, of[i])
-		}
+		of[i] = seen[k]
 	}
 	for _, a := range seen {
-		for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
+		// Where every mirror is as healthy over IPv6 as over IPv4 (no
+		// snapshot, or a network without IPv6 trouble), a client's lists
+		// over both are the same: rank them once.
+		fams := inventory.Families
+		if a.set.SameFamilies() {
+			fams = fams[:1]
+		}
+		for _, fam := range fams {
 			a.lists[fam] = make([][]policy.Choice, len(keys))
 		}
 		parallel(len(keys), func(j int) error {
-			for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
+			for _, fam := range fams {
 				a.lists[fam][j] = a.set.Select(keys[j].Client(fam))
 			}
 			return nil
 		})
+		if len(fams) == 1 {
+			a.lists[inventory.IPv6] = a.lists[inventory.IPv4]
+		}
 	}
 
 	var st Stats
