@@ -787,6 +787,16 @@ func (w *Writer) mkdirs(rel string) error {
 	return nil
 }
 
+// failed returns the first I/O error of the Writer, as Commit reports it.
+func (w *Writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return fmt.Errorf("not committing %s: %w", w.dir, w.err)
+	}
+	return nil
+}
+
 // fail records the first I/O error. w.mu is held.
 func (w *Writer) fail(err error) {
 	if w.err == nil {
@@ -1039,13 +1049,9 @@ func (w *Writer) Commit() (Stats, error) {
 	w.state = stateClosing
 	w.mu.Unlock()
 	w.inflight.Wait()
-	w.wroteBack.Wait()
-	w.mu.Lock()
-	err := w.err
-	w.mu.Unlock()
-	if err != nil {
+	if err := w.failed(); err != nil {
 		w.abort()
-		return Stats{}, fmt.Errorf("not committing %s: %w", w.dir, err)
+		return Stats{}, err
 	}
 	st, errs, err := w.commit()
 	if err != nil {
@@ -1135,7 +1141,13 @@ func (w *Writer) commit() (st Stats, errs []error, err error) {
 		w.removing.Wait()
 		digest = startDigest(w.stagingFD)
 	}
-	err = w.sync(toSync)
+	// The manifest and the digest were made while the last write-back,
+	// if one is still running, wrote the files before them to disk; its
+	// error, if any, is known only now.
+	w.wroteBack.Wait()
+	if err = w.failed(); err == nil {
+		err = w.sync(toSync)
+	}
 	if digest != nil {
 		d := <-digest
 		w.digest, w.digestErr = d.sum, d.err
@@ -1431,6 +1443,7 @@ func (w *Writer) Abort() error {
 }
 
 func (w *Writer) abort() error {
+	w.wroteBack.Wait() // a write-back may still use the staging directory
 	err := removeAllAt(w.storeFD, w.stagingName)
 	w.removing.Wait()
 	w.closeDirs()
