@@ -96,7 +96,8 @@ func escHref(b []byte, s string) []byte {
 // indexRows returns the rows of the index's table of mirrors and its
 // map's dots, as index.html showed them.
 func indexRows(ms []*mirrorView) (rows, dots template.HTML) {
-	var b, d []byte
+	// A row takes about 700 bytes, a dot 200.
+	b, d := make([]byte, 0, 768*len(ms)), make([]byte, 0, 224*len(ms))
 	for _, m := range ms {
 		if m.Placed() {
 			d = append(d, `<a href="`...)
@@ -220,7 +221,7 @@ func hereLinks(ms []*mirrorView) template.HTML {
 // entryItems returns a list's entries on a country's page, as
 // country.html showed them.
 func entryItems(es []entryView) template.HTML {
-	var b []byte
+	b := make([]byte, 0, 256*len(es))
 	for _, e := range es {
 		b = append(b, `<li><a href="`...)
 		b = escHref(b, e.Href)
@@ -247,7 +248,7 @@ func entryItems(es []entryView) template.HTML {
 // serves first, as mirror.html showed it.
 func mirrorHead(p *mirrorPage) template.HTML {
 	m := p.M
-	b := append([]byte(nil), "<h1>"...)
+	b := append(make([]byte, 0, 2048), "<h1>"...)
 	b = escText(b, m.Name)
 	b = append(b, "</h1>\n<p class=\"lead\"><span class=\"st st-"...)
 	b = escText(b, string(m.Status))
