@@ -355,7 +355,7 @@ func mirrorHead(p *mirrorPage) template.HTML {
 // endpointRows returns the rows of a mirror's table of endpoints, as
 // mirror.html showed them.
 func endpointRows(es []endpointView) template.HTML {
-	var b []byte
+	b := make([]byte, 0, 1024*len(es))
 	for _, e := range es {
 		b = append(b, "<tr>\n<th scope=\"row\">"...)
 		b = escText(b, string(e.Protocol))

@@ -186,13 +186,7 @@ func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
 	p.Where = where(m.Mirror)
 	p.Answers = v.answers.forMirror(m.Name)
 	p.LagLimit = fmtDuration(v.inv.LagLimit(m.Mirror))
-	var carries []inventory.Variant
-	for _, vr := range v.inv.Variants() {
-		if m.Carries(vr) {
-			carries = append(carries, vr)
-		}
-	}
-	p.Carries = variantsTitle(v.inv, carries)
+	p.Carries = m.carries
 	p.Head, p.EndpointRows = mirrorHead(p), endpointRows(m.Endpoints)
 	return p
 }
