@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,37 +93,51 @@ func Run(o Options) (Stats, error) {
 	}
 	// Most variants have the same healthy set (every mirror carries every
 	// arch), so their lists differ only in the path: compute the answers
-	// of each distinct set once. Memory grows with distinct sets, not
-	// with variants.
-	sets := make([]*policy.Set, len(variants))
-	parallel(len(variants), func(i int) error {
-		sets[i] = policy.NewSet(inv, o.Snapshot, policy.Want{Variant: &variants[i]})
-		return nil
-	})
+	// of each distinct set once (policy.NewSets gives them one Set).
+	// Memory grows with distinct sets, not with variants.
+	wants := make([]policy.Want, len(variants))
+	for i := range variants {
+		wants[i] = policy.Want{Variant: &variants[i]}
+	}
 	var seen []*answers
 	of := make([]*answers, len(variants)) // each variant's answers
-	for i, set := range sets {
-		for _, a := range seen {
-			if a.set.Same(set) {
-				of[i] = a
-				break
-			}
+	for i, set := range policy.NewSets(inv, o.Snapshot, wants) {
+		k := slices.IndexFunc(seen, func(a *answers) bool { return a.set == set })
+		if k < 0 {
+			seen, k = append(seen, &answers{set: set}), len(seen)
 		}
-		if of[i] == nil {
-			of[i] = &answers{set: set}
-			seen = append(seen, of[i])
-		}
+		of[i] = seen[k]
 	}
 	for _, a := range seen {
-		for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
+		// Where every mirror is as healthy over IPv6 as over IPv4 (no
+		// snapshot, or a network without IPv6 trouble), a client's lists
+		// over both are the same: rank them once.
+		fams := inventory.Families
+		if a.set.SameFamilies() {
+			fams = fams[:1]
+		}
+		for _, fam := range fams {
 			a.lists[fam] = make([][]policy.Choice, len(keys))
+			a.bases[fam] = make([][]string, len(keys))
 		}
 		parallel(len(keys), func(j int) error {
-			for _, fam := range []inventory.Family{inventory.IPv4, inventory.IPv6} {
-				a.lists[fam][j] = a.set.Select(keys[j].Client(fam))
+			for _, fam := range fams {
+				l := a.set.Select(keys[j].Client(fam))
+				a.lists[fam][j] = l
+				// Each entry's base URL, once for every variant that
+				// has these answers (Choice.URL is a map lookup).
+				bases := make([]string, len(l))
+				for i := range l {
+					bases[i] = l[i].URL()
+				}
+				a.bases[fam][j] = bases
 			}
 			return nil
 		})
+		if len(fams) == 1 {
+			a.lists[inventory.IPv6] = a.lists[inventory.IPv4]
+			a.bases[inventory.IPv6] = a.bases[inventory.IPv4]
+		}
 	}
 
 	var st Stats
@@ -153,7 +168,7 @@ func Run(o Options) (Stats, error) {
 						return rmdErr
 					}
 				}
-				lists, metalinks, err := writeLists(w, inv, v, fam, keys, of[i].lists[fam], rmd, taken(o.Snapshot))
+				lists, metalinks, err := writeLists(w, inv, v, fam, keys, of[i], rmd, taken(o.Snapshot))
 				mu.Lock()
 				st.Lists += lists
 				st.Metalinks += metalinks
@@ -181,16 +196,16 @@ func Run(o Options) (Stats, error) {
 	return st, err
 }
 
-// writeLists writes the lists of one variant and family, and their dnf
-// metalinks when rmd is set, and counts them.
-func writeLists(w *tree.Writer, inv *inventory.Inventory, v *inventory.Variant, fam inventory.Family, keys []layout.Key, choices [][]policy.Choice, rmd *repomd, taken time.Time) (lists, metalinks int, err error) {
+// writeLists writes the lists of one variant and family from a, and
+// their dnf metalinks when rmd is set, and counts them.
+func writeLists(w *tree.Writer, inv *inventory.Inventory, v *inventory.Variant, fam inventory.Family, keys []layout.Key, a *answers, rmd *repomd, taken time.Time) (lists, metalinks int, err error) {
 	bp := listBufs.Get().(*[]byte)
 	defer listBufs.Put(bp)
 	buf := *bp
 	defer func() { *bp = buf }()
 	path := v.Path()
 	for j, k := range keys {
-		l := list{inv: inv, v: v, path: path, family: fam, who: k.Describe(), choices: choices[j]}
+		l := list{inv: inv, v: v, path: path, family: fam, who: k.Describe(), choices: a.lists[fam][j], bases: a.bases[fam][j]}
 		buf = formats[v.Repo.Format](buf[:0], &l)
 		if err := w.WriteFile(layout.ListPath(v, fam, k), buf); err != nil {
 			return lists, metalinks, err
@@ -302,4 +317,5 @@ func taken(snap *state.Snapshot) time.Time {
 type answers struct {
 	set   *policy.Set
 	lists [2][][]policy.Choice
+	bases [2][][]string // each entry's Choice.URL
 }

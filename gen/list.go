@@ -13,6 +13,7 @@ type list struct {
 	family  inventory.Family
 	who     string
 	choices []policy.Choice
+	bases   []string // choices[i].URL()
 }
 
 // formats maps each repository format to the function that renders a list
@@ -36,7 +37,7 @@ func (l *list) appendURL(dst []byte, i int) []byte {
 	if len(l.choices) == 0 {
 		dst = append(dst, l.inv.Network.Origin...)
 	} else {
-		dst = append(dst, l.choices[i].URL()...)
+		dst = append(dst, l.bases[i]...)
 	}
 	return append(dst, l.path...)
 }

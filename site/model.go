@@ -111,6 +111,7 @@ type mirrorView struct {
 	Endpoints   []endpointView
 	Vantages    []vantageRow // what each vantage saw, when the snapshot is a merge
 	Dot         dot
+	carries     string // variantsTitle of what it carries
 }
 
 type protoBadge struct {
@@ -187,8 +188,27 @@ func build(d Data) *view {
 		}
 	}
 	cells := make([][2]counts, len(inventory.Protocols))
+	// What each mirror carries, named once for every mirror that carries
+	// the same: most carry everything.
+	variants := v.inv.Variants()
+	titles := map[string]string{}
 	for _, m := range v.inv.Mirrors {
 		mv := v.mirror(m)
+		var carries []inventory.Variant
+		var key []byte
+		for i, vr := range variants {
+			if m.Carries(vr) {
+				carries = append(carries, vr)
+				key = strconv.AppendInt(key, int64(i), 36)
+				key = append(key, ',')
+			}
+		}
+		t, ok := titles[string(key)]
+		if !ok {
+			t = variantsTitle(v.inv, carries)
+			titles[string(key)] = t
+		}
+		mv.carries = t
 		v.mirrors = append(v.mirrors, mv)
 		v.byName[m.Name] = mv
 		if m.Country != "" {

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"html/template"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +62,8 @@ type indexPage struct {
 	Private   int
 	Countries int
 	Vantages  []vantageView
+	// Rows and Dots are the table's rows and the map's dots (fragments.go).
+	Rows, Dots template.HTML
 }
 
 func (v *view) index() *indexPage {
@@ -70,6 +73,7 @@ func (v *view) index() *indexPage {
 		MapTop: mapTop, MapHeight: mapBottom - mapTop,
 		Countries: len(v.perCC), Vantages: v.vantages(),
 	}
+	p.Rows, p.Dots = indexRows(v.mirrors)
 	for _, s := range statusOrder {
 		if n := v.totals[s]; n > 0 || s != StatusUnknown {
 			p.Totals = append(p.Totals, statusCount{Status: s, Text: statusText[s], N: n})
@@ -150,6 +154,9 @@ type mirrorPage struct {
 	Vantages    []vantageView
 	// Answers are dnsd's answers with this mirror (gen --stats).
 	Answers *mirrorAnswers
+	// Head is the page down to the networks, EndpointRows the rows of
+	// the table of endpoints (fragments.go).
+	Head, EndpointRows template.HTML
 }
 
 type urlView struct {
@@ -179,13 +186,8 @@ func (v *view) mirrorPage(m *mirrorView) *mirrorPage {
 	p.Where = where(m.Mirror)
 	p.Answers = v.answers.forMirror(m.Name)
 	p.LagLimit = fmtDuration(v.inv.LagLimit(m.Mirror))
-	var carries []inventory.Variant
-	for _, vr := range v.inv.Variants() {
-		if m.Carries(vr) {
-			carries = append(carries, vr)
-		}
-	}
-	p.Carries = variantsTitle(v.inv, carries)
+	p.Carries = m.carries
+	p.Head, p.EndpointRows = mirrorHead(p), endpointRows(m.Endpoints)
 	return p
 }
 
@@ -195,6 +197,7 @@ type countryPage struct {
 	Name       string
 	Continent  string
 	Here       []*mirrorView
+	HereLinks  template.HTML // links to Here (fragments.go)
 	Neighbours []countryLink
 	Groups     []groupView
 	HowTo      []howTo
@@ -210,7 +213,8 @@ type listView struct {
 	Family  string
 	Files   []fileLink // the first variant's files
 	Entries []entryView
-	Origin  string // set when the list is empty: it holds the origin only
+	Items   template.HTML // Entries as list items (fragments.go)
+	Origin  string        // set when the list is empty: it holds the origin only
 }
 
 type fileLink struct {
@@ -251,6 +255,7 @@ func (v *view) countryPage(info country.Info) *countryPage {
 			p.Here = append(p.Here, m)
 		}
 	}
+	p.HereLinks = hereLinks(p.Here)
 	for _, n := range v.inv.Policy.Neighbours[cc] {
 		ni, _ := country.Lookup(n)
 		p.Neighbours = append(p.Neighbours, countryLink{Code: n, Name: ni.Name, Href: layout.CountryPage(n), Mirrors: v.perCC[n]})
@@ -294,6 +299,7 @@ func (v *view) countryPage(info country.Info) *countryPage {
 			}
 		}
 		for i := range g.Families {
+			g.Families[i].Items = entryItems(g.Families[i].Entries)
 			if len(g.Families[i].Entries) == 0 {
 				g.Families[i].Origin = v.inv.Network.Origin
 			}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -61,6 +62,13 @@ func runGen(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	hashCache := fs.String("hash-cache", "", "`file` remembering origin file hashes between runs (default: the output directory + \".hashes\")")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	// A first run on 2,000 mirrors allocates about 90 MB around a live
+	// heap of 20: collecting at three times the live heap rather than
+	// twice saves a sixth of its user CPU for 10 MB more. GOGC, when
+	// set, decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
 	}
 	start := time.Now()
 	settings, err := genSettings(args)

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -179,6 +180,10 @@ func Load(path string, checks ...Check) (*Inventory, error) {
 // Parse validates an inventory held in data, as Load does; name is used
 // in errors and subnet and zone files are read relative to dir.
 func Parse(name string, data []byte, dir string, checks ...Check) (*Inventory, error) {
+	// Where each key stands is read in a second pass over the text,
+	// beside the decoder: for 2,000 mirrors each takes a few ms.
+	pos := make(chan positions, 1)
+	go func() { pos <- indexPositions(data) }()
 	var raw rawFile
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	err := dec.Decode(&raw)
@@ -187,7 +192,7 @@ func Parse(name string, data []byte, dir string, checks ...Check) (*Inventory, e
 		// A syntax or type error stops the decoder: raw is incomplete.
 		return nil, decodeErrors(name, data, &raw, err)
 	}
-	v := &validator{file: name, dir: dir, pos: indexPositions(data)}
+	v := &validator{file: name, dir: dir, pos: <-pos}
 	if strict != nil {
 		// Unknown keys are skipped and everything else is decoded, so the
 		// rest of the file is still checked and all is reported at once.
@@ -296,11 +301,11 @@ func (v *validator) wrongCase(raw *rawFile) {
 	}
 	bad := map[string]found{} // key path up to the misspelt part
 	for path, at := range v.pos {
-		parts := strings.Split(path, ".")
-		i, want := caseFold(parts)
+		i, want := caseFold(path)
 		if i < 0 {
 			continue
 		}
+		parts := strings.Split(path, ".")
 		k := strings.Join(parts[:i+1], ".")
 		if f, ok := bad[k]; !ok || at.Line < f.at.Line || at.Line == f.at.Line && at.Column < f.at.Column {
 			bad[k] = found{at, want}
@@ -314,12 +319,15 @@ func (v *validator) wrongCase(raw *rawFile) {
 	}
 }
 
-// caseFold follows a key path of the position index through the raw
-// types and returns the index of the first part that names a known key
-// only when case is ignored, with that key; or -1.
-func caseFold(parts []string) (int, string) {
+// caseFold follows a dotted key path of the position index through the
+// raw types and returns the index of the first part that names a known
+// key only when case is ignored, with that key; or -1. It is called for
+// every key of the file, so a known key costs a map lookup.
+func caseFold(path string) (int, string) {
 	t := reflect.TypeFor[rawFile]()
-	for i, part := range parts {
+	for i := 0; path != ""; i++ {
+		var part string
+		part, path, _ = strings.Cut(path, ".")
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
@@ -369,14 +377,34 @@ func schema(key []string) (known int, t reflect.Type) {
 	return len(key), t
 }
 
+// fieldByTag returns the field of struct type t whose toml tag is name.
 func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		if f := t.Field(i); f.Tag.Get("toml") == name {
-			return f, true
-		}
+	if i, ok := tomlKeys(t)[name]; ok {
+		return t.Field(i), true
 	}
 	return reflect.StructField{}, false
 }
+
+// tomlKeys returns the index of each field of struct type t by its toml
+// tag, made once per type: the checks that follow each key of the file
+// through the types ask for tens of thousands.
+func tomlKeys(t reflect.Type) map[string]int {
+	if m, ok := keysByType.Load(t); ok {
+		return m.(map[string]int)
+	}
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		if tag := t.Field(i).Tag.Get("toml"); !hasKey(m, tag) {
+			m[tag] = i // the first, as a loop over the fields finds
+		}
+	}
+	keysByType.Store(t, m)
+	return m
+}
+
+var keysByType sync.Map // reflect.Type -> map[string]int
+
+func hasKey(m map[string]int, k string) bool { _, ok := m[k]; return ok }
 
 // tomlType says what a value decoded into t is in the file, or "".
 func tomlType(t reflect.Type) string {
@@ -884,7 +912,7 @@ func (v *validator) dns(r *rawDNS) *DNS {
 	for _, label := range inFileOrder(v, "dns.names", r.Names) {
 		proto := r.Names[label]
 		path := "dns.names." + label
-		if !dnsLabel.MatchString(label) {
+		if !dnsLabel(label) {
 			v.errorf(path, "[dns] names: %q is not a DNS label; use letters, digits and - (a single label, the zone is appended)", label)
 			continue
 		}
@@ -927,7 +955,21 @@ func mailbox(s string) bool {
 	return hostName(domain)
 }
 
-var dnsLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+// dnsLabel reports whether l is a host name's label: 1 to 63 letters,
+// digits and hyphens, beginning and ending with a letter or digit.
+func dnsLabel(l string) bool {
+	if len(l) == 0 || len(l) > 63 {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (c != '-' || i == 0 || i == len(l)-1) {
+			return false
+		}
+	}
+	return true
+}
 
 // hostName reports whether s, fully qualified, is a host name: labels of
 // letters, digits and inner hyphens. dns.IsDomainName alone also accepts
@@ -937,7 +979,7 @@ func hostName(s string) bool {
 		return false
 	}
 	for _, l := range strings.Split(strings.TrimSuffix(s, "."), ".") {
-		if !dnsLabel.MatchString(l) {
+		if !dnsLabel(l) {
 			return false
 		}
 	}

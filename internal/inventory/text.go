@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // refusedRune says what r is when no string of mirrors.toml may hold it,
@@ -71,6 +72,8 @@ func (v *validator) text(raw *rawFile) {
 	v.walkText(reflect.ValueOf(raw).Elem(), nil, raw)
 }
 
+// walkText checks the strings in x, at path. path is a stack the walk
+// shares: each call appends its part in place, and nothing keeps it.
 func (v *validator) walkText(x reflect.Value, path []string, raw *rawFile) {
 	switch x.Kind() {
 	case reflect.Pointer, reflect.Interface:
@@ -78,18 +81,18 @@ func (v *validator) walkText(x reflect.Value, path []string, raw *rawFile) {
 			v.walkText(x.Elem(), path, raw)
 		}
 	case reflect.Struct:
-		for i := range x.NumField() {
-			v.walkText(x.Field(i), append(slices.Clip(path), x.Type().Field(i).Tag.Get("toml")), raw)
+		for i, tag := range tomlTags(x.Type()) {
+			v.walkText(x.Field(i), append(path, tag), raw)
 		}
 	case reflect.Slice:
 		for i := range x.Len() {
-			v.walkText(x.Index(i), append(slices.Clip(path), strconv.Itoa(i)), raw)
+			v.walkText(x.Index(i), append(path, strconv.Itoa(i)), raw)
 		}
 	case reflect.Map:
 		keys := x.MapKeys()
 		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		for _, k := range keys {
-			p := append(slices.Clip(path), k.String())
+			p := append(path, k.String())
 			if !v.refusedAt(p, k.String(), true, raw) {
 				v.walkText(x.MapIndex(k), p, raw)
 			}
@@ -98,6 +101,22 @@ func (v *validator) walkText(x reflect.Value, path []string, raw *rawFile) {
 		v.refusedAt(path, x.String(), false, raw)
 	}
 }
+
+// tomlTags returns the toml tag of each field of struct type t, made
+// once per type.
+func tomlTags(t reflect.Type) []string {
+	if tags, ok := tagsByType.Load(t); ok {
+		return tags.([]string)
+	}
+	tags := make([]string, t.NumField())
+	for i := range tags {
+		tags[i] = t.Field(i).Tag.Get("toml")
+	}
+	tagsByType.Store(t, tags)
+	return tags
+}
+
+var tagsByType sync.Map // reflect.Type -> []string
 
 // refusedAt reports s, found at path, when it holds a refused character,
 // and marks path so that other checks do not report it again.

@@ -114,12 +114,27 @@ func randomClient(r *rand.Rand) Client {
 
 // TestSelectAgreesWithReference: the ranked-by-tier Select gives exactly
 // the lists the policy gave when it ranked the whole network per client,
-// for random networks, health and clients.
+// for random networks, health and clients. The large networks have tiers
+// of hundreds, which Select narrows by chord before it measures (near).
 func TestSelectAgreesWithReference(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 11))
+	for _, size := range []struct {
+		name               string
+		seed               uint64
+		nets, fewest, most int
+	}{
+		{"small networks", 11, 60, 5, 65},
+		{"large networks, large tiers narrowed by chord", 12, 12, 200, 1200},
+	} {
+		t.Run(size.name, func(t *testing.T) {
+			agreeWithReference(t, rand.New(rand.NewPCG(7, size.seed)), size.nets, size.fewest, size.most)
+		})
+	}
+}
+
+func agreeWithReference(t *testing.T, r *rand.Rand, nets, fewest, most int) {
 	clients := 0
-	for net := range 60 {
-		inv := randomNetwork(t, r, 5+r.IntN(60))
+	for net := range nets {
+		inv := randomNetwork(t, r, fewest+r.IntN(most-fewest))
 		snap := randomSnapshot(r, inv)
 		if net%3 == 0 {
 			snap = nil

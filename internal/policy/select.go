@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
@@ -27,8 +28,10 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 	where, located := place(c)
 	f := c.Family
 	fi := &s.fam[f]
+	sc := scratches.Get().(*scratch)
+	defer scratches.Put(sc)
 	if !c.Known() {
-		rs := make([]ranked, 0, len(fi.pub))
+		rs := sc.rs[:0]
 		for _, i := range fi.pub {
 			rs = append(rs, ranked{i: i, tier: Weight, dist: -1, score: s.score(c.Key, i)})
 		}
@@ -36,12 +39,14 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 		for _, r := range rs {
 			dst = append(dst, s.choice(r, f))
 		}
+		sc.rs = rs
 		return dst
 	}
-	sel := selection{s: s, c: &c, where: where, located: located, dst: dst, start: len(dst)}
+	sel := selection{s: s, c: c, where: where, located: located, dst: dst, start: len(dst), sc: sc}
 
 	// Network matches first: the only way to a private mirror.
-	var taken []int32
+	taken := sc.taken[:0]
+	defer func() { sc.taken = taken }()
 	if c.Addr.IsValid() {
 		for _, i := range s.subnets.lookup(c.Addr.Unmap()) {
 			if s.cands[i].up[f] != 0 {
@@ -65,7 +70,8 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 	}
 
 	// Then the client's country and its neighbours, in their order.
-	var members []int32
+	members := sc.members[:0]
+	defer func() { sc.members = members }()
 	if c.Country != "" {
 		members = without(members[:0], fi.byCountry[c.Country], taken)
 		if c.Subdivision != "" {
@@ -100,8 +106,8 @@ func (s *Set) AppendSelect(dst []Choice, c Client) []Choice {
 	// Then everyone else by distance, across continent lines.
 	members = members[:0]
 	for _, i := range fi.pub {
-		cd := &s.cands[i]
-		if (c.Country != "" && cd.m.Country == c.Country) || slices.Contains(neighbours, cd.m.Country) || slices.Contains(taken, i) {
+		cc := s.cands[i].country
+		if (c.Country != "" && cc == c.Country) || slices.Contains(neighbours, cc) || slices.Contains(taken, i) {
 			continue
 		}
 		members = append(members, i)
@@ -160,13 +166,24 @@ func without(dst, from, taken []int32) []int32 {
 // selection is one Select under way.
 type selection struct {
 	s       *Set
-	c       *Client
+	c       Client
 	where   country.Vec
 	located bool
 	dst     []Choice
 	start   int
-	rs      []ranked
+	sc      *scratch
 }
+
+// scratch is the memory one Select ranks in, kept for the next: a list
+// costs its answer and nothing else, however many mirrors it ranks.
+type scratch struct {
+	rs             []ranked
+	taken, members []int32
+	near           []int32
+	chord2, order  []float64
+}
+
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
 
 // ranked is a candidate placed for one client.
 type ranked struct {
@@ -202,7 +219,10 @@ func (sel *selection) rank(members []int32, tier Reason) {
 	if need <= 0 {
 		return
 	}
-	rs := sel.rs[:0]
+	if sel.located && len(members) > 4*need {
+		members = sel.near(members, need)
+	}
+	rs := sel.sc.rs[:0]
 	for _, i := range members {
 		rs = append(rs, ranked{i: i, dist: sel.dist(i)})
 	}
@@ -231,7 +251,7 @@ func (sel *selection) rank(members []int32, tier Reason) {
 		}
 		r.score = s.score(c.Key, r.i)
 	}
-	sel.rs = rs
+	sel.sc.rs = rs
 	if sel.located {
 		slices.SortFunc(rs, func(a, b ranked) int { return cmp.Or(cmp.Compare(a.dist, b.dist), s.byScore(a, b)) })
 		// Mirrors within BandKm of the nearest remaining one are equally
@@ -253,6 +273,46 @@ func (sel *selection) rank(members []int32, tier Reason) {
 	}
 }
 
+// near returns the members of a large tier that can be among its first
+// need placed, from the squares of their chords, which cost a fraction of
+// a distance in km: every member within BandKm of the need-th nearest,
+// and a few just beyond (the members past that band are never placed
+// ahead of it; see rank). A tier of thousands then costs a distance
+// each only for the few dozen near the client.
+func (sel *selection) near(members []int32, need int) []int32 {
+	s, sc := sel.s, sel.sc
+	c2 := sc.chord2[:0]
+	for _, i := range members {
+		cd := &s.cands[i]
+		if !cd.placed {
+			c2 = append(c2, math.Inf(1))
+			continue
+		}
+		c2 = append(c2, sel.where.Chord2(cd.vec))
+	}
+	sc.chord2 = c2
+	// The need-th smallest chord is the need-th nearest member, give or
+	// take the rounding of ChordKm, which the kilometre of slack covers
+	// many times over.
+	sc.order = append(sc.order[:0], c2...)
+	kth := nthFloat(sc.order, need-1)
+	if math.IsInf(kth, 1) {
+		return members // fewer than need placed: every unplaced one may be
+	}
+	bound := country.KmChord2(country.ChordKm(kth) + s.p.BandKm + 1)
+	if bound >= 4 {
+		return members // the band reaches the antipodes: everyone
+	}
+	near := sc.near[:0]
+	for k, i := range members {
+		if c2[k] <= bound {
+			near = append(near, i)
+		}
+	}
+	sc.near = near
+	return near
+}
+
 func (s *Set) choice(r ranked, f inventory.Family) Choice {
 	cd := &s.cands[r.i]
 	d := r.dist
@@ -272,6 +332,37 @@ func (s *Set) score(key uint64, i int32) float64 {
 // tie (astronomically rare) is still deterministic.
 func (s *Set) byScore(a, b ranked) int {
 	return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(s.cands[a.i].m.Name, s.cands[b.i].m.Name))
+}
+
+// nthFloat returns the k-th smallest of xs (0-based), reordering xs.
+func nthFloat(xs []float64, k int) float64 {
+	lo, hi := 0, len(xs)-1
+	for lo < hi {
+		p := xs[(lo+hi)/2]
+		i, j := lo, hi
+		for i <= j {
+			for xs[i] < p {
+				i++
+			}
+			for xs[j] > p {
+				j--
+			}
+			if i <= j {
+				xs[i], xs[j] = xs[j], xs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return xs[k]
+		}
+	}
+	return xs[k]
 }
 
 // nth returns the k-th smallest distance of rs (0-based), reordering rs.

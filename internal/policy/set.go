@@ -42,6 +42,7 @@ type Set struct {
 
 type candidate struct {
 	m         *inventory.Mirror
+	country   country.Code // m.Country, beside what a tier is ranked by
 	continent country.Continent
 	vec       country.Vec // where the mirror stands, when placed
 	placed    bool        // it has a country or lat/lon (see distKm)
@@ -63,6 +64,34 @@ type famIndex struct {
 // says so loudly); with a snapshot, a mirror it does not mention is never
 // offered.
 func NewSet(inv *inventory.Inventory, snap *state.Snapshot, w Want) *Set {
+	s := candidates(inv, snap, w)
+	s.index()
+	return s
+}
+
+// NewSets prepares inv for each of ws with the health in snap, as NewSet
+// does; the Wants that admit the same mirrors with the same health (see
+// Same) share one Set, indexed once. gen asks for one Set per
+// repository, release and arch, and most have the same mirrors: it
+// ranks each distinct Set's lists once.
+func NewSets(inv *inventory.Inventory, snap *state.Snapshot, ws []Want) []*Set {
+	sets := make([]*Set, len(ws))
+	var distinct []*Set
+	for i, w := range ws {
+		s := candidates(inv, snap, w)
+		if k := slices.IndexFunc(distinct, s.Same); k >= 0 {
+			sets[i] = distinct[k]
+			continue
+		}
+		s.index()
+		distinct = append(distinct, s)
+		sets[i] = s
+	}
+	return sets
+}
+
+// candidates returns the Set of inv for w, not indexed.
+func candidates(inv *inventory.Inventory, snap *state.Snapshot, w Want) *Set {
 	protos := w.Protocols
 	if protos == nil {
 		protos = []inventory.Protocol{inventory.HTTP, inventory.HTTPS}
@@ -76,7 +105,7 @@ func NewSet(inv *inventory.Inventory, snap *state.Snapshot, w Want) *Set {
 			continue
 		}
 		h := hashString(m.Name)
-		c := candidate{m: m, continent: m.Continent(), vec: m.Coord.Vec(), placed: m.Placed(), nameHash: h, mixed: mix64(h), weight: float64(m.Weight)}
+		c := candidate{m: m, country: m.Country, continent: m.Continent(), vec: m.Coord.Vec(), placed: m.Placed(), nameHash: h, mixed: mix64(h), weight: float64(m.Weight)}
 		for _, p := range protos {
 			if m.URL(p) == "" {
 				continue
@@ -91,7 +120,6 @@ func NewSet(inv *inventory.Inventory, snap *state.Snapshot, w Want) *Set {
 			s.cands = append(s.cands, c)
 		}
 	}
-	s.index()
 	return s
 }
 
@@ -147,6 +175,19 @@ func (s *Set) Same(t *Set) bool {
 	}
 	for i := range s.cands {
 		if s.cands[i].m != t.cands[i].m || s.cands[i].up != t.cands[i].up {
+			return false
+		}
+	}
+	return true
+}
+
+// SameFamilies reports whether every mirror of s is healthy over IPv4
+// and IPv6 alike, with the same protocols: then a client gets the same
+// list over either family (Select depends on the family only through
+// that), and gen ranks each of its lists once for both.
+func (s *Set) SameFamilies() bool {
+	for i := range s.cands {
+		if s.cands[i].up[inventory.IPv4] != s.cands[i].up[inventory.IPv6] {
 			return false
 		}
 	}

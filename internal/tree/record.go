@@ -211,9 +211,94 @@ func walkDigest(dirfd int) ([sha256.Size]byte, error) {
 		return [sha256.Size]byte{}, wk.err
 	}
 	h := sha256.New()
-	h.Write(appendStat(nil, ".", &st))
+	h.Write(appendStat(nil, ".", keyOf(&st)))
 	for _, d := range slices.Sorted(maps.Keys(wk.dirs)) {
 		sum := wk.dirs[d]
+		h.Write(append([]byte(d+"\x00"), sum[:]...))
+	}
+	return [sha256.Size]byte(h.Sum(nil)), nil
+}
+
+// startEntryDigest starts, on a goroutine of its own, the digest that
+// walkDigest would take of the staging tree, made from what the Writer
+// knows of it instead of a walk: the fstat of each file it wrote, taken
+// as it closed it (nothing changes a new file after that), an lstat of
+// each file it linked (linking it and removing older generations move
+// its change time) and of each directory (whose times the files put in
+// them moved). me is the manifest's entry. A walk reads every directory
+// and lstats every file again, on the way to publishing;
+// TestEntryDigestIsTheWalks checks that the two agree.
+func (w *Writer) startEntryDigest(me fileEntry) <-chan digestResult {
+	c := make(chan digestResult, 1)
+	go func() {
+		sum, err := w.entryDigest(&me)
+		c <- digestResult{sum, err}
+	}()
+	return c
+}
+
+func (w *Writer) entryDigest(me *fileEntry) ([sha256.Size]byte, error) {
+	type named struct {
+		name string
+		st   statKey
+	}
+	dirs := map[string][]named{"": nil} // by path, "" for the root
+	add := func(path string, st statKey) {
+		dir, name := "", path
+		if i := strings.LastIndexByte(path, '/'); i >= 0 {
+			dir, name = path[:i], path[i+1:]
+		}
+		dirs[dir] = append(dirs[dir], named{name, st})
+	}
+	var lstat []string // what is stated now: linked files, directories
+	for i := range w.entries {
+		if e := &w.entries[i]; e.written {
+			add(e.path, e.st)
+		} else {
+			lstat = append(lstat, e.path)
+		}
+	}
+	if me.written {
+		add(me.path, me.st)
+	} else {
+		lstat = append(lstat, me.path)
+	}
+	for d := range w.dirs {
+		lstat = append(lstat, d)
+	}
+	sts := make([]unix.Stat_t, len(lstat))
+	err := parallel(len(lstat), func(i int) error {
+		return retry(func() error { return unix.Fstatat(w.stagingFD, lstat[i], &sts[i], unix.AT_SYMLINK_NOFOLLOW) })
+	})
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	for i, p := range lstat {
+		add(p, keyOf(&sts[i]))
+	}
+	sums := make(map[string][sha256.Size]byte, len(dirs))
+	var buf []byte
+	for d, es := range dirs {
+		slices.SortFunc(es, func(a, b named) int { return strings.Compare(a.name, b.name) })
+		h := sha256.New()
+		for _, e := range es {
+			buf = appendStat(buf[:0], e.name, e.st)
+			h.Write(buf)
+		}
+		if d != "" {
+			d = "/" + d // as walkDigest names it
+		}
+		sums[d] = [sha256.Size]byte(h.Sum(nil))
+	}
+	var root unix.Stat_t
+	if err := unix.Fstat(w.stagingFD, &root); err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	root.Mtim, root.Ctim = unix.Timespec{}, unix.Timespec{}
+	h := sha256.New()
+	h.Write(appendStat(nil, ".", keyOf(&root)))
+	for _, d := range slices.Sorted(maps.Keys(sums)) {
+		sum := sums[d]
 		h.Write(append([]byte(d+"\x00"), sum[:]...))
 	}
 	return [sha256.Size]byte(h.Sum(nil)), nil
@@ -222,16 +307,6 @@ func walkDigest(dirfd int) ([sha256.Size]byte, error) {
 type digestResult struct {
 	sum [sha256.Size]byte
 	err error
-}
-
-// startDigest starts walkDigest of dirfd on a goroutine of its own.
-func startDigest(dirfd int) <-chan digestResult {
-	c := make(chan digestResult, 1)
-	go func() {
-		sum, err := walkDigest(dirfd)
-		c <- digestResult{sum, err}
-	}()
-	return c
 }
 
 // walker digests the directories below one, each on its own.
@@ -303,7 +378,7 @@ func (wk *walker) digestDir(fd int) (sum [sha256.Size]byte, subs []subdir, err e
 		if err := retry(func() error { return unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
 			return sum, subs, err
 		}
-		buf = appendStat(buf[:0], name, &st)
+		buf = appendStat(buf[:0], name, keyOf(&st))
 		h.Write(buf)
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			var sub int
@@ -320,14 +395,20 @@ func (wk *walker) digestDir(fd int) (sum [sha256.Size]byte, subs []subdir, err e
 	return [sha256.Size]byte(h.Sum(nil)), subs, nil
 }
 
-func appendStat(buf []byte, name string, st *unix.Stat_t) []byte {
+func appendStat(buf []byte, name string, k statKey) []byte {
 	buf = append(buf, name...)
 	buf = append(buf, 0)
-	for _, v := range []uint64{
-		uint64(st.Mode), uint64(st.Uid), uint64(st.Gid), st.Ino, uint64(st.Size),
-		uint64(st.Mtim.Sec), uint64(st.Mtim.Nsec), uint64(st.Ctim.Sec), uint64(st.Ctim.Nsec),
-	} {
+	for _, v := range k {
 		buf = binary.LittleEndian.AppendUint64(buf, v)
 	}
 	return buf
+}
+
+// statKey is what the digest takes of an lstat: the inode, type,
+// permissions, owner, size, modification and change time.
+type statKey [9]uint64
+
+func keyOf(st *unix.Stat_t) statKey {
+	return statKey{uint64(st.Mode), uint64(st.Uid), uint64(st.Gid), st.Ino, uint64(st.Size),
+		uint64(st.Mtim.Sec), uint64(st.Mtim.Nsec), uint64(st.Ctim.Sec), uint64(st.Ctim.Nsec)}
 }

@@ -189,3 +189,53 @@ func snapshotDir(t *testing.T, dir string) string {
 	})
 	return b.String()
 }
+
+// TestEntryDigestIsTheWalks: the digest Commit records, made from what
+// the Writer knows of the files it wrote and linked, is the one a walk of
+// the published generation takes (Unchanged's), through generations
+// that write, link, change, remove and add files and directories, that
+// remove older generations sharing the linked files, and under a umask
+// that makes the Writer chmod each file.
+func TestEntryDigestIsTheWalks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	gens := []struct {
+		name  string
+		umask int
+		files map[string]string
+	}{
+		{"all new, nested", 0o022, map[string]string{"a.txt": "alpha", "d/b.txt": "bravo", "d/e/c.txt": "charlie", "d/e/f/g.txt": "golf"}},
+		{"some linked, one changed, one removed, one added", 0o022, map[string]string{"a.txt": "alpha", "d/b.txt": "BRAVO", "d/e/c.txt": "charlie", "h/i.txt": "india"}},
+		{"all linked, the manifest too", 0o022, map[string]string{"a.txt": "alpha", "d/b.txt": "BRAVO", "d/e/c.txt": "charlie", "h/i.txt": "india"}},
+		{"an older generation removed under linked files", 0o022, map[string]string{"a.txt": "alpha", "d/b.txt": "BRAVO", "d/e/c.txt": "charlie", "h/i.txt": "india", "j.txt": "juliett"}},
+		{"a umask the Writer chmods against", 0o077, map[string]string{"a.txt": "ALPHA", "d/b.txt": "BRAVO", "k/l/m.txt": "mike"}},
+	}
+	for i, g := range gens {
+		old := syscall.Umask(g.umask)
+		note := fmt.Sprintf("inputs %d", i)
+		commitNoted(t, dir, g.files, note)
+		syscall.Umask(old)
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(dir), StoreName(dir), recordName))
+		if err != nil {
+			t.Fatalf("%s: %v", g.name, err)
+		}
+		rec, _, ok := parseRecord(b)
+		if !ok {
+			t.Fatalf("%s: record %q does not parse", g.name, b)
+		}
+		f, err := os.Open(filepath.Join(filepath.Dir(dir), StoreName(dir), current(t, dir)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		walked, err := walkDigest(int(f.Fd()))
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.digest != walked {
+			t.Fatalf("%s: recorded digest %x, a walk of the generation %x", g.name, rec.digest, walked)
+		}
+		if _, ok := Unchanged(dir, isNote(note)); !ok {
+			t.Fatalf("%s: Unchanged refuses the generation just published", g.name)
+		}
+	}
+}

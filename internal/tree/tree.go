@@ -167,6 +167,9 @@ type fileEntry struct {
 	size    int64
 	sum     [sha256.Size]byte
 	written bool // written rather than linked; needs an fsync
+	// st is the file's fstat when it was written, for the record's
+	// digest (see entryDigest); a linked file's is taken at Commit.
+	st statKey
 }
 
 // oldEntry is a file of the current generation as its manifest lists it.
@@ -695,7 +698,8 @@ func (w *Writer) WriteFile(rel string, data []byte) error {
 	w.inflight.Add(1)
 	w.mu.Unlock()
 
-	written, err := w.place(rel, data, &sum, old, dirfd)
+	var st unix.Stat_t
+	written, err := w.place(rel, data, &sum, old, dirfd, &st)
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -705,7 +709,7 @@ func (w *Writer) WriteFile(rel string, data []byte) error {
 		w.fail(err)
 		return err
 	}
-	w.entries = append(w.entries, fileEntry{path: rel, size: int64(len(data)), sum: sum, written: written})
+	w.entries = append(w.entries, fileEntry{path: rel, size: int64(len(data)), sum: sum, written: written, st: keyOf(&st)})
 	if inOld {
 		w.matched++
 	}
@@ -787,6 +791,16 @@ func (w *Writer) mkdirs(rel string) error {
 	return nil
 }
 
+// failed returns the first I/O error of the Writer, as Commit reports it.
+func (w *Writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return fmt.Errorf("not committing %s: %w", w.dir, w.err)
+	}
+	return nil
+}
+
 // fail records the first I/O error. w.mu is held.
 func (w *Writer) fail(err error) {
 	if w.err == nil {
@@ -797,15 +811,16 @@ func (w *Writer) fail(err error) {
 // place puts data at rel in the staging tree: a hard link to the current
 // generation's file if that has the same bytes, else a new file. dirfd is
 // the current generation's directory of rel (see oldDir). It reports
-// whether it wrote.
-func (w *Writer) place(rel string, data []byte, sum *[sha256.Size]byte, old oldEntry, dirfd int) (bool, error) {
+// whether it wrote, and puts the fstat of a file it wrote, as it leaves
+// it, in st.
+func (w *Writer) place(rel string, data []byte, sum *[sha256.Size]byte, old oldEntry, dirfd int, st *unix.Stat_t) (bool, error) {
 	if dirfd != noDir && old.size == int64(len(data)) && old.sum == *sum {
 		same := func(fd int, size int64) bool { return size == int64(len(data)) && readEqual(fd, data) }
 		if w.linkOld(dirfd, rel, same) {
 			return false, nil
 		}
 	}
-	return true, w.create(rel, func(fd int) error {
+	return true, w.createStat(w.stagingFD, rel, func(fd int) error {
 		if err := writeAll(fd, data); err != nil {
 			return err
 		}
@@ -813,7 +828,7 @@ func (w *Writer) place(rel string, data []byte, sum *[sha256.Size]byte, old oldE
 			return nil
 		}
 		return newerThanOld(fd, dirfd, w.currentFD, w.stagingFD, rel)
-	})
+	}, st)
 }
 
 // newerThanOld makes the file at fd, a new version of rel, at least a
@@ -989,6 +1004,13 @@ func (w *Writer) create(rel string, fill func(fd int) error) error {
 }
 
 func (w *Writer) createAt(dirfd int, rel string, fill func(fd int) error) error {
+	return w.createStat(dirfd, rel, fill, nil)
+}
+
+// createStat is createAt that, when st is not nil, puts the new file's
+// fstat in st as it is closed: what an lstat of it says until something
+// links or changes it.
+func (w *Writer) createStat(dirfd int, rel string, fill func(fd int) error, st *unix.Stat_t) error {
 	var fd int
 	err := retry(func() (err error) {
 		fd, err = unix.Openat(dirfd, rel, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, fileMode)
@@ -1000,6 +1022,9 @@ func (w *Writer) createAt(dirfd int, rel string, fill func(fd int) error) error 
 	err = fill(fd)
 	if err == nil && w.chmod {
 		err = unix.Fchmod(fd, fileMode)
+	}
+	if err == nil && st != nil {
+		err = unix.Fstat(fd, st)
 	}
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
@@ -1039,13 +1064,9 @@ func (w *Writer) Commit() (Stats, error) {
 	w.state = stateClosing
 	w.mu.Unlock()
 	w.inflight.Wait()
-	w.wroteBack.Wait()
-	w.mu.Lock()
-	err := w.err
-	w.mu.Unlock()
-	if err != nil {
+	if err := w.failed(); err != nil {
 		w.abort()
-		return Stats{}, fmt.Errorf("not committing %s: %w", w.dir, err)
+		return Stats{}, err
 	}
 	st, errs, err := w.commit()
 	if err != nil {
@@ -1096,7 +1117,8 @@ func (w *Writer) commit() (st Stats, errs []error, err error) {
 	}
 	if !w.hasManifest || w.oldManifest != (oldEntry{me.size, me.sum}) || !w.linkOld(w.currentFD, ManifestName, same) {
 		me.written = true
-		err := w.create(ManifestName, func(fd int) error {
+		var mst unix.Stat_t
+		err := w.createStat(w.stagingFD, ManifestName, func(fd int) error {
 			bw := bufio.NewWriterSize(fdWriter(fd), 64<<10)
 			if err := encodeManifest(bw, w.entries); err != nil {
 				return err
@@ -1108,10 +1130,11 @@ func (w *Writer) commit() (st Stats, errs []error, err error) {
 				return nil
 			}
 			return newerThanOld(fd, w.currentFD, w.currentFD, w.stagingFD, ManifestName)
-		})
+		}, &mst)
 		if err != nil {
 			return Stats{}, nil, fmt.Errorf("writing %s: %w", filepath.Join(w.staging, ManifestName), err)
 		}
+		me.st = keyOf(&mst)
 	}
 
 	st = Stats{Removed: len(w.old) - w.matched}
@@ -1133,9 +1156,15 @@ func (w *Writer) commit() (st Stats, errs []error, err error) {
 	var digest <-chan digestResult
 	if w.note != nil {
 		w.removing.Wait()
-		digest = startDigest(w.stagingFD)
+		digest = w.startEntryDigest(me)
 	}
-	err = w.sync(toSync)
+	// The manifest and the digest were made while the last write-back,
+	// if one is still running, wrote the files before them to disk; its
+	// error, if any, is known only now.
+	w.wroteBack.Wait()
+	if err = w.failed(); err == nil {
+		err = w.sync(toSync)
+	}
 	if digest != nil {
 		d := <-digest
 		w.digest, w.digestErr = d.sum, d.err
@@ -1431,6 +1460,7 @@ func (w *Writer) Abort() error {
 }
 
 func (w *Writer) abort() error {
+	w.wroteBack.Wait() // a write-back may still use the staging directory
 	err := removeAllAt(w.storeFD, w.stagingName)
 	w.removing.Wait()
 	w.closeDirs()
