@@ -275,7 +275,12 @@ func (l *Loader) load() (z *Zone, err error) {
 				return nil, err
 			}
 			fresh = true
-			if ix, err = db.Index(); err != nil {
+			index := db.Index
+			if l.geo != nil {
+				// A reload: the previous index answers meanwhile.
+				index = db.IndexBehind
+			}
+			if ix, err = index(); err != nil {
 				db.Close()
 				return nil, err
 			}

@@ -38,12 +38,19 @@ func TestIndexAgreesWithLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	behind, err := db.IndexBehind() // paced: the same index
+	if err != nil {
+		t.Fatal(err)
+	}
 	check := func(a netip.Addr) {
 		t.Helper()
 		want := db.Lookup(a)
 		want.ASOrg = ""
 		if got := ix.Info(a); got != want {
 			t.Errorf("%s:\nindex  %+v\nlookup %+v", a, got, want)
+		}
+		if got := behind.Info(a); got != want {
+			t.Errorf("%s:\nIndexBehind %+v\nlookup      %+v", a, got, want)
 		}
 	}
 	n := 0

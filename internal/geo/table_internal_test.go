@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
 )
 
 // denseNets4 returns disjoint IPv4 networks shaped like a big City
@@ -274,4 +275,38 @@ func TestSpaceMovedOut(t *testing.T) {
 		}
 	}
 	free()
+}
+
+// TestPacer: work rests as long as it worked, after every so many steps,
+// and not between them.
+func TestPacer(t *testing.T) {
+	cases := []struct {
+		name      string
+		every     int
+		steps     int
+		stepTime  time.Duration
+		wantRests []time.Duration
+	}{
+		{"no rest before the first batch ends", 4, 3, time.Millisecond, nil},
+		{"a rest as long as a batch's work", 4, 4, time.Millisecond, []time.Duration{3 * time.Millisecond}},
+		{"each rest as long as the work since the last", 2, 6, 5 * time.Millisecond, []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			now := time.Unix(0, 0)
+			var rests []time.Duration
+			p := &pacer{every: c.every,
+				now:   func() time.Time { return now },
+				sleep: func(d time.Duration) { rests = append(rests, d); now = now.Add(d) }}
+			for range c.steps {
+				p.step() // a step's work takes stepTime, after its call
+				now = now.Add(c.stepTime)
+			}
+			if !slices.Equal(rests, c.wantRests) {
+				t.Fatalf("rests %v, want %v", rests, c.wantRests)
+			}
+		})
+	}
+	var p *pacer
+	p.step() // a nil pacer never rests
 }
