@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
-	"time"
 	"slices"
+	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 )
