@@ -82,6 +82,7 @@ func run(src dnsd.Sources, prefixFile, name string, n int, profile string) error
 	}
 	fmt.Printf("%d prefixes, %d queries each\n", len(ps), n)
 	measure("one fixed ECS", h, wires[:1], n, "", true)
+	measure("  the same, one at a time", h, wires[:1], n, "", false)
 	measure("a different ECS per query", h, wires, n, profile, true)
 	measure("  the same, one at a time", h, wires, n, "", false)
 	return nil
