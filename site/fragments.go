@@ -146,15 +146,7 @@ func indexRows(ms []*mirrorView) (rows, dots template.HTML) {
 		b = append(b, `">`...)
 		b = escText(b, m.StatusText)
 		b = append(b, "</span></td>\n<td>"...)
-		if m.SponsorURL != "" {
-			b = append(b, `<a href="`...)
-			b = escHref(b, m.SponsorURL)
-			b = append(b, `" rel="nofollow noopener">`...)
-			b = escText(b, m.Sponsor)
-			b = append(b, `</a>`...)
-		} else {
-			b = escText(b, m.Sponsor)
-		}
+		b = appendSponsor(b, m.Sponsor, m.SponsorURL)
 		b = append(b, "</td>\n<td>"...)
 		if m.Public {
 			for _, p := range m.Protocols {
@@ -257,15 +249,7 @@ func mirrorHead(p *mirrorPage) template.HTML {
 	b = append(b, "</span>\n"...)
 	if m.Sponsor != "" {
 		b = append(b, "Sponsored by "...)
-		if m.SponsorURL != "" {
-			b = append(b, `<a href="`...)
-			b = escHref(b, m.SponsorURL)
-			b = append(b, `" rel="nofollow noopener">`...)
-			b = escText(b, m.Sponsor)
-			b = append(b, `</a>`...)
-		} else {
-			b = escText(b, m.Sponsor)
-		}
+		b = appendSponsor(b, m.Sponsor, m.SponsorURL)
 		b = append(b, '.')
 	}
 	b = append(b, "</p>\n<dl class=\"facts\">\n<dt>Country</dt><dd>"...)
@@ -383,22 +367,10 @@ func endpointRows(es []endpointView) template.HTML {
 		}
 		b = append(b, "\n<p class=\"small\">Checked "...)
 		b = escText(b, e.Checked)
-		if e.Addr != "" {
-			b = append(b, " at "...)
-			b = escText(b, e.Addr)
-		}
-		if e.Latency != "" {
-			b = append(b, ", "...)
-			b = escText(b, e.Latency)
-		}
-		if e.Stamp != "" {
-			b = append(b, "; synced "...)
-			b = escText(b, e.Stamp)
-		}
-		if e.CertExpiry != "" {
-			b = append(b, "; certificate expires "...)
-			b = escText(b, e.CertExpiry)
-		}
+		b = appendIfAny(b, " at ", e.Addr)
+		b = appendIfAny(b, ", ", e.Latency)
+		b = appendIfAny(b, "; synced ", e.Stamp)
+		b = appendIfAny(b, "; certificate expires ", e.CertExpiry)
 		b = append(b, ". "...)
 		b = escText(b, e.FreshCount)
 		b = append(b, ".</p>\n"...)
@@ -419,4 +391,25 @@ func endpointRows(es []endpointView) template.HTML {
 		b = append(b, "</td>\n</tr>\n"...)
 	}
 	return template.HTML(b)
+}
+
+// appendSponsor appends a sponsor's name, a link to its site where it
+// has one.
+func appendSponsor(b []byte, name, url string) []byte {
+	if url == "" {
+		return escText(b, name)
+	}
+	b = append(b, `<a href="`...)
+	b = escHref(b, url)
+	b = append(b, `" rel="nofollow noopener">`...)
+	b = escText(b, name)
+	return append(b, `</a>`...)
+}
+
+// appendIfAny appends text, escaped, after before, where there is text.
+func appendIfAny(b []byte, before, text string) []byte {
+	if text == "" {
+		return b
+	}
+	return escText(append(b, before...), text)
 }

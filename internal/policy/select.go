@@ -230,7 +230,12 @@ func (sel *selection) rank(members []int32, tier Reason) {
 		// A large tier (the rest of the network): only mirrors within
 		// BandKm of the need-th nearest can be among the first need
 		// placed, as every band that places them starts no farther.
-		limit := nth(rs, need-1) + s.p.BandKm
+		order := sel.sc.order[:0]
+		for _, r := range rs {
+			order = append(order, r.dist)
+		}
+		sel.sc.order = order
+		limit := nthFloat(order, need-1) + s.p.BandKm
 		k := 0
 		for _, r := range rs {
 			if r.dist <= limit {
@@ -363,35 +368,4 @@ func nthFloat(xs []float64, k int) float64 {
 		}
 	}
 	return xs[k]
-}
-
-// nth returns the k-th smallest distance of rs (0-based), reordering rs.
-func nth(rs []ranked, k int) float64 {
-	lo, hi := 0, len(rs)-1
-	for lo < hi {
-		p := rs[(lo+hi)/2].dist
-		i, j := lo, hi
-		for i <= j {
-			for rs[i].dist < p {
-				i++
-			}
-			for rs[j].dist > p {
-				j--
-			}
-			if i <= j {
-				rs[i], rs[j] = rs[j], rs[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case k <= j:
-			hi = j
-		case k >= i:
-			lo = i
-		default:
-			return rs[k].dist
-		}
-	}
-	return rs[k].dist
 }
