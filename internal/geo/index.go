@@ -58,7 +58,7 @@ func (db *DB) Index() (*Index, error) { return db.index(nil) }
 // streams hundreds of MiB through memory, and the server's lookups,
 // misses of the cache every one, wait behind it: under load, dnsd
 // answered 70-85% of its queries in the seconds of a reload indexing at
-// full speed, 87-95% at half speed (bench/dnsd-load.sh).
+// full speed, 85-106% at half speed (bench/dnsd-load.sh).
 func (db *DB) IndexBehind() (*Index, error) {
 	return db.index(&pacer{every: 16384, now: time.Now, sleep: time.Sleep})
 }
