@@ -125,7 +125,7 @@ func (h *Handler) ServeBatch(s *Scratch, replies, msgs [][]byte, srcs []netip.Ad
 		if p.status = p.q.parse(msg); p.status != parsedOK {
 			continue
 		}
-		if p.q.ecs && p.q.ecsSource > 0 && global(p.q.ecsAddr) {
+		if p.q.subnetUsable() {
 			s.askers = append(s.askers, p.q.ecsAddr)
 		} else {
 			s.askers = append(s.askers, srcs[i])
@@ -195,7 +195,7 @@ func (h *Handler) serve(s *Scratch, status parseStatus, dst, msg []byte, src net
 	}
 
 	a := asker{src: src.Unmap()}
-	if q.ecs && q.ecsSource > 0 && global(q.ecsAddr) {
+	if q.subnetUsable() {
 		a.addr, a.bits, a.ecs = q.ecsAddr, int(q.ecsSource), true
 	} else {
 		a.addr = a.src
@@ -305,6 +305,12 @@ func (h *Handler) steered(w *msgWriter, z *Zone, zc *zoneCounters, g *geoName, c
 	zc.answers[g.idx][c.mirror+1][c.reason&7].Add(1)
 	zc.stats[g.idx][c.mirror+1].count(stripe&h.metrics.stats.mask, c.country)
 	return c.scope
+}
+
+// subnetUsable reports whether q is answered for its Client Subnet
+// rather than for its source: it sent one, not /0, of a global address.
+func (q *query) subnetUsable() bool {
+	return q.ecs && q.ecsSource > 0 && global(q.ecsAddr)
 }
 
 // global reports whether a Client Subnet address may be used: not
