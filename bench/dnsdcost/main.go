@@ -72,13 +72,11 @@ func run(src dnsd.Sources, prefixFile, name string, n int, profile string) error
 	// prefetches them, as the kernel hands a reader a datagram it has
 	// just written. What is measured is the asker, not the packet.
 	var all []byte
-	for i, w := range wires {
+	for _, w := range wires {
 		all = append(all, w...)
-		wires[i] = all[len(all)-len(w):]
 	}
 	for i, off := 0, 0; i < len(wires); i++ {
-		wires[i] = all[off : off+len(wires[i])]
-		off += len(wires[i])
+		wires[i], off = all[off:off+len(wires[i])], off+len(wires[i])
 	}
 	fmt.Printf("%d prefixes, %d queries each\n", len(ps), n)
 	measure("one fixed ECS", h, wires[:1], n, "", true)
