@@ -3,6 +3,7 @@ package policy_test
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -492,5 +493,50 @@ func TestClientOf(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { policy.ClientOf(addr("2a01:db8:1::7"), 56, de) }); n != 0 {
 		t.Errorf("ClientOf allocates %v times; dnsd calls it per query", n)
+	}
+}
+
+// keyAddrFNV is KeyAddr as first written: FNV-1a over all 16 bytes of
+// the masked address, then the bit count. Keys are in every list gen has
+// written and every answer dnsd gave; the folded version must keep them.
+func keyAddrFNV(a netip.Addr, bits int) uint64 {
+	a = a.Unmap()
+	limit := policy.KeyBitsV4
+	if a.Is6() {
+		limit = policy.KeyBitsV6
+	}
+	p, err := a.Prefix(min(bits, limit))
+	if err != nil {
+		return 0
+	}
+	b := p.Addr().As16()
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	h ^= uint64(min(bits, limit))
+	h *= 1099511628211
+	return h
+}
+
+func TestKeyAddrKeepsItsValues(t *testing.T) {
+	addr := netip.MustParseAddr
+	addrs := []netip.Addr{{}, addr("0.0.0.0"), addr("255.255.255.255"), addr("81.1.2.3"), addr("::ffff:81.1.2.3"),
+		addr("::"), addr("2a01:db8:1::7"), addr("fe80::1%eth0"), addr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		addrs = append(addrs, netip.AddrFrom16(b), netip.AddrFrom4([4]byte(b[:4])))
+	}
+	for _, a := range addrs {
+		for _, bits := range []int{-1, 0, 1, 7, 8, 16, 23, 24, 25, 32, 33, 47, 48, 49, 64, 128, 129} {
+			if got, want := policy.KeyAddr(a, bits), keyAddrFNV(a, bits); got != want {
+				t.Fatalf("KeyAddr(%v, %d) = %#x, want %#x", a, bits, got, want)
+			}
+		}
 	}
 }
