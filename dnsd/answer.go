@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -45,6 +46,47 @@ func (z *Zone) choose(g *geoName, a *asker) choice {
 		return choice{mirror: c, country: info.Country}
 	}
 	c, _, _, _ := z.compute(g, a)
+	return c
+}
+
+// memo is what a UDP reader remembers of the answers it gave: the last
+// asker of each slot, by the slot's hash of name and asker. A resolver
+// asks again and again for the same Client Subnet (or for itself, with
+// none), and an answer remembered costs a comparison instead of the GeoIP
+// lookup and the policy. A different asker in every query overwrites a
+// slot each time and costs what it costs without the memo: the memo is a
+// fixed array, never grows with the askers, and a new zone does not
+// empty it (its id is part of the key).
+type memo [memoSlots]memoSlot
+
+// memoSlots is the memo's size: 256 slots of 64 bytes, in the L1 and L2
+// caches of the reader's core.
+const (
+	memoBits  = 8
+	memoSlots = 1 << memoBits
+)
+
+type memoSlot struct {
+	zone uint64 // Zone.id
+	addr netip.Addr
+	bits int32
+	name int32 // geoName.idx
+	c    choice
+}
+
+// choose is z.choose through s's memo, when s has one.
+func (s *Scratch) choose(z *Zone, g *geoName, a *asker) choice {
+	if s.memo == nil {
+		return z.choose(g, a)
+	}
+	b := a.addr.As16()
+	h := (binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:]) ^ uint64(a.bits)<<48 ^ uint64(g.idx)<<56) * 0xbf58476d1ce4e5b9
+	m := &s.memo[h>>(64-memoBits)]
+	if m.zone == z.id && m.addr == a.addr && m.bits == int32(a.bits) && m.name == int32(g.idx) {
+		return m.c
+	}
+	c := z.choose(g, a)
+	*m = memoSlot{zone: z.id, addr: a.addr, bits: int32(a.bits), name: int32(g.idx), c: c}
 	return c
 }
 

@@ -75,6 +75,7 @@ type Scratch struct {
 	batch  []parsed
 	askers []netip.Addr
 	pf     geo.Prefetcher
+	memo   *memo // a UDP reader's (answer.go); nil: none
 }
 
 // parsed is a query of a batch, decoded.
@@ -116,6 +117,9 @@ func (h *Handler) Serve(s *Scratch, dst, msg []byte, src netip.Addr, tr Transpor
 // Subnet in every query, those reads are what a query waits for most,
 // and overlapped a batch waits for them about once.
 func (h *Handler) ServeBatch(s *Scratch, replies, msgs [][]byte, srcs []netip.Addr, tr Transport) {
+	if s.memo == nil {
+		s.memo = new(memo)
+	}
 	if len(s.batch) < len(msgs) {
 		s.batch = make([]parsed, len(msgs))
 	}
@@ -228,7 +232,7 @@ func (h *Handler) serve(s *Scratch, status parseStatus, dst, msg []byte, src net
 	case n.geo != nil:
 		g := n.geo
 		counters = zc.names[g.idx]
-		c := z.choose(g, &a)
+		c := s.choose(z, g, &a)
 		scope = h.steered(w, z, zc, g, c, s.stripe)
 		w.an += w.sigs(sig, g.sig(c), n.name)
 	case n.whoami:

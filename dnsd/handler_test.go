@@ -518,3 +518,33 @@ func TestServeBatch(t *testing.T) {
 		}
 	}
 }
+
+// A reader remembers its last answers by asker; a new zone, in which the
+// remembered mirror is down, must not get the old answer.
+func TestServeBatchAnswersFromTheNewZone(t *testing.T) {
+	f := newFixture(t, nil)
+	s := NewScratch()
+	msg := mustPack(t, question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24")))
+	ask := func() *dns.Msg {
+		t.Helper()
+		replies := make([][]byte, 2)
+		f.h.ServeBatch(s, replies, [][]byte{msg, msg}, []netip.Addr{netip.MustParseAddr("81.1.200.7"), netip.MustParseAddr("81.1.200.8")}, UDP)
+		if !bytes.Equal(replies[0], replies[1]) {
+			t.Fatalf("one asker, two replies:\n% x\n% x", replies[0], replies[1])
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(replies[0]); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	before := target(ask())
+	if before == "" {
+		t.Fatal("no answer")
+	}
+	after := newFixture(t, down(strings.TrimSuffix(before, ".")))
+	f.h.Swap(after.h.Zone())
+	if got, want := target(ask()), target(after.ask(t, question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24")), "81.1.200.7")); got != want || got == before {
+		t.Errorf("after %s went down: answered %s, want %s", before, got, want)
+	}
+}

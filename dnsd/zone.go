@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -60,6 +61,7 @@ type Inputs struct {
 // name the candidate mirrors and their CNAME targets. A Zone is never
 // modified after Compile; queries share it, and a reload swaps it whole.
 type Zone struct {
+	id      uint64 // unique among the zones of a process: a reader's memo key
 	in      Inputs
 	inv     *inventory.Inventory
 	zone    []byte // wire form, lower case
@@ -78,6 +80,9 @@ type Zone struct {
 	soaSig int32
 	sigs   *sigTable
 }
+
+// zoneIDs numbers the zones Compile makes.
+var zoneIDs atomic.Uint64
 
 // node is one owner name of the zone.
 type node struct {
@@ -162,7 +167,7 @@ func Compile(in Inputs) (*Zone, error) {
 		}
 		in.GeoIndex = ix
 	}
-	z := &Zone{in: in, inv: inv, nodes: map[string]*node{}, whoami: d.Whoami, serial: in.Serial}
+	z := &Zone{id: zoneIDs.Add(1), in: in, inv: inv, nodes: map[string]*node{}, whoami: d.Whoami, serial: in.Serial}
 	var err error
 	if z.zone, err = wire(d.Zone); err != nil {
 		return nil, fmt.Errorf("%s: [dns] zone: %w", inv.File, err)
