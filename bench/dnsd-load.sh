@@ -6,11 +6,14 @@
 # as public resolvers send. Prints queries/s of each and the ratio
 # dnsd/gdnsd, for:
 #   1. random ECS: dnsd serving the synthetic world's 449 mirrors, gdnsd
-#      its peer zone of 4 datacenters (peerbench's bycountry map);
+#      its peer zone of 4 datacenters (peerbench's bycountry map), and
+#      gdnsd in city auto mode with 254 of the world's mirrors as
+#      datacenters (bench/gdnsdauto; 254 is gdnsd's limit);
 #   2. one fixed ECS, both serving the peer zone (bench/dnsd-peer);
 #   3. random ECS with six reloads (a new state.json and a new GeoIP
 #      database in turn): dnsd's queries/s in the second after each,
-#      against the seconds just before it;
+#      against the seconds just before it, and the same measure at three
+#      moments without a reload (the machine's own noise);
 # and dnsd's peak memory with ~4,300 mirrors and the million-network
 # database. The generator's own CPU share is printed with each figure:
 # on 2 cores it shares the machine with the server.
@@ -128,23 +131,45 @@ echo "== $(nproc) cores shared with the generator; ${DUR}s each after 2s of warm
 # versus TITLE PREFIXES: ROUNDS runs of gdnsd and of the running dnsd,
 # alternating, so that both meet the same noise from other jobs; prints
 # each run, the medians and their ratio.
+# With AUTO set, a third server runs in each round: gdnsd in city auto
+# mode with a datacenter per mirror (bench/gdnsdauto), at AUTOPORT.
 versus() {
-	local title=$1 prefixes=$2 g=() d=()
+	local title=$1 prefixes=$2 g=() d=() a=()
 	for r in $(seq "$ROUNDS"); do
 		load "gdnsd, 4 datacenters ($r)" $GPORT $GPID "$prefixes"; g+=("$QPS")
+		if [ -n "${AUTO:-}" ]; then
+			load "gdnsd, $AUTO ($r)" $AUTOPORT $AUTOPID "$prefixes"; a+=("$QPS")
+		fi
 		load "dnsd, $title ($r)" $DPORT $DPID "$prefixes"; d+=("$QPS")
 	done
-	local gm dm
+	local gm dm am
 	gm=$(median "${g[@]}"); dm=$(median "${d[@]}")
 	echo "medians: gdnsd $gm, dnsd $dm; ratio dnsd/gdnsd: $(ratio "$dm" "$gm")"
+	if [ -n "${AUTO:-}" ]; then
+		am=$(median "${a[@]}")
+		echo "medians: gdnsd ($AUTO) $am, dnsd $dm; ratio dnsd/gdnsd: $(ratio "$dm" "$am")"
+	fi
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 if section 1; then
 echo "== 1. a different ECS per query (200,000 /24s and /48s)"
 start_dnsd world -c "$R/world/mirrors.toml" -s "$R/world/state.json" --geoip-city "$city" --geoip-asn "$asn"
+# gdnsd doing what it can of dnsd's job: a datacenter per mirror, the
+# nearest by distance (its limit is 254 a map).
+AUTOPORT=$(free_port)
+AUTO="$(go run ./bench/gdnsdauto -c "$R/world/mirrors.toml" -s "$R/world/state.json" --geoip-city "$city" \
+	-port $AUTOPORT -dir "$R/gdnsd-auto" | sed 's/ datacenters of .*/ mirrors, auto/')"
+gdnsd -c "$R/gdnsd-auto/etc" -f start > "$R/gdnsd-auto/gdnsd.log" 2>&1 &
+AUTOPID=$!
+pids+=($AUTOPID)
+for _ in $(seq 300); do
+	dig +short +tries=1 +time=1 @127.0.0.1 -p $AUTOPORT example.org SOA >/dev/null 2>&1 && break
+	sleep 0.1
+done
 versus "449 mirrors" "$R/prefixes.txt"
-kill $DPID; wait $DPID 2>/dev/null || true
+kill $DPID $AUTOPID; wait $DPID $AUTOPID 2>/dev/null || true
+AUTO=
 fi
 
 if section 2; then
@@ -156,20 +181,28 @@ fi
 
 if section 3; then
 # Six reloads, three seconds apart, a new state.json and a new GeoIP
-# database in turn. Each is judged against the seconds just before it,
-# not against the run's median: on a shared machine the steady rate
-# drifts more over a run than a reload moves it.
+# database in turn, after three moments without one. Each is judged
+# against the seconds just before it, not against the run's median: on a
+# shared machine the steady rate drifts more over a run than a reload
+# moves it.
 echo "== 3. reloads under random-ECS load (6, every 3 s: new state.json, new GeoIP database, in turn)"
 cp "$R/world/state.json" "$R/state.json"
 cp "$city" "$R/city.mmdb"
 start_dnsd reload -c "$R/world/mirrors.toml" -s "$R/state.json" --geoip-city "$R/city.mmdb" --geoip-asn "$asn"
 : > "$R/reloads.txt"
 t0=$(date +%s.%N)
-"$R/ecsload" -s 127.0.0.1:$DPORT -d 21s -c 4 -q 100 -warm 2 -v \
+"$R/ecsload" -s 127.0.0.1:$DPORT -d 30s -c 4 -q 100 -warm 2 -v \
 	-names download.example.org:A -prefixes "$R/prefixes.txt" 2> "$R/persec.txt" >/dev/null &
 lp=$!
-sleep 4.5
+# Three moments without a reload first: the same measure there is this
+# machine's own second-to-second noise, to read the reloads against.
+at() { sleep "$(awk -v t0="$t0" -v t="$1" -v now="$(date +%s.%N)" 'BEGIN {d = t0 + t - now; print (d > 0 ? d : 0)}')"; }
+for t in 5.3 6.6 7.9; do
+	at "$t"
+	echo "$(date +%s.%N) 2" >> "$R/reloads.txt"
+done
 for k in 1 2 3 4 5 6; do
+	at $((6 + 3 * k)).5
 	if ((k % 2)); then
 		touch "$R/state.json"
 	else
@@ -177,24 +210,24 @@ for k in 1 2 3 4 5 6; do
 	fi
 	echo "$(date +%s.%N) $((k % 2))" >> "$R/reloads.txt"
 	kill -HUP $DPID
-	sleep 3
 done
 wait $lp 2>/dev/null || true
 echo "  dnsd: $(grep -c 'msg=reloaded' "$R/reload.log") reloads; the last: $(grep 'msg=reloaded' "$R/reload.log" | tail -1 | cut -c1-100)"
-# Second k of the generator covers [t0+k-1, t0+k). For each reload in
-# second k: the lower of seconds k and k+1 against the mean of k-2 and
-# k-1.
+# Second k of the generator covers [t0+k-1, t0+k). The second after a
+# reload at t, in second k, is [t, t+1): the rest of second k and the
+# start of second k+1, each at its own rate. It is judged against the
+# mean of seconds k-2 and k-1.
 grep -v -e warm -e drain "$R/persec.txt" | sed -n 's/^t=\([0-9]*\)s qps=\([0-9]*\)$/\1 \2/p' > "$R/qps.txt"
 echo "  per second: $(awk '{printf "%s ", $2}' "$R/qps.txt")"
 awk -v t0="$t0" 'NR == FNR {q[$1] = $2; next}
-	{k = int($1 - t0) + 1; after = (q[k] < q[k+1]) ? q[k] : q[k+1]; before = (q[k-2] + q[k-1]) / 2
-	 r = 100 * after / before; what = $2 ? "state.json" : "GeoIP database"
-	 printf "  reload %d (%s) in second %d: %.0f%% of the two seconds before\n", ++n, what, k, r > "/dev/stderr"
-	 print r}' "$R/qps.txt" "$R/reloads.txt" 2>&1 >"$R/ratios.txt"
-sort -n "$R/ratios.txt" | awk '{a[NR] = $1} END {printf "  lowest %.0f%%, median %.0f%% of the seconds before a reload\n", a[1], (a[3] + a[4]) / 2}'
+	{k = int($1 - t0) + 1; rest = t0 + k - $1; after = rest * q[k] + (1 - rest) * q[k+1]; before = (q[k-2] + q[k-1]) / 2
+	 r = 100 * after / before; what = $2 == 2 ? "no reload" : $2 ? "reload, state.json" : "reload, GeoIP database"
+	 printf "  %-24s at %4.1f s: %3.0f%% of the two seconds before\n", what, $1 - t0, r > "/dev/stderr"
+	 print ($2 == 2 ? "none" : "reload"), r}' "$R/qps.txt" "$R/reloads.txt" 2>&1 >"$R/ratios.txt"
+sort -k2 -n "$R/ratios.txt" | awk '$1 == "none" {n = n sprintf(" %.0f%%", $2)} $1 == "reload" {r[++k] = $2} END {
+	printf "  reloads: lowest %.0f%%, median %.0f%% of the seconds before (the same measure without a reload:%s)\n", r[1], (r[3] + r[4]) / 2, n}'
 kill $DPID; wait $DPID 2>/dev/null || true
 fi
-
 section 4 || exit 0
 echo "== 4. memory: ~4,300 mirrors, the million-network City database"
 start_dnsd mem -c "$R/world4k/mirrors.toml" --geoip-city "$city" --geoip-asn "$asn"
