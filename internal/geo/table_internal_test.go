@@ -277,25 +277,27 @@ func TestSpaceMovedOut(t *testing.T) {
 	free()
 }
 
-// TestPacer: work rests as long as it worked, after every so many steps,
-// and not between them.
+// TestPacer: work rests so many times as long as it worked, after every
+// so many steps, and not between them.
 func TestPacer(t *testing.T) {
 	cases := []struct {
 		name      string
 		every     int
+		rest      time.Duration
 		steps     int
 		stepTime  time.Duration
 		wantRests []time.Duration
 	}{
-		{"no rest before the first batch ends", 4, 3, time.Millisecond, nil},
-		{"a rest as long as a batch's work", 4, 4, time.Millisecond, []time.Duration{3 * time.Millisecond}},
-		{"each rest as long as the work since the last", 2, 6, 5 * time.Millisecond, []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}},
+		{"no rest before the first batch ends", 4, 1, 3, time.Millisecond, nil},
+		{"a rest as long as a batch's work", 4, 1, 4, time.Millisecond, []time.Duration{3 * time.Millisecond}},
+		{"each rest as long as the work since the last", 2, 1, 6, 5 * time.Millisecond, []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}},
+		{"rests three times the work", 2, 3, 6, 5 * time.Millisecond, []time.Duration{15 * time.Millisecond, 30 * time.Millisecond, 30 * time.Millisecond}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			now := time.Unix(0, 0)
 			var rests []time.Duration
-			p := &pacer{every: c.every,
+			p := &pacer{every: c.every, rest: c.rest,
 				now:   func() time.Time { return now },
 				sleep: func(d time.Duration) { rests = append(rests, d); now = now.Add(d) }}
 			for range c.steps {
