@@ -246,18 +246,35 @@ func (t *Table) best(members []int32, c *Client, pl tablePlace, asn bool) (int32
 		}
 		return d, true
 	}
+	// A member's distance (an arcsine) is worked out once when the
+	// members fit in dist, as an ASN's nearly always do; NaN is "not in".
+	var dist [16]float64
+	kept := len(members) <= len(dist)
 	nearest, any := math.Inf(1), false
-	for _, i := range members {
-		if d, in := ok(i); in {
+	for k, i := range members {
+		d, in := ok(i)
+		if in {
 			nearest, any = min(nearest, d), true
+		} else {
+			d = math.NaN()
+		}
+		if kept {
+			dist[k] = d
 		}
 	}
 	if !any {
 		return -1, false
 	}
 	best, bestScore := int32(-1), 0.0
-	for _, i := range members {
-		d, in := ok(i)
+	for k, i := range members {
+		var d float64
+		var in bool
+		if kept {
+			d = dist[k]
+			in = d == d
+		} else {
+			d, in = ok(i)
+		}
 		if !in || (pl.located && d > nearest+s.p.BandKm) {
 			continue
 		}
