@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
-	"slices"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
 	"github.com/mirrorsteer/mirrorsteer/internal/geo"
@@ -151,7 +150,7 @@ func (z *Zone) scope(g *geoName, a *asker, info geo.Info) netip.Prefix {
 	// below a and ends before the nearest above it (found by binary
 	// search, however many subnets the mirrors list).
 	edges := g.edges[a.family]
-	i, found := slices.BinarySearchFunc(edges, a.addr, netip.Addr.Compare)
+	i, found := searchKeys(g.edgeKeys[a.family], keyOf(a.addr))
 	above := i
 	if found {
 		above++
@@ -166,6 +165,29 @@ func (z *Zone) scope(g *geoName, a *asker, info geo.Info) netip.Prefix {
 		p, _ = a.addr.Prefix(commonBits(a.addr, edges[above]) + 1)
 	}
 	return p
+}
+
+// addrKey is an address of one family as a number: keys order as
+// netip.Addr.Compare orders the addresses.
+type addrKey struct{ hi, lo uint64 }
+
+func keyOf(a netip.Addr) addrKey {
+	b := a.As16()
+	return addrKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+// searchKeys is slices.BinarySearch over keys.
+func searchKeys(keys []addrKey, x addrKey) (int, bool) {
+	i, j := 0, len(keys)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if k := keys[h]; k.hi < x.hi || k.hi == x.hi && k.lo < x.lo {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i, i < len(keys) && keys[i] == x
 }
 
 // narrowFrom narrows *p, which holds a, until it starts at or after lo.
