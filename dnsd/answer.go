@@ -148,7 +148,13 @@ func (z *Zone) scope(g *geoName, a *asker, info geo.Info) netip.Prefix {
 	}
 	// Nor across a subnet's edge: p starts at or after the nearest edge
 	// below a and ends before the nearest above it (found by binary
-	// search, however many subnets the mirrors list).
+	// search, however many subnets the mirrors list). Only an edge inside
+	// p can narrow it, and the end of a subnet outside p's /16 is that
+	// /16's first address at most: none can be in p when no subnet holds
+	// addresses of its /16.
+	if p.Bits() >= 16 && a.addr.Is4() && !g.table.SubnetNear(a.addr) {
+		return p
+	}
 	edges := g.edges[a.family]
 	i, found := searchKeys(g.edgeKeys[a.family], keyOf(a.addr))
 	above := i

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/geo/geotest"
+	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
 	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
@@ -546,5 +548,55 @@ func TestServeBatchAnswersFromTheNewZone(t *testing.T) {
 	f.h.Swap(after.h.Zone())
 	if got, want := target(ask()), target(after.ask(t, question("download.example.org.", dns.TypeA, ecs("106.3.0.0/24")), "81.1.200.7")); got != want || got == before {
 		t.Errorf("after %s went down: answered %s, want %s", before, got, want)
+	}
+}
+
+// An answer's scope never straddles the edge of a mirror's subnet: no
+// edge lies inside it but at its first address. Askers are drawn around
+// every edge and in /16s with no subnet, for every prefix length.
+func TestScopeStopsAtSubnetEdges(t *testing.T) {
+	f := newFixture(t, nil)
+	z := f.h.Zone()
+	rng := rand.New(rand.NewPCG(7, 9))
+	for _, g := range z.names {
+		for fam, edges := range g.edges {
+			if len(edges) == 0 {
+				continue
+			}
+			var around []netip.Addr
+			for _, e := range edges {
+				around = append(around, e, e.Prev(), e.Next())
+				for range 20 {
+					b := e.AsSlice()
+					b[len(b)-1-rng.IntN(3)] = byte(rng.Uint32())
+					a, _ := netip.AddrFromSlice(b)
+					around = append(around, a)
+				}
+			}
+			if fam == 0 { // IPv4: /16s far from every subnet too
+				for range 200 {
+					around = append(around, netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}))
+				}
+			}
+			for _, x := range around {
+				if !x.IsValid() {
+					continue
+				}
+				for bits := 8; bits <= x.BitLen(); bits++ {
+					p0, _ := x.Prefix(bits)
+					a := asker{addr: p0.Addr(), bits: bits, family: inventory.FamilyOf(x), ecs: true}
+					info, _ := z.in.GeoIndex.Where(a.addr)
+					p := z.scope(g, &a, info)
+					if !p.Contains(a.addr) {
+						t.Fatalf("%s: scope %s of %s/%d does not hold it", g.label, p, a.addr, bits)
+					}
+					for _, e := range edges {
+						if p.Contains(e) && e != p.Masked().Addr() {
+							t.Fatalf("%s: scope %s of %s/%d straddles the subnet edge %s", g.label, p, a.addr, bits, e)
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -14,6 +14,10 @@ import (
 // inventory has.
 type subnetTable struct {
 	v4, v6 intervals
+	// in16 has a bit for every IPv4 /16 a subnet holds addresses of:
+	// with a different asker every query, most are in none, and a bit
+	// in 8 KiB answers for them instead of a binary search.
+	in16 *[1 << 16 / 64]uint64
 }
 
 // intervals are sorted starts; cover[i] holds for [start[i], start[i+1]).
@@ -74,12 +78,16 @@ type subnetEdge struct {
 
 func newSubnetTable(cands []candidate) subnetTable {
 	var e4, e6 []subnetEdge
+	in16 := new([1 << 16 / 64]uint64)
 	for i := range cands {
 		for _, p := range cands[i].m.Subnets {
 			p = p.Masked()
 			edges := &e6
 			if p.Addr().Is4() {
 				edges = &e4
+				for b := toU128(p.Addr()).lo >> 16; b <= last(p).lo>>16; b++ {
+					in16[b/64] |= 1 << (b % 64)
+				}
 			}
 			*edges = append(*edges, subnetEdge{at: toU128(p.Addr()), cand: int32(i), start: true})
 			if end, ok := last(p).next(); ok && (!p.Addr().Is4() || end.lo <= 0xffffffff) {
@@ -87,7 +95,18 @@ func newSubnetTable(cands []candidate) subnetTable {
 			}
 		}
 	}
-	return subnetTable{v4: sweep(e4), v6: sweep(e6)}
+	return subnetTable{v4: sweep(e4), v6: sweep(e6), in16: in16}
+}
+
+// near reports whether a subnet may hold addresses near a: of its /16
+// for IPv4 (exactly), always for IPv6.
+func (t *subnetTable) near(a netip.Addr) bool {
+	if !a.Is4() || t.in16 == nil {
+		return true
+	}
+	b := a.As4()
+	x := uint(b[0])<<8 | uint(b[1])
+	return t.in16[x/64]&(1<<(x%64)) != 0
 }
 
 // sweep turns edges into intervals: at each distinct edge address, the
