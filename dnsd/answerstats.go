@@ -11,10 +11,12 @@ import (
 
 	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
+	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 )
 
 // Answer statistics, as MirrorBrain keeps download statistics: answers
-// per steered name, mirror and the asker's GeoIP country. The label sets
+// per steered name, mirror and the asker's GeoIP country, and per name,
+// mirror and the policy's reason (dnsd_answers_total). The label sets
 // are bounded: mirrors from the inventory, countries from the fixed table
 // plus "unknown".
 //
@@ -63,9 +65,22 @@ func slotOf(c country.Code) int {
 var nextStripe atomic.Uint32
 
 // answerCounts are one name's answers with one mirror (or the fallback):
-// per stripe, per country slot.
+// per stripe, per country slot and per reason, a stripe's counters
+// together and on cache lines of their own, so that an answer's two
+// adds are near each other and no other reader's.
 type answerCounts struct {
 	c []atomic.Uint64
+}
+
+// numReasons is the reasons counted (policy.Reason & 7).
+const numReasons = 8
+
+// stripeLen is a stripe's counters: the country slots, then the reasons,
+// rounded up to whole cache lines.
+var stripeLen = (numSlots + numReasons + 7) &^ 7
+
+func newAnswerCounts(stripes int) *answerCounts {
+	return &answerCounts{c: make([]atomic.Uint64, stripes*stripeLen)}
 }
 
 // statsKey names answerCounts; mirror "" is the fallback.
@@ -78,9 +93,11 @@ type answerStats struct {
 	mask    uint32 // stripes - 1, a power of two
 	counts  map[statsKey]*answerCounts
 	// retired are the per-country counts of dropped mirrors, so that
-	// dnsd_clients_total never goes down.
-	retired []uint64
-	desc    *prometheus.Desc
+	// dnsd_clients_total never goes down, and their per-reason counts,
+	// which dnsd_answers_total keeps exporting.
+	retired        []uint64
+	retiredReasons map[statsKey]*[numReasons]uint64
+	desc           *prometheus.Desc
 }
 
 func newAnswerStats(now time.Time) answerStats {
@@ -91,7 +108,7 @@ func newAnswerStats(now time.Time) answerStats {
 	return answerStats{
 		started: now, mask: uint32(stripes - 1),
 		counts:  map[statsKey]*answerCounts{},
-		retired: make([]uint64, numSlots),
+		retired: make([]uint64, numSlots), retiredReasons: map[statsKey]*[numReasons]uint64{},
 		desc: prometheus.NewDesc("dnsd_answers_by_country_total",
 			"Answers for steered names, by name, mirror (or fallback) and the asker's GeoIP country (unknown when not located): each mirror's share of a country's answers.",
 			[]string{"name", "mirror", "country"}, nil),
@@ -113,7 +130,7 @@ func (st *answerStats) forZone(z *Zone) [][]*answerCounts {
 			}
 			c := st.counts[k]
 			if c == nil {
-				c = &answerCounts{c: make([]atomic.Uint64, int(st.mask+1)*numSlots)}
+				c = newAnswerCounts(int(st.mask + 1))
 				st.counts[k] = c
 			}
 			keep[k] = true
@@ -125,24 +142,82 @@ func (st *answerStats) forZone(z *Zone) [][]*answerCounts {
 			for slot, n := range c.sum() {
 				st.retired[slot] += n
 			}
+			r := st.retiredReasons[k]
+			if r == nil {
+				r = new([numReasons]uint64)
+				st.retiredReasons[k] = r
+			}
+			for i, n := range c.reasons() {
+				r[i] += n
+			}
 			delete(st.counts, k)
 		}
 	}
 	return out
 }
 
-// count adds one answer for country cc in stripe.
-func (c *answerCounts) count(stripe uint32, cc country.Code) {
-	c.c[int(stripe)*numSlots+slotOf(cc)].Add(1)
+// count adds one answer for country cc with reason r in stripe.
+func (c *answerCounts) count(stripe uint32, cc country.Code, r policy.Reason) {
+	s := c.c[int(stripe)*stripeLen:][:stripeLen]
+	s[slotOf(cc)].Add(1)
+	s[numSlots+int(r&(numReasons-1))].Add(1)
 }
 
-// sum adds the stripes up, per slot.
+// sum adds the stripes up, per country slot.
 func (c *answerCounts) sum() []uint64 {
 	out := make([]uint64, numSlots)
-	for i := range c.c {
-		out[i%numSlots] += c.c[i].Load()
+	for s := 0; s < len(c.c); s += stripeLen {
+		for i := range out {
+			out[i] += c.c[s+i].Load()
+		}
 	}
 	return out
+}
+
+// reasons adds the stripes up, per reason.
+func (c *answerCounts) reasons() [numReasons]uint64 {
+	var out [numReasons]uint64
+	for s := 0; s < len(c.c); s += stripeLen {
+		for i := range out {
+			out[i] += c.c[s+numSlots+i].Load()
+		}
+	}
+	return out
+}
+
+// collectReasons sends dnsd_answers_total, of the mirrors counted and of
+// those dropped. Called with Metrics.mu held.
+func (st *answerStats) collectReasons(ch chan<- prometheus.Metric, desc *prometheus.Desc) {
+	send := func(k statsKey, rs [numReasons]uint64) {
+		mirror := k.mirror
+		if mirror == "" {
+			mirror = "fallback"
+		}
+		for r, n := range rs {
+			if n == 0 {
+				continue
+			}
+			reason := policy.Reason(r).String()
+			if policy.Reason(r) == reasonPreference {
+				reason = "preference"
+			}
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(n), k.name, mirror, reason)
+		}
+	}
+	for k, c := range st.counts {
+		rs := c.reasons()
+		if old := st.retiredReasons[k]; old != nil {
+			for i := range rs {
+				rs[i] += old[i]
+			}
+		}
+		send(k, rs)
+	}
+	for k, rs := range st.retiredReasons {
+		if st.counts[k] == nil {
+			send(k, *rs)
+		}
+	}
 }
 
 // collect sends dnsd_answers_by_country_total and the per-country

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/mirrorsteer/mirrorsteer/internal/answerstats"
 	"github.com/mirrorsteer/mirrorsteer/internal/inventory"
+	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 	"github.com/mirrorsteer/mirrorsteer/internal/state"
 )
 
@@ -149,6 +149,41 @@ func TestAnswerStatistics(t *testing.T) {
 		t.Errorf("dnsd_answers_by_country_total %v, want %v", gathered, want)
 	}
 	before := clients()
+	// dnsd_answers_total, by reason, adds up to each mirror's answers;
+	// dnsd_queries_total to all of them.
+	byReason := func() (map[string]uint64, uint64) {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers, queries := map[string]uint64{}, uint64(0)
+		for _, mf := range mfs {
+			for _, m := range mf.Metric {
+				l := map[string]string{}
+				for _, p := range m.Label {
+					l[p.GetName()] = p.GetValue()
+				}
+				switch {
+				case mf.GetName() == "dnsd_answers_total" && l["name"] == "download":
+					if l["mirror"] == "fallback" {
+						l["mirror"] = ""
+					}
+					answers[l["mirror"]] += uint64(m.Counter.GetValue())
+				case mf.GetName() == "dnsd_queries_total" && l["name"] == "download":
+					queries += uint64(m.Counter.GetValue())
+				}
+			}
+		}
+		return answers, queries
+	}
+	wantAnswers := map[string]uint64{}
+	for m, cs := range want {
+		wantAnswers[m] = cs.Total()
+	}
+	if got, queries := byReason(); fmt.Sprint(got) != fmt.Sprint(wantAnswers) || queries != total {
+		t.Errorf("dnsd_answers_total %v and dnsd_queries_total %d, want %v and %d", got, queries, wantAnswers, total)
+	}
 
 	// A reload keeps the counts.
 	f.h.Swap(f.h.Zone())
@@ -180,6 +215,10 @@ func TestAnswerStatistics(t *testing.T) {
 	check("after "+gone+" was removed", want, total)
 	if after := clients(); after != before {
 		t.Errorf("dnsd_clients_total went from %s to %s: a removed mirror's answers still were answers", before, after)
+	}
+	// A counter never goes down: the removed mirror's stay.
+	if got, _ := byReason(); fmt.Sprint(got) != fmt.Sprint(wantAnswers) {
+		t.Errorf("after %s was removed: dnsd_answers_total %v, want %v", gone, got, wantAnswers)
 	}
 }
 
@@ -239,11 +278,11 @@ func BenchmarkServeOneHealthy(b *testing.B) {
 // mirror and country (the worst case for a shared counter).
 func BenchmarkCountAnswer(b *testing.B) {
 	st := newAnswerStats(time.Now())
-	c := &answerCounts{c: make([]atomic.Uint64, int(st.mask+1)*numSlots)}
+	c := newAnswerCounts(int(st.mask + 1))
 	b.RunParallel(func(pb *testing.PB) {
 		stripe := nextStripe.Add(1) & st.mask
 		for pb.Next() {
-			c.count(stripe, "DE")
+			c.count(stripe, "DE", policy.Country)
 		}
 	})
 }

@@ -171,7 +171,7 @@ func (h *Handler) serve(s *Scratch, status parseStatus, dst, msg []byte, src net
 		if q.edns {
 			w.opt(rcode, false, 0)
 		}
-		counters.queries[typeIndex(q.qtype)][rcodeIndex(rcode)].Add(1)
+		counters.count(s.stripe, q.qtype, rcode)
 		return w.finish()
 	}
 	switch status {
@@ -292,7 +292,7 @@ func (h *Handler) serve(s *Scratch, status parseStatus, dst, msg []byte, src net
 		}
 		w.opt(rcode, q.ecs, scope)
 	}
-	counters.queries[typeIndex(q.qtype)][rcodeIndex(rcode)].Add(1)
+	counters.count(s.stripe, q.qtype, rcode)
 	return w.finish()
 }
 
@@ -306,8 +306,7 @@ func (h *Handler) steered(w *msgWriter, z *Zone, zc *zoneCounters, g *geoName, c
 	}
 	w.rr(w.q.name(), blob)
 	w.an++
-	zc.answers[g.idx][c.mirror+1][c.reason&7].Add(1)
-	zc.stats[g.idx][c.mirror+1].count(stripe&h.metrics.stats.mask, c.country)
+	zc.stats[g.idx][c.mirror+1].count(stripe&h.metrics.stats.mask, c.country, c.reason)
 	return c.scope
 }
 

@@ -7,8 +7,6 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/mirrorsteer/mirrorsteer/internal/policy"
 )
 
 // Metrics counts what dnsd does. Queries bump plain atomic counters that
@@ -28,10 +26,9 @@ import (
 //	dnsd_rrl_responses_total{kind, action}
 //	dnsd_cookies_total{result}
 type Metrics struct {
-	mu      sync.Mutex
-	names   map[string]*nameCounters // by name label
-	answers map[answerKey]*atomic.Uint64
-	stats   answerStats // answers by name, mirror and country (answerstats.go)
+	mu    sync.Mutex
+	names map[string]*nameCounters // by name label
+	stats answerStats              // answers by name, mirror and country (answerstats.go)
 
 	reloadOK, reloadFailed atomic.Uint64
 	reloadTime             atomic.Int64 // Unix seconds of the last good load
@@ -89,19 +86,29 @@ func rcodeIndex(rcode int) int {
 	return 2
 }
 
+// nameCounters are one name's queries, per stripe (a reader adds to its
+// own: one counter every query of every reader adds to would bounce
+// between the cores), and its fallback answers.
 type nameCounters struct {
-	queries  [len(typeNames)][len(rcodeNames)]atomic.Uint64
+	queries  []queryCounts // a power of two of stripes
 	fallback atomic.Uint64
 }
 
-type answerKey struct {
-	name, mirror string
-	reason       policy.Reason
+// queryCounts are a stripe's queries by type and rcode, on cache lines
+// of its own.
+type queryCounts struct {
+	c [len(typeNames)][len(rcodeNames)]atomic.Uint64
+	_ [64 - len(typeNames)*len(rcodeNames)*8%64]byte
+}
+
+// count adds a query of type qtype answered with rcode, in stripe.
+func (n *nameCounters) count(stripe uint32, qtype uint16, rcode int) {
+	n.queries[int(stripe)&(len(n.queries)-1)].c[typeIndex(qtype)][rcodeIndex(rcode)].Add(1)
 }
 
 // NewMetrics returns empty counters.
 func NewMetrics() *Metrics {
-	m := &Metrics{names: map[string]*nameCounters{}, answers: map[answerKey]*atomic.Uint64{}, errors: map[string]*atomic.Uint64{}, stats: newAnswerStats(time.Now())}
+	m := &Metrics{names: map[string]*nameCounters{}, errors: map[string]*atomic.Uint64{}, stats: newAnswerStats(time.Now())}
 	m.descQueries = prometheus.NewDesc("dnsd_queries_total", "DNS queries answered, by steered name (or _zone, _whoami, _outside, _malformed), query type and response code.", []string{"name", "type", "rcode"}, nil)
 	m.descAnswers = prometheus.NewDesc("dnsd_answers_total", "Answers for steered names, by name, mirror (or fallback) and the policy's reason (tier).", []string{"name", "mirror", "reason"}, nil)
 	m.descFallback = prometheus.NewDesc("dnsd_fallback_total", "Answers with the fallback target because no mirror was healthy for the asker.", []string{"name"}, nil)
@@ -120,22 +127,10 @@ func (m *Metrics) name(label string) *nameCounters {
 	defer m.mu.Unlock()
 	n := m.names[label]
 	if n == nil {
-		n = &nameCounters{}
+		n = &nameCounters{queries: make([]queryCounts, m.stats.mask+1)}
 		m.names[label] = n
 	}
 	return n
-}
-
-func (m *Metrics) answer(name, mirror string, r policy.Reason) *atomic.Uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := answerKey{name, mirror, r}
-	c := m.answers[k]
-	if c == nil {
-		c = &atomic.Uint64{}
-		m.answers[k] = c
-	}
-	return c
 }
 
 // Error counts one error of a kind (udp_read, tcp_rejected, reload, ...).
@@ -174,9 +169,13 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	for label, n := range m.names {
-		for t := range n.queries {
-			for r := range n.queries[t] {
-				if v := n.queries[t][r].Load(); v > 0 {
+		for t := range typeNames {
+			for r := range rcodeNames {
+				v := uint64(0)
+				for s := range n.queries {
+					v += n.queries[s].c[t][r].Load()
+				}
+				if v > 0 {
 					counter(m.descQueries, v, label, typeNames[t], rcodeNames[r])
 				}
 			}
@@ -185,17 +184,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			counter(m.descFallback, v, label)
 		}
 	}
-	for k, c := range m.answers {
-		v := c.Load()
-		if v == 0 {
-			continue
-		}
-		reason := k.reason.String()
-		if k.reason == reasonPreference {
-			reason = "preference"
-		}
-		counter(m.descAnswers, v, k.name, k.mirror, reason)
-	}
+	m.stats.collectReasons(ch, m.descAnswers)
 	m.stats.collect(ch, m.descClients)
 	counter(m.descReloads, m.reloadOK.Load(), "ok")
 	counter(m.descReloads, m.reloadFailed.Load(), "failed")
@@ -218,9 +207,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 type zoneCounters struct {
 	static, whoami, outside, malformed *nameCounters
 	names                              []*nameCounters
-	// answers[name][mirror+1][reason]: mirror -1 is the fallback.
-	answers [][][8]*atomic.Uint64
-	// stats[name][mirror+1] count answers by country (answerstats.go).
+	// stats[name][mirror+1] count answers by country and reason
+	// (answerstats.go); mirror -1 is the fallback.
 	stats [][]*answerCounts
 }
 
@@ -228,17 +216,6 @@ func (m *Metrics) forZone(z *Zone) *zoneCounters {
 	zc := &zoneCounters{static: m.name(nameStatic), whoami: m.name(nameWhoami), outside: m.name(nameOutside), malformed: m.name(nameMalformed)}
 	for _, g := range z.names {
 		zc.names = append(zc.names, m.name(g.label))
-		per := make([][8]*atomic.Uint64, len(g.mirrors)+1)
-		for i := range per {
-			mirror := "fallback"
-			if i > 0 {
-				mirror = g.mirrors[i-1].Name
-			}
-			for r := range per[i] {
-				per[i][r] = m.answer(g.label, mirror, policy.Reason(r))
-			}
-		}
-		zc.answers = append(zc.answers, per)
 	}
 	m.mu.Lock()
 	zc.stats = m.stats.forZone(z)
