@@ -9,9 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics counts what dnsd does. Queries bump plain atomic counters that
-// a Zone resolves when it is compiled; the Prometheus collector reads
-// them at scrape time, so the per-query cost is an atomic add and
+// Metrics counts what dnsd does. Queries bump atomic counters that a
+// Zone resolves when it is swapped in, each reader in its own stripe;
+// the Prometheus collector adds the stripes up at scrape time, so the
+// per-query cost is an atomic add on a line no other reader writes, and
 // counters survive reloads.
 //
 // Exposed (see README.md):
