@@ -304,6 +304,9 @@ func (t *Table) rendezvous(members []int32, key uint64) int32 {
 				top, topH = i, h
 			}
 		}
+		if best < 0 && k == len(members) {
+			return top // one weight: the highest hash wins, no logarithm
+		}
 		sc := w / -math.Log((float64(topH)+0.5)/(1<<53))
 		if best < 0 || sc > bestScore || sc == bestScore && s.cands[top].m.Name < s.cands[best].m.Name {
 			best, bestScore = top, sc
