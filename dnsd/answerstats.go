@@ -20,10 +20,10 @@ import (
 // are bounded: mirrors from the inventory, countries from the fixed table
 // plus "unknown".
 //
-// Counting costs one atomic add per answer and no lookup: a Zone's
-// counters are resolved when it is swapped in, indexed by the name's and
-// the mirror's compiled index, and the country's slot comes from a fixed
-// table indexed by the code's two letters. Each reader (a Scratch) adds
+// Counting costs two atomic adds per answer (country and reason) and no
+// lookup: a Zone's counters are resolved when it is swapped in, indexed
+// by the name's and the mirror's compiled index, and the country's slot
+// comes from a fixed table indexed by the code's two letters. Each reader (a Scratch) adds
 // into its own stripe, so readers on different cores do not contend for
 // one cache line; a scrape or a summary adds the stripes up. A mirror's
 // counters are kept by name and survive reloads; a reload that removes
