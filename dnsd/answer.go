@@ -148,10 +148,11 @@ func (z *Zone) scope(g *geoName, a *asker, info geo.Info) netip.Prefix {
 	}
 	// Nor across a subnet's edge: p starts at or after the nearest edge
 	// below a and ends before the nearest above it (found by binary
-	// search, however many subnets the mirrors list). Only an edge inside
-	// p can narrow it, and the end of a subnet outside p's /16 is that
-	// /16's first address at most: none can be in p when no subnet holds
-	// addresses of its /16.
+	// search, however many subnets the mirrors list). Only an edge after
+	// p's first address can narrow it, and a subnet that holds no address
+	// of p's /16 puts an edge there only at the /16's first address (where
+	// the subnet ends, just before): when no subnet holds addresses of
+	// p's /16, none narrows p.
 	if p.Bits() >= 16 && a.addr.Is4() && !g.table.SubnetNear(a.addr) {
 		return p
 	}
