@@ -27,7 +27,9 @@ type Index struct {
 	_                   noCopy
 	locs                []Location
 	v4                  space4
-	city6, asn6         table6
+	city6, asn6         table6 // when a network is longer than /64
+	v6                  space6 // else
+	hasV6               bool
 	hasCity, hasAS      bool
 	cityAlias, asnAlias aliases
 	networks            int
@@ -179,7 +181,10 @@ func (*noCopy) Unlock() {}
 // read).
 func (ix *Index) finish(city4, asn4 []net4) {
 	ix.v4 = newSpace4(sortNets4(city4), sortNets4(asn4))
-	frees := []func(){ix.v4.moveOut(), ix.city6.moveOut(), ix.asn6.moveOut()}
+	if ix.v6, ix.hasV6 = newSpace6(&ix.city6, &ix.asn6); ix.hasV6 {
+		ix.city6, ix.asn6 = table6{}, table6{}
+	}
+	frees := []func(){ix.v4.moveOut(), ix.v6.moveOut(), ix.city6.moveOut(), ix.asn6.moveOut()}
 	runtime.AddCleanup(ix, func(frees []func()) {
 		for _, free := range frees {
 			free()
@@ -247,6 +252,24 @@ func (ix *Index) Lookup(a netip.Addr) Hit {
 		}
 		if sg.asnBits != noNet {
 			h.ASN, h.ASNPrefix = sg.asn, aliasPrefix(a, sg.asnBits, 96)
+		}
+		return h
+	}
+	if ix.hasV6 {
+		sg := ix.v6.find(hi)
+		if sg.cityBits != noNet {
+			h.Loc, h.CityPrefix = int32(sg.loc), prefix6(hi, sg.cityBits)
+		} else if x, off, ok := ix.cityAlias.v4(hi, lo); ok {
+			if sg := ix.v4.find(x); sg.cityBits != noNet {
+				h.Loc, h.CityPrefix = int32(sg.loc), aliasPrefix(a, sg.cityBits, off)
+			}
+		}
+		if sg.asnBits != noNet {
+			h.ASN, h.ASNPrefix = sg.asn, prefix6(hi, sg.asnBits)
+		} else if x, off, ok := ix.asnAlias.v4(hi, lo); ok {
+			if sg := ix.v4.find(x); sg.asnBits != noNet {
+				h.ASN, h.ASNPrefix = sg.asn, aliasPrefix(a, sg.asnBits, off)
+			}
 		}
 		return h
 	}

@@ -11,8 +11,16 @@ import (
 
 // TestIndexAgreesWithLookup: for every network of the databases, its
 // first and last address and the addresses just outside it, and for
-// random addresses, the Index says what DB.Lookup says.
+// random addresses, the Index says what DB.Lookup says; with an IPv6
+// network longer than /64 (the IPv6 tables) and without (the IPv6
+// segments).
 func TestIndexAgreesWithLookup(t *testing.T) {
+	long := geotest.Net{Prefix: pfx("2c0f:f001:1:2:3:4:5:6/128"), Country: "KE", Continent: "AF"}
+	t.Run("an IPv6 network longer than /64", func(t *testing.T) { indexAgreesWithLookup(t, &long) })
+	t.Run("IPv6 networks /64 or shorter", func(t *testing.T) { indexAgreesWithLookup(t, nil) })
+}
+
+func indexAgreesWithLookup(t *testing.T, long *geotest.Net) {
 	nets := append(geotest.Demo(),
 		// Nested and adjacent networks, /0-like and host routes, both
 		// families, a network at the very top and bottom of the space.
@@ -22,9 +30,13 @@ func TestIndexAgreesWithLookup(t *testing.T) {
 		geotest.Net{Prefix: pfx("198.20.0.0/24"), Country: "DE", Continent: "EU", Lat: 52.5, Lon: 13.4, HasCoord: true},
 		geotest.Net{Prefix: pfx("198.20.1.7/32"), Country: "FR", Continent: "EU", ASN: 64501},
 		geotest.Net{Prefix: pfx("2c0f:f000::/20"), Country: "ZA", Continent: "AF", Lat: -26.2, Lon: 28, HasCoord: true, ASN: 37100},
-		geotest.Net{Prefix: pfx("2c0f:f001:1:2:3:4:5:6/128"), Country: "KE", Continent: "AF"},
+		geotest.Net{Prefix: pfx("2c0f:f001:1::/64"), Country: "KE", Continent: "AF", ASN: 37101},
+		geotest.Net{Prefix: pfx("2c0f:f001:1:1::/64"), Country: "KE", Continent: "AF", ASN: 37101},
 		geotest.Net{Prefix: pfx("ffff::/16"), Country: "BR", Continent: "SA", ASN: 7},
 	)
+	if long != nil {
+		nets = append(nets, *long)
+	}
 	city, asn, err := geotest.Write(t.TempDir(), nets)
 	if err != nil {
 		t.Fatal(err)

@@ -312,3 +312,72 @@ func TestPacer(t *testing.T) {
 	var p *pacer
 	p.step() // a nil pacer never rests
 }
+
+// TestSpace6: the IPv6 segments find, for every address near a network's
+// edges and for random addresses, the City and the ASN network the two
+// tables find, also at the top and bottom of the space; and they are not
+// built when a network is longer than /64.
+func TestSpace6(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 8))
+	var city, asn []netip.Prefix
+	for _, p := range denseNets6(r, 20000) {
+		if p.Bits() <= 64 {
+			city = append(city, p)
+		}
+	}
+	for _, p := range denseNets6(r, 5000) {
+		if p.Bits() <= 64 {
+			asn = append(asn, p)
+		}
+	}
+	city = append(city, netip.MustParsePrefix("::/8"), netip.MustParsePrefix("ffff:ffff:ffff:ffff::/64"))
+	asn = append(asn, netip.MustParsePrefix("ff00::/8"))
+	table := func(nets []netip.Prefix) table6 {
+		var b4 []net4
+		var b6 builder6
+		for i, p := range nets {
+			addNetwork(&b4, &b6, p, uint32(i+1))
+		}
+		return b6.table()
+	}
+	ct, at := table(city), table(asn)
+	s, ok := newSpace6(&ct, &at)
+	if !ok {
+		t.Fatal("no segments for networks of /64 or shorter")
+	}
+	check := func(a netip.Addr) {
+		t.Helper()
+		b := a.As16()
+		hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+		sg := s.find(hi)
+		for _, c := range []struct {
+			name string
+			t    *table6
+			val  uint32
+			bits uint8
+		}{{"city", &ct, sg.loc, sg.cityBits}, {"asn", &at, sg.asn, sg.asnBits}} {
+			v, p, found := c.t.find(hi, lo)
+			if found != (c.bits != noNet) || found && (v != c.val || p != prefix6(hi, c.bits)) {
+				t.Fatalf("%s: %s: segment %d /%d, table %v %d %v", a, c.name, c.val, c.bits, found, v, p)
+			}
+		}
+	}
+	for _, p := range append(city, asn...) {
+		first, last := p.Masked().Addr(), lastAddr(p)
+		for _, a := range []netip.Addr{first, last, first.Prev(), last.Next()} {
+			if a.IsValid() {
+				check(a)
+			}
+		}
+	}
+	for range 20000 {
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], r.Uint64())
+		check(netip.AddrFrom16(b))
+	}
+	check(netip.IPv6Unspecified())
+	long := table([]netip.Prefix{netip.MustParsePrefix("2001:db8::1/128")})
+	if _, ok := newSpace6(&long, &at); ok {
+		t.Error("segments built over a /128")
+	}
+}
