@@ -435,12 +435,17 @@ func (t *table6) find(xh, xl uint64) (uint32, netip.Prefix, bool) {
 
 // moveOut moves t's tables out of the heap (see bigCopy) and returns
 // the function that frees them.
-func (t *table6) moveOut() func() {
+func (t *table6) moveOut() func() { return moveOut6(&t.start, &t.ent, &t.rdx) }
+
+// moveOut6 moves an IPv6 table's starts, what it says of them and its
+// radix out of the heap (see bigCopy) and returns the function that
+// frees them.
+func moveOut6[S, V any](start *[]S, val *[]V, r *radix) func() {
 	var f1, f2, f3, f4 func()
-	t.start, f1 = bigCopy(t.start)
-	t.ent, f2 = bigCopy(t.ent)
-	t.rdx.root, f3 = bigCopy(t.rdx.root)
-	t.rdx.nodes, f4 = bigCopy(t.rdx.nodes)
+	*start, f1 = bigCopy(*start)
+	*val, f2 = bigCopy(*val)
+	r.root, f3 = bigCopy(r.root)
+	r.nodes, f4 = bigCopy(r.nodes)
 	return func() { f1(); f2(); f3(); f4() }
 }
 

@@ -122,11 +122,4 @@ func prefix6(x uint64, n uint8) netip.Prefix {
 
 // moveOut moves s's tables out of the heap (see bigCopy) and returns the
 // function that frees them.
-func (s *space6) moveOut() func() {
-	var f1, f2, f3, f4 func()
-	s.start, f1 = bigCopy(s.start)
-	s.segs, f2 = bigCopy(s.segs)
-	s.rdx.root, f3 = bigCopy(s.rdx.root)
-	s.rdx.nodes, f4 = bigCopy(s.rdx.nodes)
-	return func() { f1(); f2(); f3(); f4() }
-}
+func (s *space6) moveOut() func() { return moveOut6(&s.start, &s.segs, &s.rdx) }
