@@ -148,12 +148,9 @@ func (z *Zone) scope(g *geoName, a *asker, info geo.Info) netip.Prefix {
 	}
 	// Nor across a subnet's edge: p starts at or after the nearest edge
 	// below a and ends before the nearest above it (found by binary
-	// search, however many subnets the mirrors list). Only an edge after
-	// p's first address can narrow it, and a subnet that holds no address
-	// of p's /16 puts an edge there only at the /16's first address (where
-	// the subnet ends, just before): when no subnet holds addresses of
-	// p's /16, none narrows p.
-	if p.Bits() >= 16 && a.addr.Is4() && !g.table.SubnetNear(a.addr) {
+	// search, however many subnets the mirrors list). Only an edge
+	// inside p can narrow it: none can when p is in a /16 no edge is in.
+	if p.Bits() >= 16 && a.addr.Is4() && !g.edgeIn16(a.addr) {
 		return p
 	}
 	edges := g.edges[a.family]
@@ -172,6 +169,17 @@ func (z *Zone) scope(g *geoName, a *asker, info geo.Info) netip.Prefix {
 		p, _ = a.addr.Prefix(commonBits(a.addr, edges[above]) + 1)
 	}
 	return p
+}
+
+// edgeIn16 reports whether a subnet edge of g is in the /16 of a, an
+// IPv4 address.
+func (g *geoName) edgeIn16(a netip.Addr) bool {
+	if g.edge16 == nil {
+		return false
+	}
+	b := a.As4()
+	x := uint(b[0])<<8 | uint(b[1])
+	return g.edge16[x/64]&(1<<(x%64)) != 0
 }
 
 // addrKey is an address of one family as a number: keys order as

@@ -136,7 +136,10 @@ type geoName struct {
 	// edgeKeys are the edges as numbers, searched instead of them
 	// (comparing netip.Addrs took a tenth of scope's time).
 	edgeKeys [2][]addrKey
-	byLabel  map[string]int
+	// edge16 has a bit for every IPv4 /16 an edge is in: an asker in
+	// none (nearly every one) needs no search.
+	edge16  *[1 << 16 / 64]uint64
+	byLabel map[string]int
 	// sigBase is the signatures' id of cname[0], in a signed zone; the
 	// others' and the fallback's follow.
 	sigBase int32
@@ -367,6 +370,14 @@ func (z *Zone) compileName(idx int, dn inventory.DNSName) (*geoName, error) {
 		g.edges[f] = slices.Compact(g.edges[f])
 		for _, e := range g.edges[f] {
 			g.edgeKeys[f] = append(g.edgeKeys[f], keyOf(e))
+			if e.Is4() {
+				if g.edge16 == nil {
+					g.edge16 = new([1 << 16 / 64]uint64)
+				}
+				b := e.As4()
+				x := uint(b[0])<<8 | uint(b[1])
+				g.edge16[x/64] |= 1 << (x % 64)
+			}
 		}
 		switch {
 		case n == 0:

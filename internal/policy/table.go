@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"math"
-	"net/netip"
 	"slices"
 
 	"github.com/mirrorsteer/mirrorsteer/internal/country"
@@ -314,12 +313,6 @@ func (t *Table) rendezvous(members []int32, key uint64) int32 {
 	}
 	return best
 }
-
-// SubnetNear reports whether a mirror's subnet may hold addresses of a's
-// /16 (IPv4), whatever the mirror's health; for IPv6 it is always true.
-// A server bounding an answer's scope by subnet edges looks no further
-// when it is false.
-func (t *Table) SubnetNear(a netip.Addr) bool { return t.s.subnets.near(a.Unmap()) }
 
 // Offers reports whether Select(c) can hold candidate i at all (for a
 // private mirror: a subnet or near ASN match), with loc as for First.
