@@ -264,29 +264,23 @@ func mirrorHead(p *mirrorPage) template.HTML {
 	} else {
 		b = append(b, "none: unplaced, so in no country's list and offered after every placed mirror"...)
 	}
-	b = append(b, "</dd>\n<dt>Location</dt><dd>"...)
-	b = escText(b, p.Where)
-	b = append(b, "</dd>\n<dt>Weight</dt><dd>"...)
-	b = strconv.AppendInt(b, int64(m.Weight), 10)
-	b = append(b, " (its share of the load among mirrors as near)</dd>\n<dt>Offered to</dt><dd>"...)
-	if m.Public {
-		b = append(b, "everyone (public)"...)
-	} else {
-		b = append(b, "only its own networks (private)"...)
-	}
-	b = append(b, "</dd>\n<dt>Carries</dt><dd>"...)
-	b = escText(b, p.Carries)
-	b = append(b, "</dd>\n<dt>Allowed lag</dt><dd>"...)
-	b = escText(b, p.LagLimit)
-	b = append(b, "</dd>\n<dt>Lag now</dt><dd>"...)
-	b = escText(b, m.Lag.Text)
-	b = append(b, "</dd>\n<dt>Last good check</dt><dd>"...)
-	b = escText(b, m.LastGoodAt)
 	b = append(b, "</dd>\n"...)
+	b = appendFact(b, "Location", p.Where)
+	b = append(b, "<dt>Weight</dt><dd>"...)
+	b = strconv.AppendInt(b, int64(m.Weight), 10)
+	b = append(b, " (its share of the load among mirrors as near)</dd>\n"...)
+	offered := "only its own networks (private)"
+	if m.Public {
+		offered = "everyone (public)"
+	}
+	b = appendFact(b, "Offered to", offered)
+	b = appendFact(b, "Carries", p.Carries)
+	b = appendFact(b, "Allowed lag", p.LagLimit)
+	b = appendFact(b, "Lag now", m.Lag.Text)
+	b = appendFact(b, "Last good check", m.LastGoodAt)
 	if len(m.DNS) > 0 {
-		b = append(b, "<dt>DNS names</dt><dd>"...)
-		b = escText(b, strings.Join(m.DNS, ", "))
-		b = append(b, "</dd>"...)
+		b = appendFact(b, "DNS names", strings.Join(m.DNS, ", "))
+		b = b[:len(b)-1] // the list's end follows on a line of its own
 	}
 	b = append(b, "\n</dl>\n\n<h2>Addresses</h2>\n"...)
 	if m.Public {
@@ -404,6 +398,16 @@ func appendSponsor(b []byte, name, url string) []byte {
 	b = append(b, `" rel="nofollow noopener">`...)
 	b = escText(b, name)
 	return append(b, `</a>`...)
+}
+
+// appendFact appends a term of a description list and its text,
+// escaped, on a line of their own.
+func appendFact(b []byte, term, text string) []byte {
+	b = append(b, "<dt>"...)
+	b = append(b, term...)
+	b = append(b, "</dt><dd>"...)
+	b = escText(b, text)
+	return append(b, "</dd>\n"...)
 }
 
 // appendIfAny appends text, escaped, after before, where there is text.
