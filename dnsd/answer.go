@@ -153,20 +153,22 @@ func (z *Zone) scope(g *geoName, a *asker, info geo.Info) netip.Prefix {
 	if p.Bits() >= 16 && a.addr.Is4() && !g.edgeIn16(a.addr) {
 		return p
 	}
-	edges := g.edges[a.family]
-	i, found := searchKeys(g.edgeKeys[a.family], keyOf(a.addr))
+	edges, v4 := g.edges[a.family], a.addr.Is4()
+	i, found := searchKeys(edges, keyOf(a.addr))
 	above := i
 	if found {
 		above++
 	}
 	if below := i - 1; found {
 		below = i
-		narrowFrom(&p, a.addr, edges[below])
+		narrowFrom(&p, a.addr, edges[below].addr(v4))
 	} else if below >= 0 {
-		narrowFrom(&p, a.addr, edges[below])
+		narrowFrom(&p, a.addr, edges[below].addr(v4))
 	}
-	if above < len(edges) && p.Contains(edges[above]) {
-		p, _ = a.addr.Prefix(commonBits(a.addr, edges[above]) + 1)
+	if above < len(edges) {
+		if e := edges[above].addr(v4); p.Contains(e) {
+			p, _ = a.addr.Prefix(commonBits(a.addr, e) + 1)
+		}
 	}
 	return p
 }
@@ -189,6 +191,17 @@ type addrKey struct{ hi, lo uint64 }
 func keyOf(a netip.Addr) addrKey {
 	b := a.As16()
 	return addrKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+// addr is the address k is, IPv4 when v4.
+func (k addrKey) addr(v4 bool) netip.Addr {
+	if v4 {
+		return netip.AddrFrom4([4]byte{byte(k.lo >> 24), byte(k.lo >> 16), byte(k.lo >> 8), byte(k.lo)})
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], k.hi)
+	binary.BigEndian.PutUint64(b[8:], k.lo)
+	return netip.AddrFrom16(b)
 }
 
 // searchKeys is slices.BinarySearch over keys.

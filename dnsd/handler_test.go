@@ -559,9 +559,13 @@ func TestScopeStopsAtSubnetEdges(t *testing.T) {
 	z := f.h.Zone()
 	rng := rand.New(rand.NewPCG(7, 9))
 	for _, g := range z.names {
-		for fam, edges := range g.edges {
-			if len(edges) == 0 {
+		for fam, keys := range g.edges {
+			if len(keys) == 0 {
 				continue
+			}
+			var edges []netip.Addr
+			for _, k := range keys {
+				edges = append(edges, k.addr(fam == 0))
 			}
 			var around []netip.Addr
 			for _, e := range edges {
