@@ -107,7 +107,9 @@ func TestDemo(t *testing.T) {
 }
 
 // holdPort binds addr for the rest of the test, unless something else
-// holds it already, which serves as well.
+// holds it already, which serves as well, or the test may not bind it
+// (port 53 without root): then no other unprivileged program holds it
+// either, and the test's own servers use other ports.
 func holdPort(t *testing.T, network, addr string) {
 	t.Helper()
 	var c io.Closer
@@ -120,6 +122,8 @@ func holdPort(t *testing.T, network, addr string) {
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
 		t.Logf("%s %s is in use already", network, addr)
+	case errors.Is(err, syscall.EACCES):
+		t.Logf("%s %s may not be bound here: %v", network, addr, err)
 	case err != nil:
 		t.Fatal(err)
 	default:
