@@ -8,7 +8,11 @@
 #   1. random ECS: dnsd serving the synthetic world's 449 mirrors, gdnsd
 #      its peer zone of 4 datacenters (peerbench's bycountry map), and
 #      gdnsd in city auto mode with 254 of the world's mirrors as
-#      datacenters (bench/gdnsdauto; 254 is gdnsd's limit);
+#      datacenters (bench/gdnsdauto; 254 is gdnsd's limit); and dnsd's
+#      frame: dnsd with one mirror and no GeoIP database, which answers
+#      every asker alike and so does all of a query's work but the
+#      asker's (no GeoIP lookup, no policy): how near gdnsd's map any
+#      per-asker work could bring dnsd;
 #   2. one fixed ECS, both serving the peer zone (bench/dnsd-peer);
 #   3. random ECS with six reloads (three of state.json, three of the
 #      GeoIP database): dnsd's queries/s in the second after each,
@@ -134,20 +138,27 @@ echo "== $(nproc) cores shared with the generator; ${DUR}s each after 2s of warm
 # With AUTO set, a third server runs in each round: gdnsd in city auto
 # mode with a datacenter per mirror (bench/gdnsdauto), at AUTOPORT.
 versus() {
-	local title=$1 prefixes=$2 g=() d=() a=()
+	local title=$1 prefixes=$2 g=() d=() a=() f=()
 	for r in $(seq "$ROUNDS"); do
 		load "gdnsd, 4 datacenters ($r)" $GPORT $GPID "$prefixes"; g+=("$QPS")
 		if [ -n "${AUTO:-}" ]; then
 			load "gdnsd, $AUTO ($r)" $AUTOPORT $AUTOPID "$prefixes"; a+=("$QPS")
 		fi
 		load "dnsd, $title ($r)" $DPORT $DPID "$prefixes"; d+=("$QPS")
+		if [ -n "${FRAMEPORT:-}" ]; then
+			load "dnsd's frame ($r)" $FRAMEPORT $FRAMEPID "$prefixes"; f+=("$QPS")
+		fi
 	done
-	local gm dm am
+	local gm dm am fm
 	gm=$(median "${g[@]}"); dm=$(median "${d[@]}")
 	echo "medians: gdnsd $gm, dnsd $dm; ratio dnsd/gdnsd: $(ratio "$dm" "$gm")"
 	if [ -n "${AUTO:-}" ]; then
 		am=$(median "${a[@]}")
 		echo "medians: gdnsd ($AUTO) $am, dnsd $dm; ratio dnsd/gdnsd: $(ratio "$dm" "$am")"
+	fi
+	if [ -n "${FRAMEPORT:-}" ]; then
+		fm=$(median "${f[@]}")
+		echo "medians: gdnsd $gm, dnsd's frame $fm; ratio frame/gdnsd: $(ratio "$fm" "$gm") (dnsd with no per-asker work)"
 	fi
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
@@ -167,9 +178,16 @@ for _ in $(seq 300); do
 	dig +short +tries=1 +time=1 @127.0.0.1 -p $AUTOPORT example.org SOA >/dev/null 2>&1 && break
 	sleep 0.1
 done
+# dnsd's frame: the peer zone cut to its first mirror, no GeoIP database.
+mkdir -p "$R/frame"
+cp bench/dnsd-peer/example.org.zone "$R/frame/"
+awk '/^\[\[mirror\]\]/ {n++} n < 2' bench/dnsd-peer/mirrors.toml > "$R/frame/mirrors.toml"
+wdport=$DPORT wdpid=$DPID
+start_dnsd frame -c "$R/frame/mirrors.toml"
+FRAMEPORT=$DPORT FRAMEPID=$DPID DPORT=$wdport DPID=$wdpid
 versus "449 mirrors" "$R/prefixes.txt"
-kill $DPID $AUTOPID; wait $DPID $AUTOPID 2>/dev/null || true
-AUTO=
+kill $DPID $AUTOPID $FRAMEPID; wait $DPID $AUTOPID $FRAMEPID 2>/dev/null || true
+AUTO= FRAMEPORT=
 fi
 
 if section 2; then
