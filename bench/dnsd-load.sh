@@ -85,6 +85,15 @@ gdnsd -c "$G/etc" -f start > "$G/gdnsd.log" 2>&1 &
 GPID=$!
 pids+=($GPID)
 
+# wait_dns PORT LOG: waits until the server on PORT answers, else prints
+# LOG and fails.
+wait_dns() {
+	for _ in $(seq 300); do
+		dig +short +tries=1 +time=1 @127.0.0.1 -p "$1" example.org SOA >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	cat "$2"; exit 1
+}
 # start_dnsd NAME ARGS...: starts dnsd on a free port, sets DPORT and DPID.
 start_dnsd() {
 	local name=$1; shift
@@ -92,18 +101,7 @@ start_dnsd() {
 	"$R/mirrorsteer" dnsd "$@" -l 127.0.0.1:$DPORT --metrics "" --watch 0 > "$R/$name.log" 2>&1 &
 	DPID=$!
 	pids+=($DPID)
-	for _ in $(seq 300); do
-		dig +short +tries=1 +time=1 @127.0.0.1 -p $DPORT example.org SOA >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	cat "$R/$name.log"; exit 1
-}
-wait_gdnsd() {
-	for _ in $(seq 100); do
-		dig +short +tries=1 +time=1 @127.0.0.1 -p $GPORT example.org SOA >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	cat "$G/gdnsd.log"; exit 1
+	wait_dns $DPORT "$R/$name.log"
 }
 
 # load NAME PORT PID PREFIXES [extra]: one ecsload run against the server
@@ -130,64 +128,59 @@ load() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
-wait_gdnsd
+wait_dns $GPORT "$G/gdnsd.log"
 echo "== $(nproc) cores shared with the generator; ${DUR}s each after 2s of warm-up"
 # versus TITLE PREFIXES: ROUNDS runs of gdnsd and of the running dnsd,
 # alternating, so that both meet the same noise from other jobs; prints
 # each run, the medians and their ratio.
-# With AUTO set, a third server runs in each round: gdnsd in city auto
-# mode with a datacenter per mirror (bench/gdnsdauto), at AUTOPORT.
+# Each server of EXTRA ("label port pid", e.g. gdnsd in city auto mode,
+# dnsd's frame) runs in every round too, and its median is read against
+# both.
 versus() {
-	local title=$1 prefixes=$2 g=() d=() a=() f=()
+	local title=$1 prefixes=$2 g=() d=() x=() e label port pid
 	for r in $(seq "$ROUNDS"); do
 		load "gdnsd, 4 datacenters ($r)" $GPORT $GPID "$prefixes"; g+=("$QPS")
-		if [ -n "${AUTO:-}" ]; then
-			load "gdnsd, $AUTO ($r)" $AUTOPORT $AUTOPID "$prefixes"; a+=("$QPS")
-		fi
 		load "dnsd, $title ($r)" $DPORT $DPID "$prefixes"; d+=("$QPS")
-		if [ -n "${FRAMEPORT:-}" ]; then
-			load "dnsd's frame ($r)" $FRAMEPORT $FRAMEPID "$prefixes"; f+=("$QPS")
-		fi
+		for e in "${!EXTRA[@]}"; do
+			read -r port pid label <<< "${EXTRA[$e]}"
+			load "$label ($r)" $port $pid "$prefixes"; x[$e]="${x[$e]:-} $QPS"
+		done
 	done
-	local gm dm am fm
+	local gm dm xm
 	gm=$(median "${g[@]}"); dm=$(median "${d[@]}")
 	echo "medians: gdnsd $gm, dnsd $dm; ratio dnsd/gdnsd: $(ratio "$dm" "$gm")"
-	if [ -n "${AUTO:-}" ]; then
-		am=$(median "${a[@]}")
-		echo "medians: gdnsd ($AUTO) $am, dnsd $dm; ratio dnsd/gdnsd: $(ratio "$dm" "$am")"
-	fi
-	if [ -n "${FRAMEPORT:-}" ]; then
-		fm=$(median "${f[@]}")
-		echo "medians: gdnsd $gm, dnsd's frame $fm; ratio frame/gdnsd: $(ratio "$fm" "$gm") (dnsd with no per-asker work)"
-	fi
+	for e in "${!EXTRA[@]}"; do
+		read -r port pid label <<< "${EXTRA[$e]}"
+		xm=$(median ${x[$e]})
+		echo "medians: $label $xm; ratio dnsd/it: $(ratio "$dm" "$xm"), it/gdnsd: $(ratio "$xm" "$gm")"
+	done
 }
+EXTRA=()
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 if section 1; then
 echo "== 1. a different ECS per query (200,000 /24s and /48s)"
 start_dnsd world -c "$R/world/mirrors.toml" -s "$R/world/state.json" --geoip-city "$city" --geoip-asn "$asn"
-# gdnsd doing what it can of dnsd's job: a datacenter per mirror, the
-# nearest by distance (its limit is 254 a map).
-AUTOPORT=$(free_port)
-AUTO="$(go run ./bench/gdnsdauto -c "$R/world/mirrors.toml" -s "$R/world/state.json" --geoip-city "$city" \
-	-port $AUTOPORT -dir "$R/gdnsd-auto" | sed 's/ datacenters of .*/ mirrors, auto/')"
-gdnsd -c "$R/gdnsd-auto/etc" -f start > "$R/gdnsd-auto/gdnsd.log" 2>&1 &
-AUTOPID=$!
-pids+=($AUTOPID)
-for _ in $(seq 300); do
-	dig +short +tries=1 +time=1 @127.0.0.1 -p $AUTOPORT example.org SOA >/dev/null 2>&1 && break
-	sleep 0.1
-done
-# dnsd's frame: the peer zone cut to its first mirror, no GeoIP database.
+# dnsd's frame (all of a query's work but the asker's): the peer zone cut
+# to its first mirror, no GeoIP database.
 mkdir -p "$R/frame"
 cp bench/dnsd-peer/example.org.zone "$R/frame/"
 awk '/^\[\[mirror\]\]/ {n++} n < 2' bench/dnsd-peer/mirrors.toml > "$R/frame/mirrors.toml"
-wdport=$DPORT wdpid=$DPID
 start_dnsd frame -c "$R/frame/mirrors.toml"
-FRAMEPORT=$DPORT FRAMEPID=$DPID DPORT=$wdport DPID=$wdpid
+EXTRA+=("$DPORT $DPID dnsd's frame")
+# gdnsd doing what it can of dnsd's job: a datacenter per mirror, the
+# nearest by distance (its limit is 254 a map).
+port=$(free_port)
+label="gdnsd, $(go run ./bench/gdnsdauto -c "$R/world/mirrors.toml" -s "$R/world/state.json" --geoip-city "$city" \
+	-port $port -dir "$R/gdnsd-auto" | sed 's/ datacenters of .*/ mirrors, auto/')"
+gdnsd -c "$R/gdnsd-auto/etc" -f start > "$R/gdnsd-auto/gdnsd.log" 2>&1 &
+pids+=($!)
+EXTRA+=("$port $! $label")
+wait_dns $port "$R/gdnsd-auto/gdnsd.log"
+start_dnsd world -c "$R/world/mirrors.toml" -s "$R/world/state.json" --geoip-city "$city" --geoip-asn "$asn"
 versus "449 mirrors" "$R/prefixes.txt"
-kill $DPID $AUTOPID $FRAMEPID; wait $DPID $AUTOPID $FRAMEPID 2>/dev/null || true
-AUTO= FRAMEPORT=
+for e in "${EXTRA[@]}" "$DPORT $DPID"; do read -r _ pid _ <<< "$e"; kill "$pid"; wait "$pid" 2>/dev/null || true; done
+EXTRA=()
 fi
 
 if section 2; then
